@@ -1,0 +1,188 @@
+//! The TOML file as written: a serde model with spans, so every problem can name its place.
+//!
+//! Nothing here is checked beyond TOML types and field names (`deny_unknown_fields` catches
+//! typos); `validate` turns this into a [`super::Config`].
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub server: Spanned<RawServer>,
+    pub keyring: Option<Spanned<RawKeyring>>,
+    #[serde(default)]
+    pub accounts: Vec<Spanned<RawAccount>>,
+    #[serde(default)]
+    pub backends: Vec<Spanned<RawBackend>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    pub listen: Spanned<String>,
+    pub admin_listen: Option<Spanned<String>>,
+    #[serde(default = "default_regions")]
+    pub regions: Spanned<Vec<String>>,
+    #[serde(default)]
+    pub public_hosts: Vec<Spanned<String>>,
+    #[serde(default = "default_skew")]
+    pub max_clock_skew_seconds: Spanned<u64>,
+    #[serde(default = "default_partition")]
+    pub partition: Spanned<String>,
+    /// Demo mode: inline secrets are fine and a missing keyring gets an ephemeral key.
+    #[serde(default)]
+    pub dev_mode: bool,
+    pub tls: Option<Spanned<RawTls>>,
+}
+
+fn default_regions() -> Spanned<Vec<String>> {
+    Spanned::new(0..0, vec!["us-east-1".to_string()])
+}
+fn default_skew() -> Spanned<u64> {
+    Spanned::new(0..0, 900)
+}
+fn default_partition() -> Spanned<String> {
+    Spanned::new(0..0, "aws".to_string())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTls {
+    pub cert: Spanned<String>,
+    pub key: Spanned<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawKeyring {
+    pub active: Spanned<String>,
+    #[serde(default)]
+    pub keys: Vec<Spanned<RawKey>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawKey {
+    pub id: Spanned<String>,
+    pub secret: Spanned<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAccount {
+    pub id: Spanned<String>,
+    #[serde(default)]
+    pub policies: Vec<Spanned<RawManagedPolicy>>,
+    #[serde(default)]
+    pub users: Vec<Spanned<RawUser>>,
+    #[serde(default)]
+    pub roles: Vec<Spanned<RawRole>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawManagedPolicy {
+    pub name: Spanned<String>,
+    #[serde(default = "default_path")]
+    pub path: Spanned<String>,
+    pub description: Option<String>,
+    /// Policy JSON inline, or `file:PATH` (relative to the config file).
+    pub document: Spanned<String>,
+}
+
+fn default_path() -> Spanned<String> {
+    Spanned::new(0..0, "/".to_string())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawInlinePolicy {
+    pub name: Spanned<String>,
+    pub document: Spanned<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUser {
+    pub name: Spanned<String>,
+    #[serde(default = "default_path")]
+    pub path: Spanned<String>,
+    #[serde(default)]
+    pub access_keys: Vec<Spanned<RawAccessKey>>,
+    #[serde(default)]
+    pub managed_policies: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub inline_policies: Vec<Spanned<RawInlinePolicy>>,
+    pub permissions_boundary: Option<Spanned<String>>,
+    #[serde(default)]
+    pub mfa_devices: Vec<Spanned<RawMfaDevice>>,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAccessKey {
+    pub id: Spanned<String>,
+    pub secret: Spanned<String>,
+    #[serde(default = "default_status")]
+    pub status: Spanned<String>,
+}
+
+fn default_status() -> Spanned<String> {
+    Spanned::new(0..0, "Active".to_string())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMfaDevice {
+    pub name: Spanned<String>,
+    /// The TOTP seed, base32 as authenticator apps show it.
+    pub seed: Spanned<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRole {
+    pub name: Spanned<String>,
+    #[serde(default = "default_path")]
+    pub path: Spanned<String>,
+    pub trust_policy: Spanned<String>,
+    #[serde(default)]
+    pub managed_policies: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub inline_policies: Vec<Spanned<RawInlinePolicy>>,
+    pub permissions_boundary: Option<Spanned<String>>,
+    #[serde(default = "default_max_session")]
+    pub max_session_duration: Spanned<u64>,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+fn default_max_session() -> Spanned<u64> {
+    Spanned::new(0..0, 3600)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBackend {
+    pub name: Spanned<String>,
+    /// `s3` or `http`.
+    pub kind: Spanned<String>,
+    pub url: Spanned<String>,
+    /// Host names routed to this backend (empty: any host).
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// Path prefix routed to this backend (http backends).
+    pub path_prefix: Option<Spanned<String>>,
+    /// Region the backend expects in its signatures.
+    pub region: Option<String>,
+    pub access_key_id: Option<Spanned<String>>,
+    pub secret_access_key: Option<Spanned<String>>,
+    pub session_token: Option<Spanned<String>>,
+    /// PEM CA bundle to trust for an https backend.
+    pub ca_file: Option<Spanned<String>>,
+}

@@ -1,0 +1,213 @@
+//! Configuration: a TOML main file plus IAM policy documents as plain AWS JSON.
+//!
+//! [`load`] reads, parses and checks a file and returns either a complete, valid [`Config`] (plus
+//! warnings) or every problem found, each with its place in the file. A `Config` is immutable; a
+//! reload builds a new one and swaps it in whole, so readers always see one consistent snapshot.
+//! Nothing here does I/O after loading.
+
+mod file;
+mod lint;
+mod problems;
+mod secret;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use problems::{Problem, Severity};
+pub use secret::{Secret, SecretSource};
+
+use crate::policy::PolicyDocument;
+
+/// The default config path used by `stsgate serve` and `stsgate check`.
+pub const DEFAULT_PATH: &str = "config/stsgate.toml";
+
+/// A checked configuration snapshot.
+#[derive(Debug)]
+pub struct Config {
+    pub source: PathBuf,
+    pub server: ServerConfig,
+    pub keyring: Keyring,
+    pub accounts: Vec<Account>,
+    pub backends: Vec<Backend>,
+}
+
+#[derive(Debug)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub admin_listen: Option<SocketAddr>,
+    /// Regions accepted in credential scopes; the first is the default.
+    pub regions: Vec<String>,
+    /// Host names under which buckets are addressed virtual-hosted style (`<bucket>.<host>`).
+    pub public_hosts: Vec<String>,
+    pub max_clock_skew: Duration,
+    pub partition: String,
+    pub dev_mode: bool,
+    pub tls: Option<TlsFiles>,
+}
+
+#[derive(Debug)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// Keys that seal session tokens and authorization messages. One is active for minting; every
+/// key opens what it sealed, so older keys keep verifying until their tokens expire.
+#[derive(Debug)]
+pub struct Keyring {
+    pub active: String,
+    pub keys: Vec<KeyringKey>,
+    /// True when dev mode generated a key for this process only (tokens die with it).
+    pub ephemeral: bool,
+}
+
+#[derive(Clone)]
+pub struct KeyringKey {
+    pub id: String,
+    pub key: [u8; 32],
+}
+
+impl std::fmt::Debug for KeyringKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "KeyringKey({}, <redacted>)", self.id)
+    }
+}
+
+/// Length of a keyring key in bytes (AES-256).
+pub const KEYRING_KEY_BYTES: usize = 32;
+
+#[derive(Debug)]
+pub struct Account {
+    /// 12 digits.
+    pub id: String,
+    pub policies: Vec<ManagedPolicy>,
+    pub users: Vec<User>,
+    pub roles: Vec<Role>,
+}
+
+#[derive(Debug)]
+pub struct ManagedPolicy {
+    pub name: String,
+    pub arn: String,
+    pub description: Option<String>,
+    pub document: PolicyDocument,
+}
+
+#[derive(Debug)]
+pub struct InlinePolicy {
+    pub name: String,
+    pub document: PolicyDocument,
+}
+
+#[derive(Debug)]
+pub struct User {
+    pub name: String,
+    pub path: String,
+    pub arn: String,
+    /// `AIDA…`, derived from account and name so every replica agrees.
+    pub unique_id: String,
+    pub access_keys: Vec<AccessKey>,
+    /// Indexes into the account's `policies`.
+    pub managed_policies: Vec<usize>,
+    pub inline_policies: Vec<InlinePolicy>,
+    pub permissions_boundary: Option<usize>,
+    pub mfa_devices: Vec<MfaDevice>,
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug)]
+pub struct AccessKey {
+    pub id: String,
+    pub secret: Secret,
+    pub active: bool,
+}
+
+#[derive(Debug)]
+pub struct MfaDevice {
+    /// `arn:aws:iam::<account>:mfa/<name>`, what clients pass as `SerialNumber`.
+    pub serial: String,
+    /// The decoded TOTP seed.
+    pub seed: Secret,
+}
+
+#[derive(Debug)]
+pub struct Role {
+    pub name: String,
+    pub path: String,
+    pub arn: String,
+    /// `AROA…`, derived from account and name.
+    pub unique_id: String,
+    pub trust_policy: PolicyDocument,
+    pub managed_policies: Vec<usize>,
+    pub inline_policies: Vec<InlinePolicy>,
+    pub permissions_boundary: Option<usize>,
+    pub max_session_duration: Duration,
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendKind {
+    S3,
+    Http,
+}
+
+#[derive(Debug)]
+pub struct Backend {
+    pub name: String,
+    pub kind: BackendKind,
+    pub url: http::Uri,
+    pub hosts: Vec<String>,
+    pub path_prefix: Option<String>,
+    pub region: String,
+    pub credentials: Option<BackendCredentials>,
+    pub ca_file: Option<PathBuf>,
+}
+
+#[derive(Debug)]
+pub struct BackendCredentials {
+    pub access_key_id: String,
+    pub secret_access_key: Secret,
+    pub session_token: Option<Secret>,
+}
+
+/// The outcome of checking a file that has no errors.
+#[derive(Debug)]
+pub struct Loaded {
+    pub config: Config,
+    pub warnings: Vec<Problem>,
+}
+
+/// Reads and checks a config file. On failure, returns every problem found (errors and warnings).
+pub fn load(path: &Path) -> Result<Loaded, Vec<Problem>> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        vec![Problem {
+            severity: Severity::Error,
+            file: path.to_path_buf(),
+            position: None,
+            at: String::new(),
+            message: format!("cannot read the config file: {e}"),
+        }]
+    })?;
+    load_str(path, &text)
+}
+
+/// Checks config text; `path` names it in messages and anchors relative `file:` paths.
+pub fn load_str(path: &Path, text: &str) -> Result<Loaded, Vec<Problem>> {
+    let mut problems = problems::Problems::new(path, text);
+    match validate::validate(path, text, &mut problems) {
+        Some(config) if !problems.has_errors() => Ok(Loaded { config, warnings: problems.list }),
+        _ => Err(problems.list),
+    }
+}
+
+impl Config {
+    pub fn account(&self, id: &str) -> Option<&Account> {
+        self.accounts.iter().find(|a| a.id == id)
+    }
+}
+
+#[cfg(test)]
+mod tests;

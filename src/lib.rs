@@ -1,0 +1,24 @@
+//! stsgate: a reverse proxy that is its own small AWS STS.
+//!
+//! It issues short-lived credentials, verifies every request signed with them (SigV4), evaluates
+//! the session's IAM policy for the exact action and resource, and forwards the request re-signed
+//! with the backend's own credentials.
+//!
+//! The crate is a library plus a thin binary. Each stage of a request is a module that knows
+//! nothing of the stages after it (see `DESIGN.md` in the shared folder and the README):
+//!
+//! * [`config`]: the TOML file, secrets, validation with located messages, and lints.
+//! * [`policy`]: the IAM policy language (documents, parsing).
+//! * [`identity`]: access-key-id formats and principals.
+//! * [`sigv4`]: canonical requests, verification and signing (pure: no sockets).
+//! * [`server`]: listeners and admin endpoints.
+//!
+//! Non-goals: SigV2, SigV4a, browser POST policies (for now), and anything that would let a
+//! request through without verification; there is no switch that skips it.
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod identity;
+pub mod policy;
+pub mod server;
+// pub mod sigv4;

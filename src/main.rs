@@ -1,0 +1,177 @@
+//! The `stsgate` binary: wiring only. Parse the CLI, load and check the config before binding
+//! any port (exit 64 on a bad config), serve, drain on a signal.
+#![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use stsgate::config::{self, Problem, Severity};
+use stsgate::identity::{KeyKind, new_access_key_id, new_secret_access_key};
+
+/// Exit code for a configuration error (64, as linkerd2-proxy uses).
+const EXIT_CONFIG: u8 = 64;
+/// Exit code when a listener cannot be bound (sysexits EX_UNAVAILABLE).
+const EXIT_UNAVAILABLE: u8 = 69;
+
+#[derive(Parser)]
+#[command(name = "stsgate", version, about = "Short-lived AWS-style credentials and SigV4 enforcement in front of S3 stores and HTTP APIs")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway (S3, STS and HTTP APIs on one listener, plus the admin listener).
+    Serve {
+        #[arg(long, default_value = config::DEFAULT_PATH)]
+        config: PathBuf,
+    },
+    /// Validate a config file and lint its policies. Exit 0 if clean, 64 if invalid,
+    /// 1 if there are warnings and --strict is given.
+    Check {
+        #[arg(long, default_value = config::DEFAULT_PATH)]
+        config: PathBuf,
+        /// Treat warnings as failures (exit 1).
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Print a new random keyring key (or, with --access-key, a user access key) as TOML.
+    Keygen {
+        /// Key id for the keyring entry (default: key-<UTC date>-<random>).
+        #[arg(long)]
+        id: Option<String>,
+        /// Instead print a long-term access key id and secret for this 12-digit account.
+        #[arg(long, value_name = "ACCOUNT")]
+        access_key: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check { config, strict } => check(&config, strict),
+        Command::Keygen { id, access_key } => keygen(id, access_key),
+        Command::Serve { config } => serve(&config),
+    }
+}
+
+fn print_problems(problems: &[Problem]) {
+    for p in problems {
+        eprintln!("{p}");
+    }
+}
+
+fn check(path: &std::path::Path, strict: bool) -> ExitCode {
+    match config::load(path) {
+        Ok(loaded) => {
+            print_problems(&loaded.warnings);
+            let c = &loaded.config;
+            let users: usize = c.accounts.iter().map(|a| a.users.len()).sum();
+            let roles: usize = c.accounts.iter().map(|a| a.roles.len()).sum();
+            println!(
+                "{}: valid ({} account(s), {users} user(s), {roles} role(s), {} backend(s)); {} warning(s)",
+                path.display(),
+                c.accounts.len(),
+                c.backends.len(),
+                loaded.warnings.len()
+            );
+            if strict && !loaded.warnings.is_empty() { ExitCode::from(1) } else { ExitCode::SUCCESS }
+        }
+        Err(problems) => {
+            print_problems(&problems);
+            let errors = problems.iter().filter(|p| p.severity == Severity::Error).count();
+            println!("{}: invalid ({errors} error(s))", path.display());
+            ExitCode::from(EXIT_CONFIG)
+        }
+    }
+}
+
+fn keygen(id: Option<String>, access_key: Option<String>) -> ExitCode {
+    if let Some(account) = access_key {
+        let Some(number) = account.parse::<u64>().ok().filter(|_| account.len() == 12) else {
+            eprintln!("error: --access-key needs a 12-digit account id, not \"{account}\"");
+            return ExitCode::from(EXIT_CONFIG);
+        };
+        println!("[[accounts.users.access_keys]]");
+        println!("id = \"{}\"", new_access_key_id(KeyKind::LongTerm, number));
+        println!("secret = \"{}\"   # store it with env: or file: outside a demo", new_secret_access_key());
+        return ExitCode::SUCCESS;
+    }
+    let mut key = [0u8; config::KEYRING_KEY_BYTES];
+    getrandom::fill(&mut key).expect("the operating system's random source failed");
+    let id = id.unwrap_or_else(|| {
+        let today = time::OffsetDateTime::now_utc().date();
+        let mut tag = [0u8; 3];
+        getrandom::fill(&mut tag).expect("the operating system's random source failed");
+        format!("key-{}{:02}{:02}-{}", today.year(), u8::from(today.month()), today.day(), hex::encode(tag))
+    });
+    println!("[[keyring.keys]]");
+    println!("id = \"{id}\"");
+    println!("secret = \"{}\"", data_encoding::BASE64.encode(&key));
+    println!("# then set [keyring] active = \"{id}\" to mint with it; keep older keys until their tokens expire");
+    ExitCode::SUCCESS
+}
+
+fn serve(path: &std::path::Path) -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("STSGATE_LOG").unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let loaded = match config::load(path) {
+        Ok(loaded) => loaded,
+        Err(problems) => {
+            print_problems(&problems);
+            eprintln!("{}: invalid config, not starting", path.display());
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    print_problems(&loaded.warnings);
+    let config = Arc::new(loaded.config);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("cannot start the async runtime");
+    runtime.block_on(async move {
+        let bound = match stsgate::server::Bound::bind(&config).await {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("cannot bind {}: {e}", config.server.listen);
+                return ExitCode::from(EXIT_UNAVAILABLE);
+            }
+        };
+        tracing::info!(
+            gateway = %bound.gateway_addr().map(|a| a.to_string()).unwrap_or_default(),
+            admin = %bound.admin_addr().map(|a| a.to_string()).unwrap_or_else(|| "-".into()),
+            tls = config.server.tls.is_some(),
+            "stsgate listening"
+        );
+        match stsgate::server::serve(config, bound, shutdown_signal()).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("server error: {e}");
+                ExitCode::from(1)
+            }
+        }
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

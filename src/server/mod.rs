@@ -1,0 +1,210 @@
+//! Listeners: the gateway listener (S3, STS and HTTP APIs on one port) and the admin listener
+//! (`/health`, `/ready`, `/metrics`). HTTP/1.1 and HTTP/2, optional TLS (rustls), graceful drain.
+//!
+//! Until the gateway pipeline (authenticate → classify → authorize → forward) is wired in, the
+//! gateway listener refuses every request with a `503 ServiceUnavailable` in the S3 error shape:
+//! it fails closed, it never forwards anything unverified.
+
+mod metrics;
+mod tls;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode, header};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+
+pub use metrics::Metrics;
+
+use crate::config::Config;
+
+/// How long in-flight requests may take to finish after a shutdown signal.
+pub const DRAIN_GRACE: Duration = Duration::from_secs(10);
+
+/// Shared state of a running server.
+pub struct State {
+    pub config: Arc<Config>,
+    pub metrics: Metrics,
+}
+
+/// Listeners bound before the server starts, so the caller can report bind errors (and tests
+/// can bind port 0 and learn the port).
+pub struct Bound {
+    pub gateway: TcpListener,
+    pub admin: Option<TcpListener>,
+}
+
+impl Bound {
+    pub async fn bind(config: &Config) -> std::io::Result<Bound> {
+        let gateway = TcpListener::bind(config.server.listen).await?;
+        let admin = match config.server.admin_listen {
+            Some(addr) => Some(TcpListener::bind(addr).await?),
+            None => None,
+        };
+        Ok(Bound { gateway, admin })
+    }
+
+    pub fn gateway_addr(&self) -> std::io::Result<SocketAddr> {
+        self.gateway.local_addr()
+    }
+
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().and_then(|a| a.local_addr().ok())
+    }
+}
+
+/// Serves until `shutdown` completes, then stops accepting and drains for [`DRAIN_GRACE`].
+pub async fn serve(config: Arc<Config>, bound: Bound, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
+    let tls = match &config.server.tls {
+        Some(files) => Some(tls::acceptor(files)?),
+        None => None,
+    };
+    let state = Arc::new(State { config, metrics: Metrics::default() });
+    let graceful = GracefulShutdown::new();
+    let builder = auto::Builder::new(TokioExecutor::new());
+    tokio::pin!(shutdown);
+
+    loop {
+        tokio::select! {
+            accepted = bound.gateway.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(x) => x,
+                    Err(e) => { tracing::warn!(error = %e, "accept failed"); continue; }
+                };
+                let _ = stream.set_nodelay(true);
+                let state = state.clone();
+                let service = service_fn(move |req| gateway(state.clone(), peer, req));
+                match &tls {
+                    Some(acceptor) => {
+                        let acceptor = acceptor.clone();
+                        let builder = builder.clone();
+                        let watcher = graceful.watcher();
+                        tokio::spawn(async move {
+                            match acceptor.accept(stream).await {
+                                Ok(tls_stream) => {
+                                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls_stream), service).into_owned();
+                                    if let Err(e) = watcher.watch(conn).await {
+                                        tracing::debug!(error = %e, "connection ended with an error");
+                                    }
+                                }
+                                Err(e) => tracing::debug!(error = %e, %peer, "TLS handshake failed"),
+                            }
+                        });
+                    }
+                    None => {
+                        let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
+                        let conn = graceful.watch(conn);
+                        tokio::spawn(async move {
+                            if let Err(e) = conn.await {
+                                tracing::debug!(error = %e, "connection ended with an error");
+                            }
+                        });
+                    }
+                }
+            }
+            accepted = accept_optional(bound.admin.as_ref()) => {
+                let Ok((stream, _)) = accepted else { continue };
+                let _ = stream.set_nodelay(true);
+                let state = state.clone();
+                let service = service_fn(move |req| admin(state.clone(), req));
+                let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service).into_owned());
+                tokio::spawn(async move { let _ = conn.await; });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    tracing::info!("shutting down: no new connections, draining for up to {}s", DRAIN_GRACE.as_secs());
+    tokio::select! {
+        () = graceful.shutdown() => tracing::info!("all connections drained"),
+        () = tokio::time::sleep(DRAIN_GRACE) => tracing::warn!("drain grace period over; closing remaining connections"),
+    }
+    Ok(())
+}
+
+async fn accept_optional(listener: Option<&TcpListener>) -> std::io::Result<(tokio::net::TcpStream, SocketAddr)> {
+    match listener {
+        Some(l) => l.accept().await,
+        None => std::future::pending().await,
+    }
+}
+
+type Body = Full<Bytes>;
+
+async fn gateway(state: Arc<State>, _peer: SocketAddr, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+    let response = s3_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "ServiceUnavailable",
+        "stsgate does not forward requests yet: the gateway pipeline is not enabled in this build",
+        req.method() == http::Method::HEAD,
+    );
+    state.metrics.record_gateway(response.status());
+    Ok(response)
+}
+
+async fn admin(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+    let (status, content_type, body) = match (req.method(), req.uri().path()) {
+        (&http::Method::GET, "/health") => (StatusCode::OK, "text/plain", Bytes::from_static(b"ok\n")),
+        (&http::Method::GET, "/ready") => (StatusCode::OK, "text/plain", Bytes::from_static(b"ready\n")),
+        (&http::Method::GET, "/metrics") => (StatusCode::OK, "text/plain; version=0.0.4", Bytes::from(state.metrics.render())),
+        _ => (StatusCode::NOT_FOUND, "text/plain", Bytes::from_static(b"not found: try /health, /ready or /metrics\n")),
+    };
+    Ok(Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, content_type)
+        .body(Full::new(body))
+        .expect("static response parts are valid"))
+}
+
+/// An S3-style `<Error>` response (no body for HEAD, as S3 does).
+pub fn s3_error(status: StatusCode, code: &str, message: &str, head: bool) -> Response<Body> {
+    let request_id = new_request_id();
+    let body = if head {
+        Bytes::new()
+    } else {
+        Bytes::from(format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{}</Message><RequestId>{request_id}</RequestId></Error>",
+            xml_escape(code),
+            xml_escape(message)
+        ))
+    };
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/xml")
+        .header("x-amz-request-id", &request_id)
+        .header(header::DATE, httpdate::fmt_http_date(std::time::SystemTime::now()))
+        .body(Full::new(body))
+        .expect("static response parts are valid")
+}
+
+/// A random request id (16 hex characters, like S3's).
+pub fn new_request_id() -> String {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).expect("the operating system's random source failed");
+    hex::encode_upper(bytes)
+}
+
+/// Escapes text for an XML element.
+pub fn xml_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
