@@ -16,7 +16,11 @@ const EXIT_CONFIG: u8 = 64;
 const EXIT_UNAVAILABLE: u8 = 69;
 
 #[derive(Parser)]
-#[command(name = "stsgate", version, about = "Short-lived AWS-style credentials and SigV4 enforcement in front of S3 stores and HTTP APIs")]
+#[command(
+    name = "stsgate",
+    version,
+    about = "Short-lived AWS-style credentials and SigV4 enforcement in front of S3 stores and HTTP APIs"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -78,11 +82,18 @@ fn check(path: &std::path::Path, strict: bool) -> ExitCode {
                 c.backends.len(),
                 loaded.warnings.len()
             );
-            if strict && !loaded.warnings.is_empty() { ExitCode::from(1) } else { ExitCode::SUCCESS }
+            if strict && !loaded.warnings.is_empty() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
         }
         Err(problems) => {
             print_problems(&problems);
-            let errors = problems.iter().filter(|p| p.severity == Severity::Error).count();
+            let errors = problems
+                .iter()
+                .filter(|p| p.severity == Severity::Error)
+                .count();
             println!("{}: invalid ({errors} error(s))", path.display());
             ExitCode::from(EXIT_CONFIG)
         }
@@ -97,7 +108,10 @@ fn keygen(id: Option<String>, access_key: Option<String>) -> ExitCode {
         };
         println!("[[accounts.users.access_keys]]");
         println!("id = \"{}\"", new_access_key_id(KeyKind::LongTerm, number));
-        println!("secret = \"{}\"   # store it with env: or file: outside a demo", new_secret_access_key());
+        println!(
+            "secret = \"{}\"   # store it with env: or file: outside a demo",
+            new_secret_access_key()
+        );
         return ExitCode::SUCCESS;
     }
     let mut key = [0u8; config::KEYRING_KEY_BYTES];
@@ -106,18 +120,29 @@ fn keygen(id: Option<String>, access_key: Option<String>) -> ExitCode {
         let today = time::OffsetDateTime::now_utc().date();
         let mut tag = [0u8; 3];
         getrandom::fill(&mut tag).expect("the operating system's random source failed");
-        format!("key-{}{:02}{:02}-{}", today.year(), u8::from(today.month()), today.day(), hex::encode(tag))
+        format!(
+            "key-{}{:02}{:02}-{}",
+            today.year(),
+            u8::from(today.month()),
+            today.day(),
+            hex::encode(tag)
+        )
     });
     println!("[[keyring.keys]]");
     println!("id = \"{id}\"");
     println!("secret = \"{}\"", data_encoding::BASE64.encode(&key));
-    println!("# then set [keyring] active = \"{id}\" to mint with it; keep older keys until their tokens expire");
+    println!(
+        "# then set [keyring] active = \"{id}\" to mint with it; keep older keys until their tokens expire"
+    );
     ExitCode::SUCCESS
 }
 
 fn serve(path: &std::path::Path) -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("STSGATE_LOG").unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("STSGATE_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let loaded = match config::load(path) {
@@ -130,7 +155,10 @@ fn serve(path: &std::path::Path) -> ExitCode {
     };
     print_problems(&loaded.warnings);
     let config = Arc::new(loaded.config);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("cannot start the async runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("cannot start the async runtime");
     runtime.block_on(async move {
         let bound = match stsgate::server::Bound::bind(&config).await {
             Ok(b) => b,

@@ -10,7 +10,9 @@ pub fn allows_everything(doc: &PolicyDocument) -> bool {
             && s.conditions.is_empty()
             && !s.action.negated
             && s.action.patterns.iter().any(|p| p == "*" || p == "*:*")
-            && s.resource.as_ref().is_some_and(|r| !r.negated && r.patterns.iter().any(|p| p == "*"))
+            && s.resource
+                .as_ref()
+                .is_some_and(|r| !r.negated && r.patterns.iter().any(|p| p == "*"))
     })
 }
 
@@ -30,7 +32,9 @@ pub fn trusts_everyone(trust: &PolicyDocument) -> bool {
                 !p.negated
                     && match &p.entries {
                         None => true,
-                        Some(entries) => entries.iter().any(|(t, v)| *t == PrincipalType::Aws && v.iter().any(|x| x == "*")),
+                        Some(entries) => entries
+                            .iter()
+                            .any(|(t, v)| *t == PrincipalType::Aws && v.iter().any(|x| x == "*")),
                     }
             })
     })
@@ -60,18 +64,30 @@ mod tests {
 
     #[test]
     fn star_on_star_is_detected_only_when_unconditional() {
-        let admin = doc(r#"{"Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}"#, PolicyKind::Identity);
+        let admin = doc(
+            r#"{"Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}"#,
+            PolicyKind::Identity,
+        );
         assert!(allows_everything(&admin));
-        let star_star = doc(r#"{"Statement":{"Effect":"Allow","Action":["s3:Get*","*:*"],"Resource":["*"]}}"#, PolicyKind::Identity);
+        let star_star = doc(
+            r#"{"Statement":{"Effect":"Allow","Action":["s3:Get*","*:*"],"Resource":["*"]}}"#,
+            PolicyKind::Identity,
+        );
         assert!(allows_everything(&star_star));
         let conditional = doc(
             r#"{"Statement":{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"Bool":{"aws:MultiFactorAuthPresent":"true"}}}}"#,
             PolicyKind::Identity,
         );
         assert!(!allows_everything(&conditional));
-        let s3_only = doc(r#"{"Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*"}}"#, PolicyKind::Identity);
+        let s3_only = doc(
+            r#"{"Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*"}}"#,
+            PolicyKind::Identity,
+        );
         assert!(!allows_everything(&s3_only));
-        let deny = doc(r#"{"Statement":{"Effect":"Deny","Action":"*","Resource":"*"}}"#, PolicyKind::Identity);
+        let deny = doc(
+            r#"{"Statement":{"Effect":"Deny","Action":"*","Resource":"*"}}"#,
+            PolicyKind::Identity,
+        );
         assert!(!allows_everything(&deny));
     }
 
@@ -79,10 +95,15 @@ mod tests {
     fn root_trust_in_both_spellings() {
         for principal in [r#""111122223333""#, r#""arn:aws:iam::111122223333:root""#] {
             let t = doc(
-                &format!(r#"{{"Statement":{{"Effect":"Allow","Principal":{{"AWS":{principal}}},"Action":"sts:AssumeRole"}}}}"#),
+                &format!(
+                    r#"{{"Statement":{{"Effect":"Allow","Principal":{{"AWS":{principal}}},"Action":"sts:AssumeRole"}}}}"#
+                ),
                 PolicyKind::Trust,
             );
-            assert!(trusts_account_root(&t, "111122223333").is_some(), "{principal}");
+            assert!(
+                trusts_account_root(&t, "111122223333").is_some(),
+                "{principal}"
+            );
             assert!(trusts_account_root(&t, "444455556666").is_none());
         }
         let user = doc(
@@ -95,9 +116,15 @@ mod tests {
 
     #[test]
     fn everyone_trust() {
-        let star = doc(r#"{"Statement":{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole"}}"#, PolicyKind::Trust);
+        let star = doc(
+            r#"{"Statement":{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole"}}"#,
+            PolicyKind::Trust,
+        );
         assert!(trusts_everyone(&star));
-        let aws_star = doc(r#"{"Statement":{"Effect":"Allow","Principal":{"AWS":["*"]},"Action":"sts:AssumeRole"}}"#, PolicyKind::Trust);
+        let aws_star = doc(
+            r#"{"Statement":{"Effect":"Allow","Principal":{"AWS":["*"]},"Action":"sts:AssumeRole"}}"#,
+            PolicyKind::Trust,
+        );
         assert!(trusts_everyone(&aws_star));
     }
 }

@@ -198,7 +198,10 @@ pub fn load(path: &Path) -> Result<Loaded, Vec<Problem>> {
 pub fn load_str(path: &Path, text: &str) -> Result<Loaded, Vec<Problem>> {
     let mut problems = problems::Problems::new(path, text);
     match validate::validate(path, text, &mut problems) {
-        Some(config) if !problems.has_errors() => Ok(Loaded { config, warnings: problems.list }),
+        Some(config) if !problems.has_errors() => Ok(Loaded {
+            config,
+            warnings: problems.list,
+        }),
         _ => Err(problems.list),
     }
 }

@@ -49,7 +49,11 @@ pub struct Problems<'a> {
 
 impl<'a> Problems<'a> {
     pub fn new(file: &Path, text: &'a str) -> Self {
-        Problems { file: file.to_path_buf(), text, list: Vec::new() }
+        Problems {
+            file: file.to_path_buf(),
+            text,
+            list: Vec::new(),
+        }
     }
 
     /// 1-based (line, column) of a byte offset.
@@ -66,21 +70,58 @@ impl<'a> Problems<'a> {
         (span.end > 0).then(|| self.line_col(span.start))
     }
 
-    pub fn error(&mut self, span: &Range<usize>, at: impl Into<String>, message: impl Into<String>) {
-        self.push(Severity::Error, self.position(span), at.into(), message.into());
+    pub fn error(
+        &mut self,
+        span: &Range<usize>,
+        at: impl Into<String>,
+        message: impl Into<String>,
+    ) {
+        self.push(
+            Severity::Error,
+            self.position(span),
+            at.into(),
+            message.into(),
+        );
     }
 
-    pub fn warning(&mut self, span: &Range<usize>, at: impl Into<String>, message: impl Into<String>) {
-        self.push(Severity::Warning, self.position(span), at.into(), message.into());
+    pub fn warning(
+        &mut self,
+        span: &Range<usize>,
+        at: impl Into<String>,
+        message: impl Into<String>,
+    ) {
+        self.push(
+            Severity::Warning,
+            self.position(span),
+            at.into(),
+            message.into(),
+        );
     }
 
     /// An error at an explicit line and column (inside a policy document embedded in the file).
-    pub fn error_at(&mut self, position: (usize, usize), at: impl Into<String>, message: impl Into<String>) {
+    pub fn error_at(
+        &mut self,
+        position: (usize, usize),
+        at: impl Into<String>,
+        message: impl Into<String>,
+    ) {
         self.push(Severity::Error, Some(position), at.into(), message.into());
     }
 
-    fn push(&mut self, severity: Severity, position: Option<(usize, usize)>, at: String, message: String) {
-        self.list.push(Problem { severity, file: self.file.clone(), position, at, message });
+    fn push(
+        &mut self,
+        severity: Severity,
+        position: Option<(usize, usize)>,
+        at: String,
+        message: String,
+    ) {
+        self.list.push(Problem {
+            severity,
+            file: self.file.clone(),
+            position,
+            at,
+            message,
+        });
     }
 
     pub fn has_errors(&self) -> bool {

@@ -41,8 +41,12 @@ pub fn resolve_secret(reference: &str, base: &Path) -> Result<(Secret, SecretSou
         match std::env::var(name) {
             Ok(v) if !v.is_empty() => Ok((Secret(v), SecretSource::Env)),
             Ok(_) => Err(format!("environment variable {name} is empty")),
-            Err(std::env::VarError::NotPresent) => Err(format!("environment variable {name} is not set")),
-            Err(std::env::VarError::NotUnicode(_)) => Err(format!("environment variable {name} is not valid UTF-8")),
+            Err(std::env::VarError::NotPresent) => {
+                Err(format!("environment variable {name} is not set"))
+            }
+            Err(std::env::VarError::NotUnicode(_)) => {
+                Err(format!("environment variable {name} is not valid UTF-8"))
+            }
         }
     } else if let Some(path) = reference.strip_prefix("file:") {
         let full = base.join(path);
@@ -70,7 +74,10 @@ mod tests {
 
     #[test]
     fn debug_is_redacted() {
-        assert_eq!(format!("{:?}", Secret::new("hunter2")), "Secret(<redacted>)");
+        assert_eq!(
+            format!("{:?}", Secret::new("hunter2")),
+            "Secret(<redacted>)"
+        );
     }
 
     #[test]
@@ -84,8 +91,16 @@ mod tests {
         // PATH is set in every environment these tests run in.
         let (_, src) = resolve_secret("env:PATH", dir.path()).unwrap();
         assert_eq!(src, SecretSource::Env);
-        assert!(resolve_secret("env:STSGATE_SURELY_UNSET_VARIABLE", dir.path()).unwrap_err().contains("is not set"));
-        assert!(resolve_secret("file:missing", dir.path()).unwrap_err().contains("cannot read secret file"));
+        assert!(
+            resolve_secret("env:STSGATE_SURELY_UNSET_VARIABLE", dir.path())
+                .unwrap_err()
+                .contains("is not set")
+        );
+        assert!(
+            resolve_secret("file:missing", dir.path())
+                .unwrap_err()
+                .contains("cannot read secret file")
+        );
         assert!(resolve_secret("", dir.path()).is_err());
     }
 }

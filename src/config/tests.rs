@@ -16,18 +16,28 @@ fn demo() -> String {
 /// Replaces exactly one occurrence of `from` in the demo config.
 fn demo_with(from: &str, to: &str) -> String {
     let text = demo();
-    assert_eq!(text.matches(from).count(), 1, "the demo config should contain {from:?} once");
+    assert_eq!(
+        text.matches(from).count(),
+        1,
+        "the demo config should contain {from:?} once"
+    );
     text.replacen(from, to, 1)
 }
 
 fn line_of(text: &str, needle: &str) -> usize {
-    text.lines().position(|l| l.contains(needle)).map(|i| i + 1).unwrap_or_else(|| panic!("{needle:?} not in text"))
+    text.lines()
+        .position(|l| l.contains(needle))
+        .map(|i| i + 1)
+        .unwrap_or_else(|| panic!("{needle:?} not in text"))
 }
 
 fn errors(text: &str) -> Vec<Problem> {
     match load_str(&demo_path(), text) {
         Ok(_) => panic!("the broken config was accepted"),
-        Err(problems) => problems.into_iter().filter(|p| p.severity == Severity::Error).collect(),
+        Err(problems) => problems
+            .into_iter()
+            .filter(|p| p.severity == Severity::Error)
+            .collect(),
     }
 }
 
@@ -35,23 +45,40 @@ fn errors(text: &str) -> Vec<Problem> {
 fn assert_error(text: &str, message: &str, line: usize) {
     let errs = errors(text);
     let found = errs.iter().find(|p| p.message.contains(message));
-    let Some(found) = found else { panic!("no error containing {message:?} in {errs:#?}") };
-    assert_eq!(found.position.map(|p| p.0), Some(line), "wrong line for {found}");
+    let Some(found) = found else {
+        panic!("no error containing {message:?} in {errs:#?}")
+    };
+    assert_eq!(
+        found.position.map(|p| p.0),
+        Some(line),
+        "wrong line for {found}"
+    );
 }
 
 #[test]
 fn demo_config_is_valid_and_complete() {
     let loaded = load(&demo_path()).unwrap_or_else(|p| panic!("{p:#?}"));
     let c = &loaded.config;
-    assert!(loaded.warnings.iter().all(|w| w.severity == Severity::Warning));
+    assert!(
+        loaded
+            .warnings
+            .iter()
+            .all(|w| w.severity == Severity::Warning)
+    );
     let account = c.account("111122223333").unwrap();
     let names: Vec<_> = account.users.iter().map(|u| u.name.as_str()).collect();
     assert_eq!(names, ["develop", "no_skill", "auditor"]);
     let role = &account.roles[0];
     assert_eq!(role.arn, "arn:aws:iam::111122223333:role/s3_role");
     assert!(role.unique_id.starts_with("AROA") && role.unique_id.len() == 21);
-    assert_eq!(account.policies[role.managed_policies[0]].name, "S3ReadOnly");
-    assert_eq!(account.users[1].mfa_devices[0].serial, "arn:aws:iam::111122223333:mfa/no_skill");
+    assert_eq!(
+        account.policies[role.managed_policies[0]].name,
+        "S3ReadOnly"
+    );
+    assert_eq!(
+        account.users[1].mfa_devices[0].serial,
+        "arn:aws:iam::111122223333:mfa/no_skill"
+    );
     assert_eq!(c.backends[0].kind, BackendKind::S3);
     assert!(!c.keyring.ephemeral);
     // The demo is escalation-free: its only warning is dev mode itself.
@@ -69,29 +96,62 @@ fn toml_syntax_error_is_located() {
 fn unknown_field_is_a_typo_error() {
     let text = demo_with("max_session_duration = 3600", "max_sesion_duration = 3600");
     let errs = errors(&text);
-    assert!(errs[0].message.contains("unknown field `max_sesion_duration`"), "{errs:#?}");
-    assert_eq!(errs[0].position.map(|p| p.0), Some(line_of(&text, "max_sesion_duration")));
+    assert!(
+        errs[0]
+            .message
+            .contains("unknown field `max_sesion_duration`"),
+        "{errs:#?}"
+    );
+    assert_eq!(
+        errs[0].position.map(|p| p.0),
+        Some(line_of(&text, "max_sesion_duration"))
+    );
 }
 
 #[test]
 fn account_id_must_have_12_digits() {
     let text = demo_with("id = \"111122223333\"", "id = \"11112222333\"");
-    assert_error(&text, "account id \"11112222333\" must be exactly 12 digits", line_of(&text, "id = \"11112222333\""));
+    assert_error(
+        &text,
+        "account id \"11112222333\" must be exactly 12 digits",
+        line_of(&text, "id = \"11112222333\""),
+    );
 }
 
 #[test]
 fn access_key_must_encode_its_account() {
     // A valid AKIA id, but for account 123456789012.
-    let text = demo_with("id = \"AKIARTX3GSDSSMDOBCNR\"", "id = \"AKIARZPUZDIKGB2VALC4\"");
-    assert_error(&text, "encodes account 123456789012, not 111122223333", line_of(&text, "AKIARZPUZDIKGB2VALC4"));
+    let text = demo_with(
+        "id = \"AKIARTX3GSDSSMDOBCNR\"",
+        "id = \"AKIARZPUZDIKGB2VALC4\"",
+    );
+    assert_error(
+        &text,
+        "encodes account 123456789012, not 111122223333",
+        line_of(&text, "AKIARZPUZDIKGB2VALC4"),
+    );
     let text = demo_with("id = \"AKIARTX3GSDSSMDOBCNR\"", "id = \"develop-key\"");
-    assert_error(&text, "is not a long-term AWS-format id", line_of(&text, "develop-key"));
+    assert_error(
+        &text,
+        "is not a long-term AWS-format id",
+        line_of(&text, "develop-key"),
+    );
 }
 
 #[test]
 fn duplicate_access_key_is_refused() {
-    let text = demo_with("id = \"AKIARTX3GSDSQ7NFB6A5\"", "id = \"AKIARTX3GSDSSMDOBCNR\"");
-    let second = text.lines().enumerate().filter(|(_, l)| l.contains("AKIARTX3GSDSSMDOBCNR")).nth(1).unwrap().0 + 1;
+    let text = demo_with(
+        "id = \"AKIARTX3GSDSQ7NFB6A5\"",
+        "id = \"AKIARTX3GSDSSMDOBCNR\"",
+    );
+    let second = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.contains("AKIARTX3GSDSSMDOBCNR"))
+        .nth(1)
+        .unwrap()
+        .0
+        + 1;
     assert_error(&text, "is already used by 111122223333/develop", second);
 }
 
@@ -101,13 +161,21 @@ fn missing_env_secret_is_reported() {
         "secret = \"ciClNmvAIfJUv16yJRnLmT4T5yyXKCsZHNJb89vL\"",
         "secret = \"env:STSGATE_TEST_DEFINITELY_UNSET\"",
     );
-    assert_error(&text, "environment variable STSGATE_TEST_DEFINITELY_UNSET is not set", line_of(&text, "STSGATE_TEST_DEFINITELY_UNSET"));
+    assert_error(
+        &text,
+        "environment variable STSGATE_TEST_DEFINITELY_UNSET is not set",
+        line_of(&text, "STSGATE_TEST_DEFINITELY_UNSET"),
+    );
 }
 
 #[test]
 fn missing_policy_file_is_reported() {
     let text = demo_with("file:policies/s3-read-only.json", "file:policies/nope.json");
-    assert_error(&text, "cannot read policy file", line_of(&text, "nope.json"));
+    assert_error(
+        &text,
+        "cannot read policy file",
+        line_of(&text, "nope.json"),
+    );
 }
 
 #[test]
@@ -117,7 +185,11 @@ fn invalid_policy_json_points_into_the_embedded_document() {
         "\"Resource\": \"*\"},\n    {\"Sid\": \"AssumeS3Role\"",
         "\"Resource\": \"*\"}\n    {\"Sid\": \"AssumeS3Role\"",
     );
-    assert_error(&text, "MalformedPolicyDocument: This policy contains invalid Json: expected `,` or `]`", line_of(&text, "{\"Sid\": \"AssumeS3Role\""));
+    assert_error(
+        &text,
+        "MalformedPolicyDocument: This policy contains invalid Json: expected `,` or `]`",
+        line_of(&text, "{\"Sid\": \"AssumeS3Role\""),
+    );
 }
 
 #[test]
@@ -135,22 +207,44 @@ fn policy_grammar_errors_name_the_statement() {
 
 #[test]
 fn unknown_managed_policy_reference() {
-    let text = demo_with("managed_policies = [\"DevelopBase\"]", "managed_policies = [\"DevelopBas\"]");
-    assert_error(&text, "managed policy \"DevelopBas\" is not defined in account 111122223333", line_of(&text, "DevelopBas\"]"));
+    let text = demo_with(
+        "managed_policies = [\"DevelopBase\"]",
+        "managed_policies = [\"DevelopBas\"]",
+    );
+    assert_error(
+        &text,
+        "managed policy \"DevelopBas\" is not defined in account 111122223333",
+        line_of(&text, "DevelopBas\"]"),
+    );
 }
 
 #[test]
 fn role_session_duration_range() {
-    let text = demo_with("max_session_duration = 3600", "max_session_duration = 86400");
-    assert_error(&text, "max_session_duration must be between 3600 and 43200 seconds, not 86400", line_of(&text, "86400"));
+    let text = demo_with(
+        "max_session_duration = 3600",
+        "max_session_duration = 86400",
+    );
+    assert_error(
+        &text,
+        "max_session_duration must be between 3600 and 43200 seconds, not 86400",
+        line_of(&text, "86400"),
+    );
 }
 
 #[test]
 fn keyring_problems() {
     let text = demo_with("active = \"demo-2026-11\"", "active = \"demo-2026-12\"");
-    assert_error(&text, "active key \"demo-2026-12\" is not one of the keyring's keys", line_of(&text, "demo-2026-12"));
+    assert_error(
+        &text,
+        "active key \"demo-2026-12\" is not one of the keyring's keys",
+        line_of(&text, "demo-2026-12"),
+    );
     let text = demo_with("PZbwhKH7hbyS/l/1zamdV6QA3fJtWN4HQPCE4HMUWpo=", "c2hvcnQ=");
-    assert_error(&text, "keyring key must be 32 bytes (base64), this one has 5", line_of(&text, "c2hvcnQ="));
+    assert_error(
+        &text,
+        "keyring key must be 32 bytes (base64), this one has 5",
+        line_of(&text, "c2hvcnQ="),
+    );
 }
 
 #[test]
@@ -160,27 +254,53 @@ fn missing_keyring_outside_dev_mode_is_an_error() {
     let end = text.find("[[accounts]]").unwrap();
     let text = format!("{}{}", &text[..start], &text[end..]);
     let errs = errors(&text);
-    assert!(errs.iter().any(|e| e.message.contains("no [keyring] section")), "{errs:#?}");
+    assert!(
+        errs.iter()
+            .any(|e| e.message.contains("no [keyring] section")),
+        "{errs:#?}"
+    );
 }
 
 #[test]
 fn mfa_seed_must_be_base32() {
     let text = demo_with("CIJYCW5LZJLZYII233IF6F5N7IIJRE6D", "not-base32-at-all!");
-    assert_error(&text, "MFA seed must be base32", line_of(&text, "not-base32-at-all!"));
+    assert_error(
+        &text,
+        "MFA seed must be base32",
+        line_of(&text, "not-base32-at-all!"),
+    );
 }
 
 #[test]
 fn backend_problems() {
-    let text = demo_with("url = \"http://127.0.0.1:3900\"", "url = \"127.0.0.1:3900\"");
-    assert_error(&text, "must be an absolute http:// or https:// URL", line_of(&text, "url = \"127.0.0.1:3900\""));
-    let text = demo_with("kind = \"s3\"\nurl = \"http://127.0.0.1:3900\"", "kind = \"s4\"\nurl = \"http://127.0.0.1:3900\"");
-    assert_error(&text, "kind must be \"s3\" or \"http\", not \"s4\"", line_of(&text, "kind = \"s4\""));
+    let text = demo_with(
+        "url = \"http://127.0.0.1:3900\"",
+        "url = \"127.0.0.1:3900\"",
+    );
+    assert_error(
+        &text,
+        "must be an absolute http:// or https:// URL",
+        line_of(&text, "url = \"127.0.0.1:3900\""),
+    );
+    let text = demo_with(
+        "kind = \"s3\"\nurl = \"http://127.0.0.1:3900\"",
+        "kind = \"s4\"\nurl = \"http://127.0.0.1:3900\"",
+    );
+    assert_error(
+        &text,
+        "kind must be \"s3\" or \"http\", not \"s4\"",
+        line_of(&text, "kind = \"s4\""),
+    );
 }
 
 #[test]
 fn listen_address_must_parse() {
     let text = demo_with("listen = \"127.0.0.1:7480\"", "listen = \"localhost\"");
-    assert_error(&text, "\"localhost\" is not an address", line_of(&text, "listen = \"localhost\""));
+    assert_error(
+        &text,
+        "\"localhost\" is not an address",
+        line_of(&text, "listen = \"localhost\""),
+    );
 }
 
 #[test]
@@ -188,7 +308,9 @@ fn trust_policy_naming_a_missing_user_is_invalid() {
     let text = demo_with("user/develop\"},", "user/develope\"},");
     let errs = errors(&text);
     assert!(
-        errs.iter().any(|e| e.message.contains("Invalid principal in policy: \"AWS\":\"arn:aws:iam::111122223333:user/develope\"")),
+        errs.iter().any(|e| e.message.contains(
+            "Invalid principal in policy: \"AWS\":\"arn:aws:iam::111122223333:user/develope\""
+        )),
         "{errs:#?}"
     );
 }
@@ -199,8 +321,15 @@ fn every_error_is_reported_not_just_the_first() {
         .replace("id = \"111122223333\"", "id = \"1111\"")
         .replace("kind = \"s3\"", "kind = \"ftp\"");
     let errs = errors(&text);
-    for needle in ["must be exactly 12 digits", "max_session_duration must be between", "kind must be"] {
-        assert!(errs.iter().any(|e| e.message.contains(needle)), "missing {needle:?} in {errs:#?}");
+    for needle in [
+        "must be exactly 12 digits",
+        "max_session_duration must be between",
+        "kind must be",
+    ] {
+        assert!(
+            errs.iter().any(|e| e.message.contains(needle)),
+            "missing {needle:?} in {errs:#?}"
+        );
     }
 }
 
@@ -216,22 +345,49 @@ name = "AdminRole"
 managed_policies = ["Admin"]
 trust_policy = '{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"sts:AssumeRole"}}'
 "#;
-    let text = demo().replace("\n# The S3 store behind the gateway.", &format!("{admin_role}\n# The S3 store behind the gateway."));
+    let text = demo().replace(
+        "\n# The S3 store behind the gateway.",
+        &format!("{admin_role}\n# The S3 store behind the gateway."),
+    );
     let loaded = load_str(&demo_path(), &text).unwrap_or_else(|p| panic!("{p:#?}"));
-    let w = loaded.warnings.iter().find(|w| w.message.contains("classic AssumeRole escalation")).expect("no escalation warning");
-    assert!(w.message.contains("role \"AdminRole\" is trusted by the account root (\"arn:aws:iam::111122223333:root\")"), "{w}");
-    assert_eq!(w.position.map(|p| p.0), Some(line_of(&text, "trust_policy = '{\"Version\":\"2012-10-17\",\"Statement\":{\"Effect\":\"Allow\",\"Principal\":{\"AWS\":\"arn:aws:iam::111122223333:root\"")));
+    let w = loaded
+        .warnings
+        .iter()
+        .find(|w| w.message.contains("classic AssumeRole escalation"))
+        .expect("no escalation warning");
+    assert!(
+        w.message.contains(
+            "role \"AdminRole\" is trusted by the account root (\"arn:aws:iam::111122223333:root\")"
+        ),
+        "{w}"
+    );
+    assert_eq!(
+        w.position.map(|p| p.0),
+        Some(line_of(
+            &text,
+            "trust_policy = '{\"Version\":\"2012-10-17\",\"Statement\":{\"Effect\":\"Allow\",\"Principal\":{\"AWS\":\"arn:aws:iam::111122223333:root\""
+        ))
+    );
 }
 
 #[test]
 fn wildcard_trust_and_inline_secrets_are_warned_about_outside_dev_mode() {
-    let text = demo().replace("dev_mode = true", "dev_mode = false").replace(
-        "\"Principal\": {\"AWS\": \"arn:aws:iam::111122223333:user/develop\"}",
-        "\"Principal\": \"*\"",
-    );
+    let text = demo()
+        .replace("dev_mode = true", "dev_mode = false")
+        .replace(
+            "\"Principal\": {\"AWS\": \"arn:aws:iam::111122223333:user/develop\"}",
+            "\"Principal\": \"*\"",
+        );
     let loaded = load_str(&demo_path(), &text).unwrap_or_else(|p| panic!("{p:#?}"));
-    assert!(loaded.warnings.iter().any(|w| w.message.contains("lets anyone (Principal \"*\") assume it")));
-    let inline = loaded.warnings.iter().filter(|w| w.message.contains("written inline outside dev mode")).count();
+    assert!(loaded.warnings.iter().any(|w| {
+        w.message
+            .contains("lets anyone (Principal \"*\") assume it")
+    }));
+    let inline = loaded
+        .warnings
+        .iter()
+        .filter(|w| w.message.contains("written inline outside dev mode"))
+        .count();
     // 3 user secrets, 1 MFA seed, 1 keyring key, 2 backend credentials.
     assert_eq!(inline, 7, "{:#?}", loaded.warnings);
 }
@@ -241,5 +397,9 @@ fn problems_print_as_file_line_column() {
     let text = demo_with("id = \"111122223333\"", "id = \"x\"");
     let e = errors(&text).into_iter().next().unwrap();
     let printed = e.to_string();
-    assert!(printed.contains("stsgate.toml:") && printed.contains(": error in accounts[0]: account id \"x\""), "{printed}");
+    assert!(
+        printed.contains("stsgate.toml:")
+            && printed.contains(": error in accounts[0]: account id \"x\""),
+        "{printed}"
+    );
 }

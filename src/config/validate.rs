@@ -41,8 +41,19 @@ pub fn validate(path: &Path, text: &str, p: &mut Problems) -> Option<Config> {
             return None;
         }
     };
-    let base = path.parent().filter(|b| !b.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
-    let mut v = Validator { p, base, dev_mode: raw.server.get_ref().dev_mode, partition: raw.server.get_ref().partition.get_ref().clone(), access_keys: HashMap::new(), trust_checks: Vec::new() };
+    let base = path
+        .parent()
+        .filter(|b| !b.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
+    let mut v = Validator {
+        p,
+        base,
+        dev_mode: raw.server.get_ref().dev_mode,
+        partition: raw.server.get_ref().partition.get_ref().clone(),
+        access_keys: HashMap::new(),
+        trust_checks: Vec::new(),
+    };
 
     let server = v.server(&raw.server);
     let keyring = v.keyring(raw.keyring.as_ref(), raw.server.span());
@@ -51,7 +62,11 @@ pub fn validate(path: &Path, text: &str, p: &mut Problems) -> Option<Config> {
     for (i, account) in raw.accounts.iter().enumerate() {
         let id = account.get_ref().id.get_ref();
         if !account_ids.insert(id.clone()) {
-            v.p.error(&account.get_ref().id.span(), format!("accounts[{i}]"), format!("account {id} is defined twice"));
+            v.p.error(
+                &account.get_ref().id.span(),
+                format!("accounts[{i}]"),
+                format!("account {id} is defined twice"),
+            );
         }
         if let Some(a) = v.account(i, account) {
             accounts.push(a);
@@ -63,20 +78,37 @@ pub fn validate(path: &Path, text: &str, p: &mut Problems) -> Option<Config> {
     for (i, backend) in raw.backends.iter().enumerate() {
         let name = backend.get_ref().name.get_ref();
         if !backend_names.insert(name.clone()) {
-            v.p.error(&backend.get_ref().name.span(), format!("backends[{i}]"), format!("backend \"{name}\" is defined twice"));
+            v.p.error(
+                &backend.get_ref().name.span(),
+                format!("backends[{i}]"),
+                format!("backend \"{name}\" is defined twice"),
+            );
         }
         if let Some(b) = v.backend(i, backend) {
             backends.push(b);
         }
     }
     if raw.backends.is_empty() {
-        v.p.warning(&raw.server.span(), "backends", "no [[backends]] are configured: the gateway can only serve STS");
+        v.p.warning(
+            &raw.server.span(),
+            "backends",
+            "no [[backends]] are configured: the gateway can only serve STS",
+        );
     }
 
-    if v.p.has_errors() || accounts.len() != raw.accounts.len() || backends.len() != raw.backends.len() {
+    if v.p.has_errors()
+        || accounts.len() != raw.accounts.len()
+        || backends.len() != raw.backends.len()
+    {
         return None;
     }
-    Some(Config { source: path.to_path_buf(), server: server?, keyring: keyring?, accounts, backends })
+    Some(Config {
+        source: path.to_path_buf(),
+        server: server?,
+        keyring: keyring?,
+        accounts,
+        backends,
+    })
 }
 
 struct Validator<'p, 'a> {
@@ -120,36 +152,74 @@ impl Validator<'_, '_> {
         let s = raw.get_ref();
         let at = "server";
         let listen = self.socket_addr(&s.listen, "server.listen");
-        let admin_listen = s.admin_listen.as_ref().map(|a| self.socket_addr(a, "server.admin_listen"));
+        let admin_listen = s
+            .admin_listen
+            .as_ref()
+            .map(|a| self.socket_addr(a, "server.admin_listen"));
         let regions = s.regions.get_ref().clone();
         if regions.is_empty() {
-            self.p.error(&s.regions.span(), at, "regions must name at least one region (e.g. [\"us-east-1\"])");
+            self.p.error(
+                &s.regions.span(),
+                at,
+                "regions must name at least one region (e.g. [\"us-east-1\"])",
+            );
         }
         for r in &regions {
-            if r.is_empty() || !r.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
-                self.p.error(&s.regions.span(), at, format!("region \"{r}\" is not a region name (lower-case letters, digits and '-')"));
+            if r.is_empty()
+                || !r
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            {
+                self.p.error(
+                    &s.regions.span(),
+                    at,
+                    format!(
+                        "region \"{r}\" is not a region name (lower-case letters, digits and '-')"
+                    ),
+                );
             }
         }
         let mut public_hosts = Vec::new();
         for h in &s.public_hosts {
             let host = h.get_ref();
-            if host.is_empty() || host.contains(['/', ':', ' ']) || host.starts_with('.') || host != &host.to_ascii_lowercase() {
+            if host.is_empty()
+                || host.contains(['/', ':', ' '])
+                || host.starts_with('.')
+                || host != &host.to_ascii_lowercase()
+            {
                 self.p.error(&h.span(), at, format!("public host \"{host}\" must be a lower-case host name without port or scheme"));
             }
             public_hosts.push(host.clone());
         }
         let skew = *s.max_clock_skew_seconds.get_ref();
         if !(60..=3600).contains(&skew) {
-            self.p.error(&s.max_clock_skew_seconds.span(), at, format!("max_clock_skew_seconds must be between 60 and 3600 (AWS uses 900), not {skew}"));
+            self.p.error(
+                &s.max_clock_skew_seconds.span(),
+                at,
+                format!(
+                    "max_clock_skew_seconds must be between 60 and 3600 (AWS uses 900), not {skew}"
+                ),
+            );
         }
         let partition = s.partition.get_ref().clone();
-        if partition.is_empty() || !partition.bytes().all(|b| b.is_ascii_lowercase() || b == b'-') {
-            self.p.error(&s.partition.span(), at, format!("partition \"{partition}\" must be like \"aws\" or \"aws-cn\""));
+        if partition.is_empty()
+            || !partition
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b == b'-')
+        {
+            self.p.error(
+                &s.partition.span(),
+                at,
+                format!("partition \"{partition}\" must be like \"aws\" or \"aws-cn\""),
+            );
         }
         let tls = s.tls.as_ref().and_then(|t| {
             let cert = self.existing_file(&t.get_ref().cert, "server.tls.cert");
             let key = self.existing_file(&t.get_ref().key, "server.tls.key");
-            Some(TlsFiles { cert: cert?, key: key? })
+            Some(TlsFiles {
+                cert: cert?,
+                key: key?,
+            })
         });
         if s.dev_mode {
             self.p.warning(&raw.span(), at, "dev_mode is on: inline secrets are accepted and a missing keyring gets a key that dies with the process; never use this in production");
@@ -173,7 +243,14 @@ impl Validator<'_, '_> {
         match value.get_ref().parse::<SocketAddr>() {
             Ok(a) => Some(a),
             Err(_) => {
-                self.p.error(&value.span(), at, format!("\"{}\" is not an address like 127.0.0.1:7480 or [::1]:7480", value.get_ref()));
+                self.p.error(
+                    &value.span(),
+                    at,
+                    format!(
+                        "\"{}\" is not an address like 127.0.0.1:7480 or [::1]:7480",
+                        value.get_ref()
+                    ),
+                );
                 None
             }
         }
@@ -184,18 +261,33 @@ impl Validator<'_, '_> {
         if path.is_file() {
             Some(path)
         } else {
-            self.p.error(&value.span(), at, format!("file {} does not exist", path.display()));
+            self.p.error(
+                &value.span(),
+                at,
+                format!("file {} does not exist", path.display()),
+            );
             None
         }
     }
 
-    fn keyring(&mut self, raw: Option<&Spanned<RawKeyring>>, server_span: Range<usize>) -> Option<Keyring> {
+    fn keyring(
+        &mut self,
+        raw: Option<&Spanned<RawKeyring>>,
+        server_span: Range<usize>,
+    ) -> Option<Keyring> {
         let Some(raw) = raw else {
             if self.dev_mode {
                 self.p.warning(&server_span, "keyring", "no [keyring]: dev mode uses a random key for this process only, so tokens die with it");
                 let mut key = [0u8; KEYRING_KEY_BYTES];
                 getrandom::fill(&mut key).expect("the operating system's random source failed");
-                return Some(Keyring { active: "ephemeral".into(), keys: vec![KeyringKey { id: "ephemeral".into(), key }], ephemeral: true });
+                return Some(Keyring {
+                    active: "ephemeral".into(),
+                    keys: vec![KeyringKey {
+                        id: "ephemeral".into(),
+                        key,
+                    }],
+                    ephemeral: true,
+                });
             }
             self.p.error(&(0..0), "keyring", "no [keyring] section: add one with a key from `stsgate keygen` (or set server.dev_mode = true for a demo)");
             return None;
@@ -206,12 +298,25 @@ impl Validator<'_, '_> {
         for (i, key) in k.keys.iter().enumerate() {
             let at = format!("keyring.keys[{i}]");
             let id = key.get_ref().id.get_ref();
-            if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)) {
-                self.p.error(&key.get_ref().id.span(), &at, format!("key id \"{id}\" must be 1-64 letters, digits, '.', '_' or '-'"));
+            if id.is_empty()
+                || id.len() > 64
+                || !id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+            {
+                self.p.error(
+                    &key.get_ref().id.span(),
+                    &at,
+                    format!("key id \"{id}\" must be 1-64 letters, digits, '.', '_' or '-'"),
+                );
                 ok = false;
             }
             if keys.iter().any(|k: &KeyringKey| &k.id == id) {
-                self.p.error(&key.get_ref().id.span(), &at, format!("key id \"{id}\" is used twice"));
+                self.p.error(
+                    &key.get_ref().id.span(),
+                    &at,
+                    format!("key id \"{id}\" is used twice"),
+                );
                 ok = false;
             }
             let Some(secret) = self.secret(&key.get_ref().secret, &at, "keyring key") else {
@@ -222,27 +327,50 @@ impl Validator<'_, '_> {
                 Ok(bytes) if bytes.len() == KEYRING_KEY_BYTES => {
                     let mut bytes32 = [0u8; KEYRING_KEY_BYTES];
                     bytes32.copy_from_slice(&bytes);
-                    keys.push(KeyringKey { id: id.clone(), key: bytes32 });
+                    keys.push(KeyringKey {
+                        id: id.clone(),
+                        key: bytes32,
+                    });
                 }
                 Ok(bytes) => {
                     self.p.error(&key.get_ref().secret.span(), &at, format!("keyring key must be {KEYRING_KEY_BYTES} bytes (base64), this one has {}; run `stsgate keygen`", bytes.len()));
                     ok = false;
                 }
                 Err(_) => {
-                    self.p.error(&key.get_ref().secret.span(), &at, "keyring key is not valid base64; run `stsgate keygen`");
+                    self.p.error(
+                        &key.get_ref().secret.span(),
+                        &at,
+                        "keyring key is not valid base64; run `stsgate keygen`",
+                    );
                     ok = false;
                 }
             }
         }
         let active = k.active.get_ref();
         if k.keys.is_empty() {
-            self.p.error(&raw.span(), "keyring", "the keyring has no keys; add one from `stsgate keygen`");
+            self.p.error(
+                &raw.span(),
+                "keyring",
+                "the keyring has no keys; add one from `stsgate keygen`",
+            );
             ok = false;
-        } else if !k.keys.iter().any(|key| key.get_ref().id.get_ref() == active) {
-            self.p.error(&k.active.span(), "keyring.active", format!("active key \"{active}\" is not one of the keyring's keys"));
+        } else if !k
+            .keys
+            .iter()
+            .any(|key| key.get_ref().id.get_ref() == active)
+        {
+            self.p.error(
+                &k.active.span(),
+                "keyring.active",
+                format!("active key \"{active}\" is not one of the keyring's keys"),
+            );
             ok = false;
         }
-        ok.then(|| Keyring { active: active.clone(), keys, ephemeral: false })
+        ok.then(|| Keyring {
+            active: active.clone(),
+            keys,
+            ephemeral: false,
+        })
     }
 
     fn account(&mut self, index: usize, raw: &Spanned<RawAccount>) -> Option<Account> {
@@ -251,7 +379,11 @@ impl Validator<'_, '_> {
         let id = a.id.get_ref().clone();
         let account_ok = id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit());
         if !account_ok {
-            self.p.error(&a.id.span(), &at, format!("account id \"{id}\" must be exactly 12 digits"));
+            self.p.error(
+                &a.id.span(),
+                &at,
+                format!("account id \"{id}\" must be exactly 12 digits"),
+            );
         }
         let partition = self.partition.clone();
         let mut ok = account_ok;
@@ -264,13 +396,24 @@ impl Validator<'_, '_> {
             let name_ok = self.name(&pr.name, &pat, "policy name", 128);
             let path_ok = self.iam_path(&pr.path, &pat);
             if policies.iter().any(|p| &p.name == pr.name.get_ref()) {
-                self.p.error(&pr.name.span(), &pat, format!("policy \"{}\" is defined twice in account {id}", pr.name.get_ref()));
+                self.p.error(
+                    &pr.name.span(),
+                    &pat,
+                    format!(
+                        "policy \"{}\" is defined twice in account {id}",
+                        pr.name.get_ref()
+                    ),
+                );
                 ok = false;
             }
             match self.document(&pr.document, PolicyKind::Identity, &pat, MAX_MANAGED_POLICY) {
                 Some(document) if name_ok && path_ok => policies.push(ManagedPolicy {
                     name: pr.name.get_ref().clone(),
-                    arn: format!("arn:{partition}:iam::{id}:policy{}{}", pr.path.get_ref(), pr.name.get_ref()),
+                    arn: format!(
+                        "arn:{partition}:iam::{id}:policy{}{}",
+                        pr.path.get_ref(),
+                        pr.name.get_ref()
+                    ),
                     description: pr.description.clone(),
                     document,
                 }),
@@ -282,8 +425,18 @@ impl Validator<'_, '_> {
         for (i, user) in a.users.iter().enumerate() {
             let u = user.get_ref();
             let uat = format!("{at}.users[{i}] \"{}\"", u.name.get_ref());
-            if a.users[..i].iter().any(|o| o.get_ref().name.get_ref() == u.name.get_ref()) {
-                self.p.error(&u.name.span(), &uat, format!("user \"{}\" is defined twice in account {id}", u.name.get_ref()));
+            if a.users[..i]
+                .iter()
+                .any(|o| o.get_ref().name.get_ref() == u.name.get_ref())
+            {
+                self.p.error(
+                    &u.name.span(),
+                    &uat,
+                    format!(
+                        "user \"{}\" is defined twice in account {id}",
+                        u.name.get_ref()
+                    ),
+                );
                 ok = false;
             }
             match self.user(&id, u, &uat, &policies) {
@@ -295,8 +448,18 @@ impl Validator<'_, '_> {
         for (i, role) in a.roles.iter().enumerate() {
             let r = role.get_ref();
             let rat = format!("{at}.roles[{i}] \"{}\"", r.name.get_ref());
-            if a.roles[..i].iter().any(|o| o.get_ref().name.get_ref() == r.name.get_ref()) {
-                self.p.error(&r.name.span(), &rat, format!("role \"{}\" is defined twice in account {id}", r.name.get_ref()));
+            if a.roles[..i]
+                .iter()
+                .any(|o| o.get_ref().name.get_ref() == r.name.get_ref())
+            {
+                self.p.error(
+                    &r.name.span(),
+                    &rat,
+                    format!(
+                        "role \"{}\" is defined twice in account {id}",
+                        r.name.get_ref()
+                    ),
+                );
                 ok = false;
             }
             match self.role(&id, r, &rat, &policies) {
@@ -304,16 +467,26 @@ impl Validator<'_, '_> {
                 None => ok = false,
             }
         }
-        ok.then_some(Account { id, policies, users, roles })
+        ok.then_some(Account {
+            id,
+            policies,
+            users,
+            roles,
+        })
     }
 
     fn name(&mut self, value: &Spanned<String>, at: &str, what: &str, max: usize) -> bool {
         let n = value.get_ref();
         let valid = !n.is_empty()
             && n.len() <= max
-            && n.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c));
+            && n.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c));
         if !valid {
-            self.p.error(&value.span(), at, format!("{what} \"{n}\" must be 1-{max} characters of letters, digits and +=,.@_-"));
+            self.p.error(
+                &value.span(),
+                at,
+                format!("{what} \"{n}\" must be 1-{max} characters of letters, digits and +=,.@_-"),
+            );
         }
         valid
     }
@@ -326,15 +499,30 @@ impl Validator<'_, '_> {
             && !path.contains("//")
             && path.bytes().all(|b| (b'!'..=b'~').contains(&b));
         if !valid {
-            self.p.error(&value.span(), at, format!("path \"{path}\" must start and end with '/' (e.g. \"/\" or \"/division/\")"));
+            self.p.error(
+                &value.span(),
+                at,
+                format!(
+                    "path \"{path}\" must start and end with '/' (e.g. \"/\" or \"/division/\")"
+                ),
+            );
         }
         valid
     }
 
     /// Resolves a managed-policy reference: a name in the same account or its full ARN.
-    fn policy_ref(&mut self, value: &Spanned<String>, at: &str, account: &str, policies: &[ManagedPolicy]) -> Option<usize> {
+    fn policy_ref(
+        &mut self,
+        value: &Spanned<String>,
+        at: &str,
+        account: &str,
+        policies: &[ManagedPolicy],
+    ) -> Option<usize> {
         let reference = value.get_ref();
-        if let Some(i) = policies.iter().position(|p| &p.name == reference || &p.arn == reference) {
+        if let Some(i) = policies
+            .iter()
+            .position(|p| &p.name == reference || &p.arn == reference)
+        {
             return Some(i);
         }
         let hint = if reference.starts_with("arn:aws:iam::aws:policy/") {
@@ -342,30 +530,55 @@ impl Validator<'_, '_> {
         } else {
             ""
         };
-        self.p.error(&value.span(), at, format!("managed policy \"{reference}\" is not defined in account {account}{hint}"));
+        self.p.error(
+            &value.span(),
+            at,
+            format!("managed policy \"{reference}\" is not defined in account {account}{hint}"),
+        );
         None
     }
 
-    fn inline_policies(&mut self, raw: &[Spanned<RawInlinePolicy>], at: &str, max: usize) -> Option<Vec<InlinePolicy>> {
+    fn inline_policies(
+        &mut self,
+        raw: &[Spanned<RawInlinePolicy>],
+        at: &str,
+        max: usize,
+    ) -> Option<Vec<InlinePolicy>> {
         let mut out = Vec::new();
         let mut ok = true;
         for (i, pol) in raw.iter().enumerate() {
             let pr = pol.get_ref();
             let pat = format!("{at}.inline_policies[{i}] \"{}\"", pr.name.get_ref());
             ok &= self.name(&pr.name, &pat, "policy name", 128);
-            if out.iter().any(|p: &InlinePolicy| &p.name == pr.name.get_ref()) {
-                self.p.error(&pr.name.span(), &pat, format!("inline policy \"{}\" is defined twice", pr.name.get_ref()));
+            if out
+                .iter()
+                .any(|p: &InlinePolicy| &p.name == pr.name.get_ref())
+            {
+                self.p.error(
+                    &pr.name.span(),
+                    &pat,
+                    format!("inline policy \"{}\" is defined twice", pr.name.get_ref()),
+                );
                 ok = false;
             }
             match self.document(&pr.document, PolicyKind::Identity, &pat, max) {
-                Some(document) => out.push(InlinePolicy { name: pr.name.get_ref().clone(), document }),
+                Some(document) => out.push(InlinePolicy {
+                    name: pr.name.get_ref().clone(),
+                    document,
+                }),
                 None => ok = false,
             }
         }
         ok.then_some(out)
     }
 
-    fn user(&mut self, account: &str, u: &RawUser, at: &str, policies: &[ManagedPolicy]) -> Option<User> {
+    fn user(
+        &mut self,
+        account: &str,
+        u: &RawUser,
+        at: &str,
+        policies: &[ManagedPolicy],
+    ) -> Option<User> {
         let mut ok = self.name(&u.name, at, "user name", 64);
         ok &= self.iam_path(&u.path, at);
         let name = u.name.get_ref().clone();
@@ -376,6 +589,12 @@ impl Validator<'_, '_> {
             let id = k.id.get_ref();
             match decode_access_key_id(id) {
                 Some((KeyKind::LongTerm, acct)) if format!("{acct:012}") == account => {}
+                // An invalid account id is reported once, not again for every key.
+                Some((KeyKind::LongTerm, _))
+                    if !(account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())) =>
+                {
+                    ok = false
+                }
                 Some((KeyKind::LongTerm, acct)) => {
                     self.p.error(&k.id.span(), &kat, format!("access key id {id} encodes account {acct:012}, not {account}; create one with `stsgate keygen --access-key {account}`"));
                     ok = false;
@@ -385,30 +604,58 @@ impl Validator<'_, '_> {
                     ok = false;
                 }
             }
-            if let Some(owner) = self.access_keys.insert(id.clone(), format!("{account}/{name}")) {
-                self.p.error(&k.id.span(), &kat, format!("access key id {id} is already used by {owner}"));
+            if let Some(owner) = self
+                .access_keys
+                .insert(id.clone(), format!("{account}/{name}"))
+            {
+                self.p.error(
+                    &k.id.span(),
+                    &kat,
+                    format!("access key id {id} is already used by {owner}"),
+                );
                 ok = false;
             }
             let active = match k.status.get_ref().as_str() {
                 "Active" => true,
                 "Inactive" => false,
                 other => {
-                    self.p.error(&k.status.span(), &kat, format!("status must be \"Active\" or \"Inactive\", not \"{other}\""));
+                    self.p.error(
+                        &k.status.span(),
+                        &kat,
+                        format!("status must be \"Active\" or \"Inactive\", not \"{other}\""),
+                    );
                     ok = false;
                     false
                 }
             };
             match self.secret(&k.secret, &kat, "secret access key") {
-                Some(secret) if (16..=128).contains(&secret.expose().len()) => access_keys.push(AccessKey { id: id.clone(), secret, active }),
+                Some(secret) if (16..=128).contains(&secret.expose().len()) => {
+                    access_keys.push(AccessKey {
+                        id: id.clone(),
+                        secret,
+                        active,
+                    })
+                }
                 Some(_) => {
-                    self.p.error(&k.secret.span(), &kat, "secret access key must be 16 to 128 characters (AWS uses 40)");
+                    self.p.error(
+                        &k.secret.span(),
+                        &kat,
+                        "secret access key must be 16 to 128 characters (AWS uses 40)",
+                    );
                     ok = false;
                 }
                 None => ok = false,
             }
         }
-        let managed_policies: Vec<_> = u.managed_policies.iter().map(|r| self.policy_ref(r, at, account, policies)).collect();
-        let permissions_boundary = u.permissions_boundary.as_ref().map(|r| self.policy_ref(r, &format!("{at}.permissions_boundary"), account, policies));
+        let managed_policies: Vec<_> = u
+            .managed_policies
+            .iter()
+            .map(|r| self.policy_ref(r, at, account, policies))
+            .collect();
+        let permissions_boundary = u
+            .permissions_boundary
+            .as_ref()
+            .map(|r| self.policy_ref(r, &format!("{at}.permissions_boundary"), account, policies));
         let inline_policies = self.inline_policies(&u.inline_policies, at, MAX_INLINE_USER_POLICY);
         let mut mfa_devices = Vec::new();
         for (i, dev) in u.mfa_devices.iter().enumerate() {
@@ -417,10 +664,19 @@ impl Validator<'_, '_> {
             ok &= self.name(&d.name, &dat, "MFA device name", 64);
             match self.secret(&d.seed, &dat, "MFA seed") {
                 Some(seed) => {
-                    let cleaned: String = seed.expose().chars().filter(|c| !c.is_whitespace() && *c != '=').collect::<String>().to_ascii_uppercase();
+                    let cleaned: String = seed
+                        .expose()
+                        .chars()
+                        .filter(|c| !c.is_whitespace() && *c != '=')
+                        .collect::<String>()
+                        .to_ascii_uppercase();
                     match data_encoding::BASE32_NOPAD.decode(cleaned.as_bytes()) {
                         Ok(bytes) if bytes.len() >= 10 => mfa_devices.push(MfaDevice {
-                            serial: format!("arn:{}:iam::{account}:mfa/{}", self.partition, d.name.get_ref()),
+                            serial: format!(
+                                "arn:{}:iam::{account}:mfa/{}",
+                                self.partition,
+                                d.name.get_ref()
+                            ),
                             seed: Secret::new(data_encoding::BASE32_NOPAD.encode(&bytes)),
                         }),
                         Ok(_) => {
@@ -428,7 +684,11 @@ impl Validator<'_, '_> {
                             ok = false;
                         }
                         Err(_) => {
-                            self.p.error(&d.seed.span(), &dat, "MFA seed must be base32 (A-Z, 2-7), as authenticator apps show it");
+                            self.p.error(
+                                &d.seed.span(),
+                                &dat,
+                                "MFA seed must be base32 (A-Z, 2-7), as authenticator apps show it",
+                            );
                             ok = false;
                         }
                     }
@@ -446,7 +706,11 @@ impl Validator<'_, '_> {
             return None;
         }
         Some(User {
-            arn: format!("arn:{}:iam::{account}:user{}{name}", self.partition, u.path.get_ref()),
+            arn: format!(
+                "arn:{}:iam::{account}:user{}{name}",
+                self.partition,
+                u.path.get_ref()
+            ),
             unique_id: unique_id("AIDA", account, "user", &name),
             path: u.path.get_ref().clone(),
             name,
@@ -459,19 +723,43 @@ impl Validator<'_, '_> {
         })
     }
 
-    fn role(&mut self, account: &str, r: &RawRole, at: &str, policies: &[ManagedPolicy]) -> Option<Role> {
+    fn role(
+        &mut self,
+        account: &str,
+        r: &RawRole,
+        at: &str,
+        policies: &[ManagedPolicy],
+    ) -> Option<Role> {
         let mut ok = self.name(&r.name, at, "role name", 64);
         ok &= self.iam_path(&r.path, at);
         let max = *r.max_session_duration.get_ref();
         if !(3600..=43200).contains(&max) {
-            self.p.error(&r.max_session_duration.span(), at, format!("max_session_duration must be between 3600 and 43200 seconds, not {max}"));
+            self.p.error(
+                &r.max_session_duration.span(),
+                at,
+                format!("max_session_duration must be between 3600 and 43200 seconds, not {max}"),
+            );
             ok = false;
         }
-        let trust = self.document(&r.trust_policy, PolicyKind::Trust, &format!("{at}.trust_policy"), MAX_TRUST_POLICY);
-        let managed: Option<Vec<usize>> = r.managed_policies.iter().map(|p| self.policy_ref(p, at, account, policies)).collect();
-        let boundary = r.permissions_boundary.as_ref().map(|p| self.policy_ref(p, &format!("{at}.permissions_boundary"), account, policies));
+        let trust = self.document(
+            &r.trust_policy,
+            PolicyKind::Trust,
+            &format!("{at}.trust_policy"),
+            MAX_TRUST_POLICY,
+        );
+        let managed: Option<Vec<usize>> = r
+            .managed_policies
+            .iter()
+            .map(|p| self.policy_ref(p, at, account, policies))
+            .collect();
+        let boundary = r
+            .permissions_boundary
+            .as_ref()
+            .map(|p| self.policy_ref(p, &format!("{at}.permissions_boundary"), account, policies));
         let inline = self.inline_policies(&r.inline_policies, at, MAX_INLINE_ROLE_POLICY);
-        let (Some(trust), Some(managed), Some(inline)) = (trust, managed, inline) else { return None };
+        let (Some(trust), Some(managed), Some(inline)) = (trust, managed, inline) else {
+            return None;
+        };
         let permissions_boundary = match boundary {
             Some(Some(i)) => Some(i),
             Some(None) => return None,
@@ -483,7 +771,9 @@ impl Validator<'_, '_> {
 
         // Lints: who may assume this role, and what it then gets.
         if let Some(root) = lint::trusts_account_root(&trust, account) {
-            let admin = managed.iter().any(|&i| lint::allows_everything(&policies[i].document))
+            let admin = managed
+                .iter()
+                .any(|&i| lint::allows_everything(&policies[i].document))
                 || inline.iter().any(|p| lint::allows_everything(&p.document));
             if admin {
                 self.p.warning(
@@ -497,7 +787,14 @@ impl Validator<'_, '_> {
             }
         }
         if lint::trusts_everyone(&trust) {
-            self.p.warning(&r.trust_policy.span(), at, format!("the trust policy of role \"{}\" lets anyone (Principal \"*\") assume it", r.name.get_ref()));
+            self.p.warning(
+                &r.trust_policy.span(),
+                at,
+                format!(
+                    "the trust policy of role \"{}\" lets anyone (Principal \"*\") assume it",
+                    r.name.get_ref()
+                ),
+            );
         }
         self.trust_checks.push(TrustCheck {
             span: r.trust_policy.span(),
@@ -507,7 +804,11 @@ impl Validator<'_, '_> {
 
         let name = r.name.get_ref().clone();
         Some(Role {
-            arn: format!("arn:{}:iam::{account}:role{}{name}", self.partition, r.path.get_ref()),
+            arn: format!(
+                "arn:{}:iam::{account}:role{}{name}",
+                self.partition,
+                r.path.get_ref()
+            ),
             unique_id: unique_id("AROA", account, "role", &name),
             path: r.path.get_ref().clone(),
             name,
@@ -545,7 +846,13 @@ impl Validator<'_, '_> {
     }
 
     /// Reads a policy document (inline JSON or `file:PATH`) and parses it as `kind`.
-    fn document(&mut self, value: &Spanned<String>, kind: PolicyKind, at: &str, max_size: usize) -> Option<PolicyDocument> {
+    fn document(
+        &mut self,
+        value: &Spanned<String>,
+        kind: PolicyKind,
+        at: &str,
+        max_size: usize,
+    ) -> Option<PolicyDocument> {
         let raw = value.get_ref();
         let (text, from_file) = match raw.strip_prefix("file:") {
             Some(path) => {
@@ -553,7 +860,11 @@ impl Validator<'_, '_> {
                 match std::fs::read_to_string(&full) {
                     Ok(t) => (t, Some(full)),
                     Err(e) => {
-                        self.p.error(&value.span(), at, format!("cannot read policy file {}: {e}", full.display()));
+                        self.p.error(
+                            &value.span(),
+                            at,
+                            format!("cannot read policy file {}: {e}", full.display()),
+                        );
                         return None;
                     }
                 }
@@ -574,8 +885,15 @@ impl Validator<'_, '_> {
                         // Map the position inside the embedded JSON onto the TOML file.
                         let start = self.p.line_col(value.span().start);
                         let token = self.p.source(&value.span());
-                        let first_line_skipped = token.starts_with("'''\n") || token.starts_with("\"\"\"\n") || token.starts_with("'''\r\n") || token.starts_with("\"\"\"\r\n");
-                        let delimiter = if token.starts_with("'''") || token.starts_with("\"\"\"") { 3 } else { 1 };
+                        let first_line_skipped = token.starts_with("'''\n")
+                            || token.starts_with("\"\"\"\n")
+                            || token.starts_with("'''\r\n")
+                            || token.starts_with("\"\"\"\r\n");
+                        let delimiter = if token.starts_with("'''") || token.starts_with("\"\"\"") {
+                            3
+                        } else {
+                            1
+                        };
                         let position = if first_line_skipped {
                             (start.0 + line, column)
                         } else if line == 1 {
@@ -583,13 +901,28 @@ impl Validator<'_, '_> {
                         } else {
                             (start.0 + line - 1, column)
                         };
-                        self.p.error_at(position, at, format!("MalformedPolicyDocument: {e}"));
+                        self.p
+                            .error_at(position, at, format!("MalformedPolicyDocument: {e}"));
                     }
                     (Some((line, column)), Some(file)) => {
-                        self.p.error(&value.span(), at, format!("MalformedPolicyDocument in {} line {line} column {column}: {e}", file.display()));
+                        self.p.error(
+                            &value.span(),
+                            at,
+                            format!(
+                                "MalformedPolicyDocument in {} line {line} column {column}: {e}",
+                                file.display()
+                            ),
+                        );
                     }
-                    (None, Some(file)) => self.p.error(&value.span(), at, format!("MalformedPolicyDocument in {}: {e}", file.display())),
-                    (None, None) => self.p.error(&value.span(), at, format!("MalformedPolicyDocument: {e}")),
+                    (None, Some(file)) => self.p.error(
+                        &value.span(),
+                        at,
+                        format!("MalformedPolicyDocument in {}: {e}", file.display()),
+                    ),
+                    (None, None) => {
+                        self.p
+                            .error(&value.span(), at, format!("MalformedPolicyDocument: {e}"))
+                    }
                 }
                 None
             }
@@ -604,31 +937,60 @@ impl Validator<'_, '_> {
             "s3" => Some(BackendKind::S3),
             "http" => Some(BackendKind::Http),
             other => {
-                self.p.error(&b.kind.span(), &at, format!("kind must be \"s3\" or \"http\", not \"{other}\""));
+                self.p.error(
+                    &b.kind.span(),
+                    &at,
+                    format!("kind must be \"s3\" or \"http\", not \"{other}\""),
+                );
                 None
             }
         };
         let url = match b.url.get_ref().parse::<http::Uri>() {
-            Ok(u) if matches!(u.scheme_str(), Some("http" | "https")) && u.authority().is_some() && u.query().is_none() => Some(u),
+            Ok(u)
+                if matches!(u.scheme_str(), Some("http" | "https"))
+                    && u.authority().is_some()
+                    && u.query().is_none() =>
+            {
+                Some(u)
+            }
             _ => {
-                self.p.error(&b.url.span(), &at, format!("url \"{}\" must be an absolute http:// or https:// URL without a query", b.url.get_ref()));
+                self.p.error(
+                    &b.url.span(),
+                    &at,
+                    format!(
+                        "url \"{}\" must be an absolute http:// or https:// URL without a query",
+                        b.url.get_ref()
+                    ),
+                );
                 None
             }
         };
         if let Some(prefix) = &b.path_prefix
             && !prefix.get_ref().starts_with('/')
         {
-            self.p.error(&prefix.span(), &at, "path_prefix must start with '/'");
+            self.p
+                .error(&prefix.span(), &at, "path_prefix must start with '/'");
             ok = false;
         }
         let credentials = match (&b.access_key_id, &b.secret_access_key) {
             (Some(id), Some(secret)) => {
                 let id_secret = self.secret(id, &at, "backend access key id");
                 let secret = self.secret(secret, &at, "backend secret access key");
-                let token = b.session_token.as_ref().map(|t| self.secret(t, &at, "backend session token"));
+                let token = b
+                    .session_token
+                    .as_ref()
+                    .map(|t| self.secret(t, &at, "backend session token"));
                 match (id_secret, secret, token) {
-                    (Some(id), Some(secret), None) => Some(BackendCredentials { access_key_id: id.expose().to_string(), secret_access_key: secret, session_token: None }),
-                    (Some(id), Some(secret), Some(Some(token))) => Some(BackendCredentials { access_key_id: id.expose().to_string(), secret_access_key: secret, session_token: Some(token) }),
+                    (Some(id), Some(secret), None) => Some(BackendCredentials {
+                        access_key_id: id.expose().to_string(),
+                        secret_access_key: secret,
+                        session_token: None,
+                    }),
+                    (Some(id), Some(secret), Some(Some(token))) => Some(BackendCredentials {
+                        access_key_id: id.expose().to_string(),
+                        secret_access_key: secret,
+                        session_token: Some(token),
+                    }),
                     _ => {
                         ok = false;
                         None
@@ -643,7 +1005,11 @@ impl Validator<'_, '_> {
                 None
             }
             _ => {
-                self.p.error(&raw.span(), &at, "access_key_id and secret_access_key go together");
+                self.p.error(
+                    &raw.span(),
+                    &at,
+                    "access_key_id and secret_access_key go together",
+                );
                 ok = false;
                 None
             }

@@ -89,10 +89,22 @@ mod tests {
     #[test]
     fn decodes_published_examples() {
         // Values from public write-ups of the format (see spec sts-iam.md §3.2).
-        assert_eq!(decode_access_key_id("AKIARZPUZDIKGB2VALC4"), Some((KeyKind::LongTerm, 123456789012)));
-        assert_eq!(decode_access_key_id("ASIAY34FZKBOKMUTVV7A"), Some((KeyKind::Temporary, 609629065308)));
-        assert_eq!(decode_access_key_id("ASIAQAAAAAAAGMKEM7X5"), Some((KeyKind::Temporary, 0)));
-        assert_eq!(decode_access_key_id("ASIARTX3GSDSVIISEM2E"), Some((KeyKind::Temporary, 111122223333)));
+        assert_eq!(
+            decode_access_key_id("AKIARZPUZDIKGB2VALC4"),
+            Some((KeyKind::LongTerm, 123456789012))
+        );
+        assert_eq!(
+            decode_access_key_id("ASIAY34FZKBOKMUTVV7A"),
+            Some((KeyKind::Temporary, 609629065308))
+        );
+        assert_eq!(
+            decode_access_key_id("ASIAQAAAAAAAGMKEM7X5"),
+            Some((KeyKind::Temporary, 0))
+        );
+        assert_eq!(
+            decode_access_key_id("ASIARTX3GSDSVIISEM2E"),
+            Some((KeyKind::Temporary, 111122223333))
+        );
     }
 
     #[test]

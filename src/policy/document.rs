@@ -130,8 +130,14 @@ pub enum BaseOperator {
 const BASE_OPERATORS: &[(&str, BaseOperator)] = &[
     ("StringEquals", BaseOperator::StringEquals),
     ("StringNotEquals", BaseOperator::StringNotEquals),
-    ("StringEqualsIgnoreCase", BaseOperator::StringEqualsIgnoreCase),
-    ("StringNotEqualsIgnoreCase", BaseOperator::StringNotEqualsIgnoreCase),
+    (
+        "StringEqualsIgnoreCase",
+        BaseOperator::StringEqualsIgnoreCase,
+    ),
+    (
+        "StringNotEqualsIgnoreCase",
+        BaseOperator::StringNotEqualsIgnoreCase,
+    ),
     ("StringLike", BaseOperator::StringLike),
     ("StringNotLike", BaseOperator::StringNotLike),
     ("NumericEquals", BaseOperator::NumericEquals),
@@ -139,7 +145,10 @@ const BASE_OPERATORS: &[(&str, BaseOperator)] = &[
     ("NumericLessThan", BaseOperator::NumericLessThan),
     ("NumericLessThanEquals", BaseOperator::NumericLessThanEquals),
     ("NumericGreaterThan", BaseOperator::NumericGreaterThan),
-    ("NumericGreaterThanEquals", BaseOperator::NumericGreaterThanEquals),
+    (
+        "NumericGreaterThanEquals",
+        BaseOperator::NumericGreaterThanEquals,
+    ),
     ("DateEquals", BaseOperator::DateEquals),
     ("DateNotEquals", BaseOperator::DateNotEquals),
     ("DateLessThan", BaseOperator::DateLessThan),
@@ -189,11 +198,18 @@ impl ConditionOperator {
             Some(base) => (base, true),
             None => (rest, false),
         };
-        let base = BASE_OPERATORS.iter().find(|(n, _)| *n == rest).map(|(_, op)| *op)?;
+        let base = BASE_OPERATORS
+            .iter()
+            .find(|(n, _)| *n == rest)
+            .map(|(_, op)| *op)?;
         if base == BaseOperator::Null && if_exists {
             return None;
         }
-        Some(ConditionOperator { set, base, if_exists })
+        Some(ConditionOperator {
+            set,
+            base,
+            if_exists,
+        })
     }
 }
 
@@ -278,7 +294,10 @@ impl PolicyDocument {
         let json = Json::parse(text).map_err(|e| PolicyError {
             statement: None,
             sid: None,
-            message: format!("This policy contains invalid Json: {}", strip_position(&e.message)),
+            message: format!(
+                "This policy contains invalid Json: {}",
+                strip_position(&e.message)
+            ),
             position: Some((e.line, e.column)),
         })?;
         Self::from_json(&json, kind)
@@ -286,9 +305,17 @@ impl PolicyDocument {
 
     /// Checks an already parsed JSON tree.
     pub fn from_json(json: &Json, kind: PolicyKind) -> Result<PolicyDocument, PolicyError> {
-        let top = |message: String| PolicyError { statement: None, sid: None, message, position: None };
+        let top = |message: String| PolicyError {
+            statement: None,
+            sid: None,
+            message,
+            position: None,
+        };
         let Json::Object(members) = json else {
-            return Err(top(format!("the policy must be a JSON object, not {}", json.type_name())));
+            return Err(top(format!(
+                "the policy must be a JSON object, not {}",
+                json.type_name()
+            )));
         };
         let mut version = None;
         let mut id = None;
@@ -309,29 +336,51 @@ impl PolicyDocument {
                 }
                 "Id" => {
                     if !matches!(kind, PolicyKind::Resource | PolicyKind::Trust) {
-                        return Err(top(format!("Id is not allowed in {} policies", kind.label())));
+                        return Err(top(format!(
+                            "Id is not allowed in {} policies",
+                            kind.label()
+                        )));
                     }
                     match value {
                         Json::String(v) => id = Some(v.clone()),
-                        other => return Err(top(format!("Id must be a string, not {}", other.type_name()))),
+                        other => {
+                            return Err(top(format!(
+                                "Id must be a string, not {}",
+                                other.type_name()
+                            )));
+                        }
                     }
                 }
                 "Statement" => statement_json = Some(value),
-                other => return Err(top(format!("unknown field \"{other}\" at the top level (expected Version, Id, Statement)"))),
+                other => {
+                    return Err(top(format!(
+                        "unknown field \"{other}\" at the top level (expected Version, Id, Statement)"
+                    )));
+                }
             }
         }
-        let statement_json = statement_json.ok_or_else(|| top("the policy has no Statement".into()))?;
+        let statement_json =
+            statement_json.ok_or_else(|| top("the policy has no Statement".into()))?;
         let items: Vec<&Json> = match statement_json {
             Json::Object(_) => vec![statement_json],
             Json::Array(items) if !items.is_empty() => items.iter().collect(),
             Json::Array(_) => return Err(top("Statement must not be empty".into())),
-            other => return Err(top(format!("Statement must be an object or an array of objects, not {}", other.type_name()))),
+            other => {
+                return Err(top(format!(
+                    "Statement must be an object or an array of objects, not {}",
+                    other.type_name()
+                )));
+            }
         };
         let mut statements = Vec::with_capacity(items.len());
         for (index, item) in items.into_iter().enumerate() {
             statements.push(parse_statement(item, index + 1, kind)?);
         }
-        Ok(PolicyDocument { version: version.unwrap_or(Version::V2008_10_17), id, statements })
+        Ok(PolicyDocument {
+            version: version.unwrap_or(Version::V2008_10_17),
+            id,
+            statements,
+        })
     }
 }
 
@@ -357,26 +406,38 @@ struct StatementContext {
 
 impl StatementContext {
     fn error(&self, message: String) -> PolicyError {
-        PolicyError { statement: Some(self.number), sid: self.sid.clone(), message, position: None }
+        PolicyError {
+            statement: Some(self.number),
+            sid: self.sid.clone(),
+            message,
+            position: None,
+        }
     }
 }
 
 fn parse_statement(json: &Json, number: usize, kind: PolicyKind) -> Result<Statement, PolicyError> {
     let mut ctx = StatementContext { number, sid: None };
     let Json::Object(members) = json else {
-        return Err(ctx.error(format!("a statement must be an object, not {}", json.type_name())));
+        return Err(ctx.error(format!(
+            "a statement must be an object, not {}",
+            json.type_name()
+        )));
     };
     if let Some((_, sid)) = members.iter().find(|(k, _)| k == "Sid") {
         match sid {
             Json::String(s) => ctx.sid = Some(s.clone()),
-            other => return Err(ctx.error(format!("Sid must be a string, not {}", other.type_name()))),
+            other => {
+                return Err(ctx.error(format!("Sid must be a string, not {}", other.type_name())));
+            }
         }
     }
     if let Some(sid) = &ctx.sid
         && kind != PolicyKind::Resource
         && !sid.chars().all(|c| c.is_ascii_alphanumeric())
     {
-        return Err(ctx.error("Sid may only contain ASCII letters and digits in IAM policies".into()));
+        return Err(
+            ctx.error("Sid may only contain ASCII letters and digits in IAM policies".into())
+        );
     }
 
     let mut effect = None;
@@ -391,35 +452,52 @@ fn parse_statement(json: &Json, number: usize, kind: PolicyKind) -> Result<State
                 effect = Some(match value {
                     Json::String(s) if s == "Allow" => Effect::Allow,
                     Json::String(s) if s == "Deny" => Effect::Deny,
-                    other => return Err(ctx.error(format!("Effect must be \"Allow\" or \"Deny\", not {}", describe(other)))),
+                    other => {
+                        return Err(ctx.error(format!(
+                            "Effect must be \"Allow\" or \"Deny\", not {}",
+                            describe(other)
+                        )));
+                    }
                 })
             }
             "Principal" | "NotPrincipal" => {
                 let negated = key == "NotPrincipal";
                 if principal.is_some() {
-                    return Err(ctx.error("a statement may have Principal or NotPrincipal, not both".into()));
+                    return Err(ctx
+                        .error("a statement may have Principal or NotPrincipal, not both".into()));
                 }
                 if !kind.needs_principal() {
-                    return Err(ctx.error(format!("{key} is not allowed in {} policies", kind.label())));
+                    return Err(
+                        ctx.error(format!("{key} is not allowed in {} policies", kind.label()))
+                    );
                 }
                 if negated && kind == PolicyKind::Trust {
-                    return Err(ctx.error("NotPrincipal is not allowed in role trust policies".into()));
+                    return Err(
+                        ctx.error("NotPrincipal is not allowed in role trust policies".into())
+                    );
                 }
                 principal = Some(parse_principal(value, negated, &ctx)?);
             }
             "Action" | "NotAction" => {
                 if action.is_some() {
-                    return Err(ctx.error("a statement may have Action or NotAction, not both".into()));
+                    return Err(
+                        ctx.error("a statement may have Action or NotAction, not both".into())
+                    );
                 }
                 let patterns = string_list(value, key, &ctx)?;
                 for p in &patterns {
                     check_action_pattern(p, &ctx)?;
                 }
-                action = Some(PatternList { negated: key == "NotAction", patterns });
+                action = Some(PatternList {
+                    negated: key == "NotAction",
+                    patterns,
+                });
             }
             "Resource" | "NotResource" => {
                 if resource.is_some() {
-                    return Err(ctx.error("a statement may have Resource or NotResource, not both".into()));
+                    return Err(
+                        ctx.error("a statement may have Resource or NotResource, not both".into())
+                    );
                 }
                 if kind == PolicyKind::Trust {
                     return Err(ctx.error(format!("{key} is not allowed in role trust policies (the resource is the role itself)")));
@@ -428,7 +506,10 @@ fn parse_statement(json: &Json, number: usize, kind: PolicyKind) -> Result<State
                 for p in &patterns {
                     check_resource_pattern(p, key, &ctx)?;
                 }
-                resource = Some(PatternList { negated: key == "NotResource", patterns });
+                resource = Some(PatternList {
+                    negated: key == "NotResource",
+                    patterns,
+                });
             }
             "Condition" => conditions = parse_conditions(value, &ctx)?,
             other => {
@@ -441,26 +522,46 @@ fn parse_statement(json: &Json, number: usize, kind: PolicyKind) -> Result<State
     let effect = effect.ok_or_else(|| ctx.error("Effect is missing".into()))?;
     let action = action.ok_or_else(|| ctx.error("Action or NotAction is missing".into()))?;
     if kind.needs_principal() && principal.is_none() {
-        return Err(ctx.error(format!("Principal is missing; {} policies must name who they apply to", kind.label())));
+        return Err(ctx.error(format!(
+            "Principal is missing; {} policies must name who they apply to",
+            kind.label()
+        )));
     }
     if kind != PolicyKind::Trust && resource.is_none() {
         return Err(ctx.error("Resource or NotResource is missing".into()));
     }
-    Ok(Statement { sid: ctx.sid.clone(), effect, principal, action, resource, conditions })
+    Ok(Statement {
+        sid: ctx.sid.clone(),
+        effect,
+        principal,
+        action,
+        resource,
+        conditions,
+    })
 }
 
-fn string_list(value: &Json, field: &str, ctx: &StatementContext) -> Result<Vec<String>, PolicyError> {
+fn string_list(
+    value: &Json,
+    field: &str,
+    ctx: &StatementContext,
+) -> Result<Vec<String>, PolicyError> {
     match value {
         Json::String(s) => Ok(vec![s.clone()]),
         Json::Array(items) if !items.is_empty() => items
             .iter()
             .map(|item| match item {
                 Json::String(s) => Ok(s.clone()),
-                other => Err(ctx.error(format!("{field} entries must be strings, found {}", other.type_name()))),
+                other => Err(ctx.error(format!(
+                    "{field} entries must be strings, found {}",
+                    other.type_name()
+                ))),
             })
             .collect(),
         Json::Array(_) => Err(ctx.error(format!("{field} must not be an empty array"))),
-        other => Err(ctx.error(format!("{field} must be a string or an array of strings, not {}", other.type_name()))),
+        other => Err(ctx.error(format!(
+            "{field} must be a string or an array of strings, not {}",
+            other.type_name()
+        ))),
     }
 }
 
@@ -471,9 +572,13 @@ fn check_action_pattern(pattern: &str, ctx: &StatementContext) -> Result<(), Pol
     let valid = match pattern.split_once(':') {
         Some((service, action)) => {
             !service.is_empty()
-                && service.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '*' || c == '?')
+                && service
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '*' || c == '?')
                 && !action.is_empty()
-                && action.chars().all(|c| c.is_ascii_alphanumeric() || c == '*' || c == '?' || c == '-' || c == '_')
+                && action.chars().all(|c| {
+                    c.is_ascii_alphanumeric() || c == '*' || c == '?' || c == '-' || c == '_'
+                })
         }
         None => false,
     };
@@ -484,7 +589,11 @@ fn check_action_pattern(pattern: &str, ctx: &StatementContext) -> Result<(), Pol
     }
 }
 
-fn check_resource_pattern(pattern: &str, field: &str, ctx: &StatementContext) -> Result<(), PolicyError> {
+fn check_resource_pattern(
+    pattern: &str,
+    field: &str,
+    ctx: &StatementContext,
+) -> Result<(), PolicyError> {
     if pattern == "*" || (pattern.starts_with("arn:") && pattern.split(':').count() >= 6) {
         Ok(())
     } else {
@@ -492,10 +601,17 @@ fn check_resource_pattern(pattern: &str, field: &str, ctx: &StatementContext) ->
     }
 }
 
-fn parse_principal(value: &Json, negated: bool, ctx: &StatementContext) -> Result<Principals, PolicyError> {
+fn parse_principal(
+    value: &Json,
+    negated: bool,
+    ctx: &StatementContext,
+) -> Result<Principals, PolicyError> {
     let field = if negated { "NotPrincipal" } else { "Principal" };
     match value {
-        Json::String(s) if s == "*" => Ok(Principals { negated, entries: None }),
+        Json::String(s) if s == "*" => Ok(Principals {
+            negated,
+            entries: None,
+        }),
         Json::Object(members) if !members.is_empty() => {
             let mut entries = Vec::with_capacity(members.len());
             for (key, values) in members {
@@ -516,16 +632,35 @@ fn parse_principal(value: &Json, negated: bool, ctx: &StatementContext) -> Resul
                 }
                 entries.push((ptype, list));
             }
-            Ok(Principals { negated, entries: Some(entries) })
+            Ok(Principals {
+                negated,
+                entries: Some(entries),
+            })
         }
-        other => Err(ctx.error(format!("{field} must be \"*\" or an object such as {{\"AWS\": \"<arn>\"}}, not {}", describe(other)))),
+        other => Err(ctx.error(format!(
+            "{field} must be \"*\" or an object such as {{\"AWS\": \"<arn>\"}}, not {}",
+            describe(other)
+        ))),
     }
 }
 
-fn check_principal_value(ptype: PrincipalType, value: &str, ctx: &StatementContext) -> Result<(), PolicyError> {
-    let invalid = || ctx.error(format!("Invalid principal in policy: \"{}\":\"{value}\"", ptype.as_str()));
+fn check_principal_value(
+    ptype: PrincipalType,
+    value: &str,
+    ctx: &StatementContext,
+) -> Result<(), PolicyError> {
+    let invalid = || {
+        ctx.error(format!(
+            "Invalid principal in policy: \"{}\":\"{value}\"",
+            ptype.as_str()
+        ))
+    };
     if value == "*" {
-        return if ptype == PrincipalType::Aws { Ok(()) } else { Err(invalid()) };
+        return if ptype == PrincipalType::Aws {
+            Ok(())
+        } else {
+            Err(invalid())
+        };
     }
     if value.contains('*') || value.contains('?') || value.is_empty() {
         // Only the whole value "*" may be a wildcard.
@@ -537,47 +672,92 @@ fn check_principal_value(ptype: PrincipalType, value: &str, ctx: &StatementConte
     let is_account = value.len() == 12 && value.bytes().all(|b| b.is_ascii_digit());
     let is_unique_id = (value.starts_with("AIDA") || value.starts_with("AROA"))
         && value.len() >= 16
-        && value.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
     let is_arn = parse_principal_arn(value).is_some();
-    if is_account || is_unique_id || is_arn { Ok(()) } else { Err(invalid()) }
+    if is_account || is_unique_id || is_arn {
+        Ok(())
+    } else {
+        Err(invalid())
+    }
 }
 
 /// The principal forms an `AWS` principal ARN can take.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PrincipalArn<'a> {
-    Root { account: &'a str },
-    User { account: &'a str, path_and_name: &'a str },
-    Role { account: &'a str, path_and_name: &'a str },
-    AssumedRole { account: &'a str, role: &'a str, session: &'a str },
-    FederatedUser { account: &'a str, name: &'a str },
+    Root {
+        account: &'a str,
+    },
+    User {
+        account: &'a str,
+        path_and_name: &'a str,
+    },
+    Role {
+        account: &'a str,
+        path_and_name: &'a str,
+    },
+    AssumedRole {
+        account: &'a str,
+        role: &'a str,
+        session: &'a str,
+    },
+    FederatedUser {
+        account: &'a str,
+        name: &'a str,
+    },
 }
 
 /// Parses `arn:<partition>:iam::<acct>:root|user/…|role/…` and the `sts` session forms.
 pub fn parse_principal_arn(arn: &str) -> Option<PrincipalArn<'_>> {
     let mut parts = arn.splitn(6, ':');
-    let (prefix, _partition, service, region, account, resource) =
-        (parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-    if prefix != "arn" || !region.is_empty() || account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+    let (prefix, _partition, service, region, account, resource) = (
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+    );
+    if prefix != "arn"
+        || !region.is_empty()
+        || account.len() != 12
+        || !account.bytes().all(|b| b.is_ascii_digit())
+    {
         return None;
     }
     match service {
         "iam" => {
             if resource == "root" {
                 Some(PrincipalArn::Root { account })
-            } else if let Some(rest) = resource.strip_prefix("user/").filter(|r| valid_path_name(r)) {
-                Some(PrincipalArn::User { account, path_and_name: rest })
+            } else if let Some(rest) = resource
+                .strip_prefix("user/")
+                .filter(|r| valid_path_name(r))
+            {
+                Some(PrincipalArn::User {
+                    account,
+                    path_and_name: rest,
+                })
             } else {
                 resource
                     .strip_prefix("role/")
                     .filter(|r| valid_path_name(r))
-                    .map(|rest| PrincipalArn::Role { account, path_and_name: rest })
+                    .map(|rest| PrincipalArn::Role {
+                        account,
+                        path_and_name: rest,
+                    })
             }
         }
         "sts" => {
             if let Some(rest) = resource.strip_prefix("assumed-role/") {
                 let (role, session) = rest.split_once('/')?;
-                (!role.is_empty() && !session.is_empty() && !session.contains('/'))
-                    .then_some(PrincipalArn::AssumedRole { account, role, session })
+                (!role.is_empty() && !session.is_empty() && !session.contains('/')).then_some(
+                    PrincipalArn::AssumedRole {
+                        account,
+                        role,
+                        session,
+                    },
+                )
             } else {
                 resource
                     .strip_prefix("federated-user/")
@@ -595,25 +775,37 @@ fn valid_path_name(s: &str) -> bool {
 
 fn parse_conditions(value: &Json, ctx: &StatementContext) -> Result<Vec<Condition>, PolicyError> {
     let Json::Object(operators) = value else {
-        return Err(ctx.error(format!("Condition must be an object, not {}", value.type_name())));
+        return Err(ctx.error(format!(
+            "Condition must be an object, not {}",
+            value.type_name()
+        )));
     };
     let mut out = Vec::new();
     for (op_name, keys) in operators {
         let operator = ConditionOperator::parse(op_name)
             .ok_or_else(|| ctx.error(format!("Condition operator \"{op_name}\" is unknown")))?;
         let Json::Object(keys) = keys else {
-            return Err(ctx.error(format!("Condition operator {op_name} must map to an object of keys, not {}", keys.type_name())));
+            return Err(ctx.error(format!(
+                "Condition operator {op_name} must map to an object of keys, not {}",
+                keys.type_name()
+            )));
         };
         if keys.is_empty() {
             return Err(ctx.error(format!("Condition operator {op_name} has no keys")));
         }
         for (key, values) in keys {
             if key.is_empty() {
-                return Err(ctx.error(format!("Condition operator {op_name} has an empty key name")));
+                return Err(ctx.error(format!(
+                    "Condition operator {op_name} has an empty key name"
+                )));
             }
             let values = condition_values(values)
                 .ok_or_else(|| ctx.error(format!("Condition {op_name} {key}: values must be strings, numbers or booleans (or an array of them)")))?;
-            out.push(Condition { operator, key: key.clone(), values });
+            out.push(Condition {
+                operator,
+                key: key.clone(),
+                values,
+            });
         }
     }
     Ok(out)

@@ -139,7 +139,8 @@ mod tests {
 
     #[test]
     fn rejects_duplicate_keys_with_position() {
-        let err = Json::parse("{\n  \"Effect\": \"Allow\",\n  \"Effect\": \"Deny\"\n}").unwrap_err();
+        let err =
+            Json::parse("{\n  \"Effect\": \"Allow\",\n  \"Effect\": \"Deny\"\n}").unwrap_err();
         assert!(err.message.contains("duplicate key \"Effect\""), "{err}");
         assert_eq!(err.line, 3);
     }

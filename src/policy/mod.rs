@@ -6,6 +6,7 @@ mod document;
 pub mod json;
 
 pub use document::{
-    BaseOperator, Condition, ConditionOperator, Effect, PatternList, PolicyDocument, PolicyError, PolicyKind,
-    PrincipalArn, PrincipalType, Principals, SetQualifier, Statement, Version, parse_principal_arn, policy_size,
+    BaseOperator, Condition, ConditionOperator, Effect, PatternList, PolicyDocument, PolicyError,
+    PolicyKind, PrincipalArn, PrincipalType, Principals, SetQualifier, Statement, Version,
+    parse_principal_arn, policy_size,
 };

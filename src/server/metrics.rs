@@ -26,12 +26,25 @@ impl Metrics {
 
     pub fn render(&self) -> String {
         let mut out = String::new();
-        out.push_str("# HELP stsgate_build_info Build information.\n# TYPE stsgate_build_info gauge\n");
-        out.push_str(&format!("stsgate_build_info{{version=\"{}\"}} 1\n", env!("CARGO_PKG_VERSION")));
+        out.push_str(
+            "# HELP stsgate_build_info Build information.\n# TYPE stsgate_build_info gauge\n",
+        );
+        out.push_str(&format!(
+            "stsgate_build_info{{version=\"{}\"}} 1\n",
+            env!("CARGO_PKG_VERSION")
+        ));
         out.push_str("# HELP stsgate_gateway_responses_total Responses sent by the gateway listener, by status class.\n");
         out.push_str("# TYPE stsgate_gateway_responses_total counter\n");
-        for (class, counter) in [("2xx", &self.gateway_2xx), ("3xx", &self.gateway_3xx), ("4xx", &self.gateway_4xx), ("5xx", &self.gateway_5xx)] {
-            out.push_str(&format!("stsgate_gateway_responses_total{{class=\"{class}\"}} {}\n", counter.load(Ordering::Relaxed)));
+        for (class, counter) in [
+            ("2xx", &self.gateway_2xx),
+            ("3xx", &self.gateway_3xx),
+            ("4xx", &self.gateway_4xx),
+            ("5xx", &self.gateway_5xx),
+        ] {
+            out.push_str(&format!(
+                "stsgate_gateway_responses_total{{class=\"{class}\"}} {}\n",
+                counter.load(Ordering::Relaxed)
+            ));
         }
         out
     }

@@ -64,12 +64,19 @@ impl Bound {
 }
 
 /// Serves until `shutdown` completes, then stops accepting and drains for [`DRAIN_GRACE`].
-pub async fn serve(config: Arc<Config>, bound: Bound, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
+pub async fn serve(
+    config: Arc<Config>,
+    bound: Bound,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
     let tls = match &config.server.tls {
         Some(files) => Some(tls::acceptor(files)?),
         None => None,
     };
-    let state = Arc::new(State { config, metrics: Metrics::default() });
+    let state = Arc::new(State {
+        config,
+        metrics: Metrics::default(),
+    });
     let graceful = GracefulShutdown::new();
     let builder = auto::Builder::new(TokioExecutor::new());
     tokio::pin!(shutdown);
@@ -123,7 +130,10 @@ pub async fn serve(config: Arc<Config>, bound: Bound, shutdown: impl Future<Outp
             () = &mut shutdown => break,
         }
     }
-    tracing::info!("shutting down: no new connections, draining for up to {}s", DRAIN_GRACE.as_secs());
+    tracing::info!(
+        "shutting down: no new connections, draining for up to {}s",
+        DRAIN_GRACE.as_secs()
+    );
     tokio::select! {
         () = graceful.shutdown() => tracing::info!("all connections drained"),
         () = tokio::time::sleep(DRAIN_GRACE) => tracing::warn!("drain grace period over; closing remaining connections"),
@@ -131,7 +141,9 @@ pub async fn serve(config: Arc<Config>, bound: Bound, shutdown: impl Future<Outp
     Ok(())
 }
 
-async fn accept_optional(listener: Option<&TcpListener>) -> std::io::Result<(tokio::net::TcpStream, SocketAddr)> {
+async fn accept_optional(
+    listener: Option<&TcpListener>,
+) -> std::io::Result<(tokio::net::TcpStream, SocketAddr)> {
     match listener {
         Some(l) => l.accept().await,
         None => std::future::pending().await,
@@ -140,7 +152,11 @@ async fn accept_optional(listener: Option<&TcpListener>) -> std::io::Result<(tok
 
 type Body = Full<Bytes>;
 
-async fn gateway(state: Arc<State>, _peer: SocketAddr, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+async fn gateway(
+    state: Arc<State>,
+    _peer: SocketAddr,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Infallible> {
     let response = s3_error(
         StatusCode::SERVICE_UNAVAILABLE,
         "ServiceUnavailable",
@@ -153,10 +169,22 @@ async fn gateway(state: Arc<State>, _peer: SocketAddr, req: Request<Incoming>) -
 
 async fn admin(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
     let (status, content_type, body) = match (req.method(), req.uri().path()) {
-        (&http::Method::GET, "/health") => (StatusCode::OK, "text/plain", Bytes::from_static(b"ok\n")),
-        (&http::Method::GET, "/ready") => (StatusCode::OK, "text/plain", Bytes::from_static(b"ready\n")),
-        (&http::Method::GET, "/metrics") => (StatusCode::OK, "text/plain; version=0.0.4", Bytes::from(state.metrics.render())),
-        _ => (StatusCode::NOT_FOUND, "text/plain", Bytes::from_static(b"not found: try /health, /ready or /metrics\n")),
+        (&http::Method::GET, "/health") => {
+            (StatusCode::OK, "text/plain", Bytes::from_static(b"ok\n"))
+        }
+        (&http::Method::GET, "/ready") => {
+            (StatusCode::OK, "text/plain", Bytes::from_static(b"ready\n"))
+        }
+        (&http::Method::GET, "/metrics") => (
+            StatusCode::OK,
+            "text/plain; version=0.0.4",
+            Bytes::from(state.metrics.render()),
+        ),
+        _ => (
+            StatusCode::NOT_FOUND,
+            "text/plain",
+            Bytes::from_static(b"not found: try /health, /ready or /metrics\n"),
+        ),
     };
     Ok(Response::builder()
         .status(status)
@@ -181,7 +209,10 @@ pub fn s3_error(status: StatusCode, code: &str, message: &str, head: bool) -> Re
         .status(status)
         .header(header::CONTENT_TYPE, "application/xml")
         .header("x-amz-request-id", &request_id)
-        .header(header::DATE, httpdate::fmt_http_date(std::time::SystemTime::now()))
+        .header(
+            header::DATE,
+            httpdate::fmt_http_date(std::time::SystemTime::now()),
+        )
         .body(Full::new(body))
         .expect("static response parts are valid")
 }

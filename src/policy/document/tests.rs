@@ -12,26 +12,43 @@ fn err(text: &str, kind: PolicyKind) -> String {
 fn statement_as_object_or_array_is_the_same() {
     let one = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}}"#;
     let many = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject"],"Resource":["*"]}]}"#;
-    assert_eq!(parse(one, PolicyKind::Identity).unwrap(), parse(many, PolicyKind::Identity).unwrap());
+    assert_eq!(
+        parse(one, PolicyKind::Identity).unwrap(),
+        parse(many, PolicyKind::Identity).unwrap()
+    );
 }
 
 #[test]
 fn missing_version_means_2008() {
-    let doc = parse(r#"{"Statement":{"Effect":"Deny","Action":"*","Resource":"*"}}"#, PolicyKind::Session).unwrap();
+    let doc = parse(
+        r#"{"Statement":{"Effect":"Deny","Action":"*","Resource":"*"}}"#,
+        PolicyKind::Session,
+    )
+    .unwrap();
     assert_eq!(doc.version, Version::V2008_10_17);
     assert_eq!(doc.statements[0].effect, Effect::Deny);
 }
 
 #[test]
 fn invalid_json_reports_line_and_column() {
-    let e = parse("{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": [\n}", PolicyKind::Identity).unwrap_err();
-    assert!(e.message.starts_with("This policy contains invalid Json"), "{e}");
+    let e = parse(
+        "{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": [\n}",
+        PolicyKind::Identity,
+    )
+    .unwrap_err();
+    assert!(
+        e.message.starts_with("This policy contains invalid Json"),
+        "{e}"
+    );
     assert_eq!(e.position.map(|p| p.0), Some(4));
 }
 
 #[test]
 fn duplicate_field_is_refused() {
-    let e = err(r#"{"Statement":{"Effect":"Allow","Effect":"Deny","Action":"*","Resource":"*"}}"#, PolicyKind::Identity);
+    let e = err(
+        r#"{"Statement":{"Effect":"Allow","Effect":"Deny","Action":"*","Resource":"*"}}"#,
+        PolicyKind::Identity,
+    );
     assert!(e.contains("duplicate key \"Effect\""), "{e}");
 }
 
@@ -41,15 +58,23 @@ fn errors_name_the_statement_and_sid() {
         r#"{"Statement":[{"Effect":"Allow","Action":"*","Resource":"*"},{"Sid":"Second","Effect":"allow","Action":"*","Resource":"*"}]}"#,
         PolicyKind::Identity,
     );
-    assert_eq!(e, "Statement 2 (Sid \"Second\"): Effect must be \"Allow\" or \"Deny\", not \"allow\"");
+    assert_eq!(
+        e,
+        "Statement 2 (Sid \"Second\"): Effect must be \"Allow\" or \"Deny\", not \"allow\""
+    );
 }
 
 #[test]
 fn principal_is_forbidden_in_identity_and_session_policies() {
     let doc = r#"{"Statement":{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}}"#;
-    assert!(err(doc, PolicyKind::Identity).contains("Principal is not allowed in identity-based policies"));
+    assert!(
+        err(doc, PolicyKind::Identity)
+            .contains("Principal is not allowed in identity-based policies")
+    );
     assert!(err(doc, PolicyKind::Session).contains("not allowed in session policies"));
-    assert!(err(doc, PolicyKind::Boundary).contains("not allowed in permissions boundary policies"));
+    assert!(
+        err(doc, PolicyKind::Boundary).contains("not allowed in permissions boundary policies")
+    );
     assert!(parse(doc, PolicyKind::Resource).is_ok());
 }
 
@@ -61,7 +86,10 @@ fn trust_policy_needs_principal_and_has_no_resource() {
     let no_principal = r#"{"Statement":{"Effect":"Allow","Action":"sts:AssumeRole"}}"#;
     assert!(err(no_principal, PolicyKind::Trust).contains("Principal is missing"));
     let with_resource = r#"{"Statement":{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole","Resource":"*"}}"#;
-    assert!(err(with_resource, PolicyKind::Trust).contains("Resource is not allowed in role trust policies"));
+    assert!(
+        err(with_resource, PolicyKind::Trust)
+            .contains("Resource is not allowed in role trust policies")
+    );
     let not_principal = r#"{"Statement":{"Effect":"Allow","NotPrincipal":{"AWS":"123456789012"},"Action":"sts:AssumeRole"}}"#;
     assert!(err(not_principal, PolicyKind::Trust).contains("NotPrincipal is not allowed"));
 }
@@ -79,11 +107,16 @@ fn principal_forms() {
         r#"{"Service":"ec2.amazonaws.com"}"#,
         r#"{"Federated":"arn:aws:iam::123456789012:oidc-provider/example.com"}"#,
     ] {
-        let doc = format!(r#"{{"Statement":{{"Effect":"Allow","Principal":{good},"Action":"sts:AssumeRole"}}}}"#);
+        let doc = format!(
+            r#"{{"Statement":{{"Effect":"Allow","Principal":{good},"Action":"sts:AssumeRole"}}}}"#
+        );
         parse(&doc, PolicyKind::Trust).unwrap_or_else(|e| panic!("{good}: {e}"));
     }
     for (bad, needle) in [
-        (r#"{"AWS":"arn:aws:iam::123456789012:user/*"}"#, "Invalid principal in policy: \"AWS\":\"arn:aws:iam::123456789012:user/*\""),
+        (
+            r#"{"AWS":"arn:aws:iam::123456789012:user/*"}"#,
+            "Invalid principal in policy: \"AWS\":\"arn:aws:iam::123456789012:user/*\"",
+        ),
         (r#"{"AWS":"alice"}"#, "Invalid principal"),
         (r#"{"AWS":"12345"}"#, "Invalid principal"),
         (r#"{"Service":"*"}"#, "Invalid principal"),
@@ -91,7 +124,9 @@ fn principal_forms() {
         (r#"{}"#, "Principal must be"),
         (r#""alice""#, "Principal must be"),
     ] {
-        let doc = format!(r#"{{"Statement":{{"Effect":"Allow","Principal":{bad},"Action":"sts:AssumeRole"}}}}"#);
+        let doc = format!(
+            r#"{{"Statement":{{"Effect":"Allow","Principal":{bad},"Action":"sts:AssumeRole"}}}}"#
+        );
         let e = err(&doc, PolicyKind::Trust);
         assert!(e.contains(needle), "{bad}: {e}");
     }
@@ -100,15 +135,42 @@ fn principal_forms() {
 #[test]
 fn action_and_resource_shapes() {
     for (stmt, needle) in [
-        (r#"{"Effect":"Allow","Resource":"*"}"#, "Action or NotAction is missing"),
-        (r#"{"Effect":"Allow","Action":"*"}"#, "Resource or NotResource is missing"),
-        (r#"{"Effect":"Allow","Action":"*","NotAction":"s3:*","Resource":"*"}"#, "Action or NotAction, not both"),
-        (r#"{"Effect":"Allow","Action":[],"Resource":"*"}"#, "Action must not be an empty array"),
-        (r#"{"Effect":"Allow","Action":"GetObject","Resource":"*"}"#, "Action \"GetObject\" must be"),
-        (r#"{"Effect":"Allow","Action":[1],"Resource":"*"}"#, "Action entries must be strings"),
-        (r#"{"Effect":"Allow","Action":"s3:*","Resource":"bucket/*"}"#, "Resource \"bucket/*\" must be"),
-        (r#"{"Effect":"Allow","Action":"s3:*","Resource":"*","Extra":1}"#, "unknown field \"Extra\""),
-        (r#"{"Sid":"has space","Effect":"Allow","Action":"s3:*","Resource":"*"}"#, "Sid may only contain"),
+        (
+            r#"{"Effect":"Allow","Resource":"*"}"#,
+            "Action or NotAction is missing",
+        ),
+        (
+            r#"{"Effect":"Allow","Action":"*"}"#,
+            "Resource or NotResource is missing",
+        ),
+        (
+            r#"{"Effect":"Allow","Action":"*","NotAction":"s3:*","Resource":"*"}"#,
+            "Action or NotAction, not both",
+        ),
+        (
+            r#"{"Effect":"Allow","Action":[],"Resource":"*"}"#,
+            "Action must not be an empty array",
+        ),
+        (
+            r#"{"Effect":"Allow","Action":"GetObject","Resource":"*"}"#,
+            "Action \"GetObject\" must be",
+        ),
+        (
+            r#"{"Effect":"Allow","Action":[1],"Resource":"*"}"#,
+            "Action entries must be strings",
+        ),
+        (
+            r#"{"Effect":"Allow","Action":"s3:*","Resource":"bucket/*"}"#,
+            "Resource \"bucket/*\" must be",
+        ),
+        (
+            r#"{"Effect":"Allow","Action":"s3:*","Resource":"*","Extra":1}"#,
+            "unknown field \"Extra\"",
+        ),
+        (
+            r#"{"Sid":"has space","Effect":"Allow","Action":"s3:*","Resource":"*"}"#,
+            "Sid may only contain",
+        ),
     ] {
         let doc = format!(r#"{{"Statement":{stmt}}}"#);
         let e = err(&doc, PolicyKind::Identity);
@@ -120,7 +182,10 @@ fn action_and_resource_shapes() {
     )
     .unwrap();
     assert!(not.statements[0].action.negated);
-    assert_eq!(not.statements[0].resource.as_ref().unwrap().patterns, vec!["arn:aws:s3:::b/*"]);
+    assert_eq!(
+        not.statements[0].resource.as_ref().unwrap().patterns,
+        vec!["arn:aws:s3:::b/*"]
+    );
 }
 
 #[test]
@@ -128,9 +193,19 @@ fn top_level_errors() {
     assert!(err("[]", PolicyKind::Identity).contains("must be a JSON object"));
     assert!(err("{}", PolicyKind::Identity).contains("has no Statement"));
     assert!(err(r#"{"Statement":[]}"#, PolicyKind::Identity).contains("must not be empty"));
-    assert!(err(r#"{"Version":"2012-10-18","Statement":[]}"#, PolicyKind::Identity).contains("Version must be"));
-    assert!(err(r#"{"Id":"x","Statement":[]}"#, PolicyKind::Identity).contains("Id is not allowed"));
-    assert!(err(r#"{"Statements":[]}"#, PolicyKind::Identity).contains("unknown field \"Statements\""));
+    assert!(
+        err(
+            r#"{"Version":"2012-10-18","Statement":[]}"#,
+            PolicyKind::Identity
+        )
+        .contains("Version must be")
+    );
+    assert!(
+        err(r#"{"Id":"x","Statement":[]}"#, PolicyKind::Identity).contains("Id is not allowed")
+    );
+    assert!(
+        err(r#"{"Statements":[]}"#, PolicyKind::Identity).contains("unknown field \"Statements\"")
+    );
 }
 
 #[test]
@@ -156,15 +231,26 @@ fn conditions_are_parsed_with_operators_and_string_values() {
 #[test]
 fn bad_conditions() {
     for (cond, needle) in [
-        (r#"{"StringEqual":{"a":"b"}}"#, "operator \"StringEqual\" is unknown"),
-        (r#"{"NullIfExists":{"a":"true"}}"#, "operator \"NullIfExists\" is unknown"),
+        (
+            r#"{"StringEqual":{"a":"b"}}"#,
+            "operator \"StringEqual\" is unknown",
+        ),
+        (
+            r#"{"NullIfExists":{"a":"true"}}"#,
+            "operator \"NullIfExists\" is unknown",
+        ),
         (r#"{"StringEquals":"x"}"#, "must map to an object"),
         (r#"{"StringEquals":{}}"#, "has no keys"),
-        (r#"{"StringEquals":{"a":{"b":1}}}"#, "values must be strings"),
+        (
+            r#"{"StringEquals":{"a":{"b":1}}}"#,
+            "values must be strings",
+        ),
         (r#"{"StringEquals":{"a":[]}}"#, "values must be strings"),
         (r#"["x"]"#, "Condition must be an object"),
     ] {
-        let doc = format!(r#"{{"Statement":{{"Effect":"Allow","Action":"*","Resource":"*","Condition":{cond}}}}}"#);
+        let doc = format!(
+            r#"{{"Statement":{{"Effect":"Allow","Action":"*","Resource":"*","Condition":{cond}}}}}"#
+        );
         let e = err(&doc, PolicyKind::Identity);
         assert!(e.contains(needle), "{cond}: {e}");
     }
@@ -184,16 +270,31 @@ fn every_operator_name_round_trips() {
 
 #[test]
 fn principal_arn_forms() {
-    assert_eq!(parse_principal_arn("arn:aws:iam::111122223333:root"), Some(PrincipalArn::Root { account: "111122223333" }));
+    assert_eq!(
+        parse_principal_arn("arn:aws:iam::111122223333:root"),
+        Some(PrincipalArn::Root {
+            account: "111122223333"
+        })
+    );
     assert_eq!(
         parse_principal_arn("arn:aws:iam::111122223333:role/ops/admin"),
-        Some(PrincipalArn::Role { account: "111122223333", path_and_name: "ops/admin" })
+        Some(PrincipalArn::Role {
+            account: "111122223333",
+            path_and_name: "ops/admin"
+        })
     );
     assert_eq!(
         parse_principal_arn("arn:aws:sts::111122223333:assumed-role/r/s"),
-        Some(PrincipalArn::AssumedRole { account: "111122223333", role: "r", session: "s" })
+        Some(PrincipalArn::AssumedRole {
+            account: "111122223333",
+            role: "r",
+            session: "s"
+        })
     );
-    assert_eq!(parse_principal_arn("arn:aws:iam:us-east-1:111122223333:root"), None);
+    assert_eq!(
+        parse_principal_arn("arn:aws:iam:us-east-1:111122223333:root"),
+        None
+    );
     assert_eq!(parse_principal_arn("arn:aws:iam::1111:root"), None);
     assert_eq!(parse_principal_arn("arn:aws:iam::111122223333:user/"), None);
 }

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs every test of stsgate on a fresh machine. Installs what the suites need first:
+#   - Debian packages: curl, rclone, s3cmd (apt-get; needs root or sudo)
+#   - Python clients from PyPI: awscli, boto3
+#   - real S3 backends from crates.io: Garage and s3s-fs (built once into ~/.cargo/bin)
+# Set STSGATE_REQUIRE_BACKENDS=1 to make a missing backend a failure instead of a SKIPPED test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { echo "test.sh: $*" >&2; }
+
+as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
+
+missing=()
+for tool in curl rclone s3cmd; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+if ((${#missing[@]})); then
+  log "installing Debian packages: ${missing[*]}"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if ! command -v aws >/dev/null || ! python3 -c 'import boto3' 2>/dev/null; then
+  log "installing awscli and boto3 from PyPI"
+  python3 -m pip install --quiet --disable-pip-version-check awscli boto3
+fi
+
+scripts/backend.sh install all
+
+log "running cargo test"
+cargo test --workspace --all-targets
