@@ -21,4 +21,4 @@ pub mod config;
 pub mod identity;
 pub mod policy;
 pub mod server;
-// pub mod sigv4;
+pub mod sigv4;
