@@ -18,6 +18,23 @@ fn digits(b: &[u8]) -> Option<u32> {
     })
 }
 
+/// True if `s` is a real calendar date written `YYYYMMDD`.
+pub fn is_valid_date8(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.len() != 8 {
+        return false;
+    }
+    let (Some(y), Some(m), Some(d)) = (digits(&b[0..4]), digits(&b[4..6]), digits(&b[6..8])) else {
+        return false;
+    };
+    let (Ok(y), Ok(m), Ok(d)) = (i32::try_from(y), u8::try_from(m), u8::try_from(d)) else {
+        return false;
+    };
+    Month::try_from(m)
+        .ok()
+        .is_some_and(|m| Date::from_calendar_date(y, m, d).is_ok())
+}
+
 impl AmzDate {
     /// Parses the basic ISO 8601 form, checking that it is a real calendar date and time.
     pub fn parse(s: &str) -> Option<AmzDate> {
@@ -146,6 +163,14 @@ mod tests {
         ] {
             assert_eq!(AmzDate::parse(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn date8() {
+        assert!(is_valid_date8("20240229"));
+        assert!(!is_valid_date8("20230229"));
+        assert!(!is_valid_date8("2024022"));
+        assert!(!is_valid_date8("2024-2-2"));
     }
 
     #[test]

@@ -73,39 +73,45 @@ pub fn write_canonical_request(
 /// All values of a header in arrival order, each trimmed with inner whitespace runs collapsed,
 /// joined with `,`. A signed header that is absent canonicalises as an empty value (AWS's form).
 fn write_header_value(out: &mut Vec<u8>, req: &RequestParts<'_>, name: &str) {
-    let mut values = req.headers.get_all(name).iter().peekable();
-    if values.peek().is_none() {
-        if name == "host"
-            && let Some(authority) = req.authority
-        {
-            out.extend_from_slice(authority.as_bytes());
+    // A linear scan: requests carry few headers, and comparing short names is cheaper than
+    // parsing and hashing the name for a map lookup. `iter` yields repeated values in order.
+    let mut found = 0;
+    for (header, value) in req.headers.iter() {
+        if header.as_str() == name {
+            if found > 0 {
+                out.push(b',');
+            }
+            write_trimmed_collapsed(out, value.as_bytes());
+            found += 1;
         }
-        return;
     }
-    for (i, value) in values.enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        write_trimmed_collapsed(out, value.as_bytes());
+    if found == 0
+        && name == "host"
+        && let Some(authority) = req.authority
+    {
+        out.extend_from_slice(authority.as_bytes());
     }
 }
 
 fn write_trimmed_collapsed(out: &mut Vec<u8>, value: &[u8]) {
     let is_ws = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
-    let mut pending_space = false;
-    let mut started = false;
-    for b in value {
-        if is_ws(b) {
-            pending_space = started;
-        } else {
-            if pending_space {
-                out.push(b' ');
-                pending_space = false;
-            }
-            out.push(*b);
-            started = true;
-        }
+    // Copy runs of non-whitespace as slices; each inner whitespace run becomes one space.
+    let start = value.iter().position(|b| !is_ws(b)).unwrap_or(value.len());
+    let end = value
+        .iter()
+        .rposition(|b| !is_ws(b))
+        .map_or(start, |i| i + 1);
+    let mut rest = &value[start..end];
+    while let Some(i) = rest.iter().position(is_ws) {
+        out.extend_from_slice(&rest[..i]);
+        out.push(b' ');
+        let skip = rest[i..]
+            .iter()
+            .position(|b| !is_ws(b))
+            .unwrap_or(rest.len() - i);
+        rest = &rest[i + skip..];
     }
+    out.extend_from_slice(rest);
 }
 
 /// Writes the string to sign for a canonical request (cleared first).

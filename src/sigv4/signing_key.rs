@@ -61,7 +61,8 @@ impl SigningKey {
 /// Derived keys by (secret, date, region, service). A miss only costs a derivation.
 #[derive(Clone)]
 pub struct SigningKeyCache {
-    cache: moka::sync::Cache<String, Arc<SigningKey>>,
+    /// `None`: derive every time (what verifiers without a cache do; used as a baseline).
+    cache: Option<moka::sync::Cache<Vec<u8>, Arc<SigningKey>>>,
 }
 
 impl Default for SigningKeyCache {
@@ -77,23 +78,46 @@ impl SigningKeyCache {
             .max_capacity(capacity)
             .time_to_live(Duration::from_secs(26 * 3600))
             .build();
-        SigningKeyCache { cache }
+        SigningKeyCache { cache: Some(cache) }
+    }
+
+    /// A cache that never keeps anything: every lookup derives the key (a baseline for
+    /// benchmarks, and what verifiers without a cache do).
+    pub fn disabled() -> Self {
+        SigningKeyCache { cache: None }
     }
 
     pub fn get(&self, secret: &str, date: &str, region: &str, service: &str) -> Arc<SigningKey> {
+        let Some(cache) = &self.cache else {
+            return Arc::new(SigningKey::derive(secret, date, region, service));
+        };
         // Length-prefixed parts: no two different tuples share a key, whatever bytes they hold.
-        let mut key =
-            String::with_capacity(secret.len() + date.len() + region.len() + service.len() + 16);
+        // Built on the stack; only a miss allocates the owned key.
+        let mut buf = [0u8; 512];
+        let mut len = 0;
+        let mut fits = true;
         for part in [secret, date, region, service] {
-            key.push_str(&part.len().to_string());
-            key.push(':');
-            key.push_str(part);
+            let prefix = part.len().to_le_bytes();
+            let needed = prefix.len() + part.len();
+            if len + needed > buf.len() {
+                fits = false;
+                break;
+            }
+            buf[len..len + prefix.len()].copy_from_slice(&prefix);
+            len += prefix.len();
+            buf[len..len + part.len()].copy_from_slice(part.as_bytes());
+            len += part.len();
         }
-        if let Some(found) = self.cache.get(&key) {
+        if !fits {
+            // Absurdly long inputs: derive without caching.
+            return Arc::new(SigningKey::derive(secret, date, region, service));
+        }
+        let key = &buf[..len];
+        if let Some(found) = cache.get(key) {
             return found;
         }
         let derived = Arc::new(SigningKey::derive(secret, date, region, service));
-        self.cache.insert(key, derived.clone());
+        cache.insert(key.to_vec(), derived.clone());
         derived
     }
 }
@@ -130,8 +154,8 @@ mod tests {
         let a = cache.get("secret", "20260101", "us-east-1", "s3");
         let b = cache.get("secret", "20260101", "us-east-1", "s3");
         assert!(Arc::ptr_eq(&a, &b));
-        // Length prefixes keep ("a:b", "c") and ("a", "b:c")-style splits apart.
-        let c = cache.get("secret4:2026", "0101", "us-east-1", "s3");
+        // Length prefixes keep different splits of the same bytes apart.
+        let c = cache.get("secret2026", "0101", "us-east-1", "s3");
         assert_ne!(a.sign(b"m"), c.sign(b"m"));
     }
 }

@@ -7,7 +7,10 @@
 //!    signature in constant time, returning what chunk verification needs.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::sync::Arc;
+
+use http::HeaderName;
 use std::time::Duration;
 
 use super::AmzDate;
@@ -116,7 +119,14 @@ fn query_params(query: &str) -> impl Iterator<Item = (&str, &str)> {
         .map(|s| s.split_once('=').unwrap_or((s, "")))
 }
 
-fn header_str<'a>(req: &RequestParts<'a>, name: &str) -> Result<Option<&'a str>, SigV4Error> {
+const X_AMZ_DATE: HeaderName = HeaderName::from_static("x-amz-date");
+const X_AMZ_CONTENT_SHA256: HeaderName = HeaderName::from_static("x-amz-content-sha256");
+const X_AMZ_SECURITY_TOKEN: HeaderName = HeaderName::from_static("x-amz-security-token");
+
+fn header_str<'a>(
+    req: &RequestParts<'a>,
+    name: &HeaderName,
+) -> Result<Option<&'a str>, SigV4Error> {
     let mut values = req.headers.get_all(name).iter();
     let Some(first) = values.next() else {
         return Ok(None);
@@ -214,9 +224,9 @@ fn parse_header_auth<'a>(
         message: "AWS authentication requires a valid Date or x-amz-date header".into(),
         expired: None,
     };
-    let (date, date_text) = match header_str(req, "x-amz-date")? {
+    let (date, date_text) = match header_str(req, &X_AMZ_DATE)? {
         Some(text) => (AmzDate::parse(text).ok_or_else(missing_date)?, text),
-        None => match header_str(req, "date")? {
+        None => match header_str(req, &http::header::DATE)? {
             Some(text) => (
                 AmzDate::parse_http_date(text).ok_or_else(missing_date)?,
                 text,
@@ -237,7 +247,7 @@ fn parse_header_auth<'a>(
             max_skew_ms: u64::try_from(policy.max_skew.as_millis()).unwrap_or(u64::MAX),
         });
     }
-    let content_sha256 = header_str(req, "x-amz-content-sha256")?;
+    let content_sha256 = header_str(req, &X_AMZ_CONTENT_SHA256)?;
     if auth.credential.service() == "s3" && content_sha256.is_none() {
         return Err(SigV4Error::InvalidRequest(
             "Missing required header for this request: x-amz-content-sha256".into(),
@@ -246,7 +256,7 @@ fn parse_header_auth<'a>(
     let signed_headers: Vec<Cow<'a, str>> =
         auth.signed_headers.into_iter().map(Cow::Borrowed).collect();
     check_coverage(req, &signed_headers, &[])?;
-    let security_token = header_str(req, "x-amz-security-token")?.map(str::to_string);
+    let security_token = header_str(req, &X_AMZ_SECURITY_TOKEN)?.map(str::to_string);
     Ok(ParsedAuth {
         kind: AuthKind::Header,
         credential: auth.credential,
@@ -431,55 +441,58 @@ pub fn verify_signature(
 ) -> Result<SigningContext, SigV4Error> {
     let c = &parsed.credential;
     let key = cache.get(secret, c.date(), c.region(), c.service());
-    let scope = c.scope().to_string();
+    let scope = c.scope();
     let presigned = parsed.kind == AuthKind::Presigned;
-    let mut canonical = Vec::with_capacity(512);
-    let mut string_to_sign = Vec::with_capacity(160);
-    write_canonical_request(
-        &mut canonical,
-        req,
-        PathForm::Canonical(mode),
-        presigned,
-        &parsed.signed_headers,
-        payload_hash,
-    )?;
-    write_string_to_sign(&mut string_to_sign, &parsed.date, &scope, &canonical);
-    if key.verify(&string_to_sign, &parsed.signature) {
-        return Ok(SigningContext {
-            key,
-            date: parsed.date,
-            scope,
-            seed_signature: parsed.signature,
-        });
-    }
-    // S3 fallback: some clients sign the path exactly as they send it (§2.5.2).
-    if mode == UriMode::S3 && raw_uri_differs(req.path) {
-        let mut raw_canonical = Vec::with_capacity(512);
-        let mut raw_sts = Vec::with_capacity(160);
+    let context = |key: Arc<SigningKey>| SigningContext {
+        key,
+        date: parsed.date,
+        scope: scope.to_string(),
+        seed_signature: parsed.signature,
+    };
+    let forms: &[PathForm] = if mode == UriMode::S3 && raw_uri_differs(req.path) {
+        // S3 fallback: some clients sign the path exactly as they send it (§2.5.2).
+        &[PathForm::Canonical(mode), PathForm::Raw]
+    } else {
+        &[PathForm::Canonical(mode)]
+    };
+    SCRATCH.with(|scratch| {
+        let (canonical, string_to_sign) = &mut *scratch.borrow_mut();
+        for form in forms {
+            write_canonical_request(
+                canonical,
+                req,
+                *form,
+                presigned,
+                &parsed.signed_headers,
+                payload_hash,
+            )?;
+            write_string_to_sign(string_to_sign, &parsed.date, scope, canonical);
+            if key.verify(string_to_sign, &parsed.signature) {
+                return Ok(context(key.clone()));
+            }
+        }
+        // Report the primary form, which is what a well-behaved signer computes.
         write_canonical_request(
-            &mut raw_canonical,
+            canonical,
             req,
-            PathForm::Raw,
+            forms[0],
             presigned,
             &parsed.signed_headers,
             payload_hash,
         )?;
-        write_string_to_sign(&mut raw_sts, &parsed.date, &scope, &raw_canonical);
-        if key.verify(&raw_sts, &parsed.signature) {
-            return Ok(SigningContext {
-                key,
-                date: parsed.date,
-                scope,
-                seed_signature: parsed.signature,
-            });
-        }
-    }
-    Err(SigV4Error::SignatureDoesNotMatch(Box::new(
-        SignatureMismatch {
-            access_key_id: c.access_key_id().to_string(),
-            string_to_sign: String::from_utf8_lossy(&string_to_sign).into_owned(),
-            canonical_request: String::from_utf8_lossy(&canonical).into_owned(),
-            signature_provided: parsed.signature_hex.to_string(),
-        },
-    )))
+        write_string_to_sign(string_to_sign, &parsed.date, scope, canonical);
+        Err(SigV4Error::SignatureDoesNotMatch(Box::new(
+            SignatureMismatch {
+                access_key_id: c.access_key_id().to_string(),
+                string_to_sign: String::from_utf8_lossy(string_to_sign).into_owned(),
+                canonical_request: String::from_utf8_lossy(canonical).into_owned(),
+                signature_provided: parsed.signature_hex.to_string(),
+            },
+        )))
+    })
+}
+
+thread_local! {
+    /// Reused buffers for the canonical request and the string to sign: no allocation per request.
+    static SCRATCH: RefCell<(Vec<u8>, Vec<u8>)> = RefCell::new((Vec::with_capacity(1024), Vec::with_capacity(256)));
 }
