@@ -1,12 +1,16 @@
-//! The IAM policy language: documents and their parser.
-//!
-//! Compilation to an evaluation form and the decision algorithm build on this model.
+//! The IAM policy language: documents and their parser, compilation to an evaluation form,
+//! wildcard matching, condition operators, policy variables, and the decision algorithm.
 
+pub mod condition;
+pub mod context;
 mod document;
+pub mod evaluate;
 pub mod json;
+pub mod pattern;
 
+pub use context::{ContextValue, RequestContext};
+pub use evaluate::{CompiledPolicy, Decision, Evaluation, MatchedStatement, Outcome, Principal, PrincipalKind, PrincipalMatch, authorize_assume_role, decide};
 pub use document::{
-    BaseOperator, Condition, ConditionOperator, Effect, PatternList, PolicyDocument, PolicyError,
-    PolicyKind, PrincipalArn, PrincipalType, Principals, SetQualifier, Statement, Version,
-    parse_principal_arn, policy_size,
+    BaseOperator, Condition, ConditionOperator, Effect, PatternList, PolicyDocument, PolicyError, PolicyKind,
+    PrincipalArn, PrincipalType, Principals, SetQualifier, Statement, Version, parse_principal_arn, policy_size,
 };

@@ -1,0 +1,447 @@
+//! Compiled policies and the decision algorithm (spec sts-iam.md §5.6–5.8).
+//!
+//! A policy is compiled once (actions lower-cased into globs, resources split into ARN parts,
+//! condition values parsed); evaluation then only matches and never re-parses JSON.
+
+use super::condition::CompiledCondition;
+use super::context::RequestContext;
+use super::document::{Effect, PolicyDocument, PolicyError, PolicyKind, PrincipalType, Principals, Statement, Version, parse_principal_arn};
+use super::pattern::{Glob, Template};
+
+/// A resource pattern: `*`, or the six ARN parts matched one by one (a wildcard in the first five
+/// parts cannot swallow a `:`; the resource part may contain variables).
+#[derive(Debug, Clone)]
+enum ResourcePattern {
+    Any,
+    Arn(Box<[Template; 6]>),
+}
+
+impl ResourcePattern {
+    fn compile(pattern: &str, variables: bool) -> Result<ResourcePattern, String> {
+        if pattern == "*" {
+            return Ok(ResourcePattern::Any);
+        }
+        let parts: Vec<&str> = pattern.splitn(6, ':').collect();
+        if parts.len() != 6 {
+            return Err(format!("\"{pattern}\" is not an ARN"));
+        }
+        let t = |i: usize, vars: bool| Template::new(parts[i], vars, false).map_err(|e| e.0);
+        Ok(ResourcePattern::Arn(Box::new([t(0, false)?, t(1, false)?, t(2, false)?, t(3, false)?, t(4, false)?, t(5, variables)?])))
+    }
+
+    fn matches(&self, resource: &str, ctx: &RequestContext) -> bool {
+        match self {
+            ResourcePattern::Any => true,
+            ResourcePattern::Arn(parts) => {
+                let mut actual = resource.splitn(6, ':');
+                parts.iter().all(|p| actual.next().is_some_and(|a| p.matches(a, |k| ctx.variable(k))))
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct CompiledStatement {
+    /// 0-based position in the document.
+    index: usize,
+    effect: Effect,
+    principal: Option<Principals>,
+    actions_negated: bool,
+    actions: Vec<Glob>,
+    resources: Option<(bool, Vec<ResourcePattern>)>,
+    conditions: Vec<CompiledCondition>,
+    source: Statement,
+}
+
+/// A policy ready for evaluation.
+#[derive(Debug, Clone)]
+pub struct CompiledPolicy {
+    /// A name for explanations (policy name or ARN).
+    pub name: String,
+    pub kind: PolicyKind,
+    statements: Vec<CompiledStatement>,
+}
+
+/// A statement that decided (or took part in) a decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MatchedStatement {
+    pub policy: String,
+    pub kind: PolicyKind,
+    pub sid: Option<String>,
+    /// 0-based position in its policy.
+    pub index: usize,
+    pub effect: Effect,
+    pub statement: Statement,
+}
+
+impl CompiledPolicy {
+    pub fn compile(name: impl Into<String>, doc: &PolicyDocument, kind: PolicyKind) -> Result<CompiledPolicy, PolicyError> {
+        let variables = doc.version == Version::V2012_10_17;
+        let mut statements = Vec::with_capacity(doc.statements.len());
+        for (index, s) in doc.statements.iter().enumerate() {
+            let err = |message: String| PolicyError { statement: Some(index + 1), sid: s.sid.clone(), message, position: None };
+            let conditions = s.conditions.iter().map(|c| CompiledCondition::compile(c, variables)).collect::<Result<Vec<_>, _>>().map_err(err)?;
+            let resources = match &s.resource {
+                Some(r) => Some((
+                    r.negated,
+                    r.patterns.iter().map(|p| ResourcePattern::compile(p, variables)).collect::<Result<Vec<_>, _>>().map_err(err)?,
+                )),
+                None => None,
+            };
+            statements.push(CompiledStatement {
+                index,
+                effect: s.effect,
+                principal: s.principal.clone(),
+                actions_negated: s.action.negated,
+                actions: s.action.patterns.iter().map(|p| Glob::new(p, true)).collect(),
+                resources,
+                conditions,
+                source: s.clone(),
+            });
+        }
+        Ok(CompiledPolicy { name: name.into(), kind, statements })
+    }
+
+    /// Parses and compiles in one step.
+    pub fn parse(name: impl Into<String>, text: &str, kind: PolicyKind) -> Result<CompiledPolicy, PolicyError> {
+        CompiledPolicy::compile(name, &PolicyDocument::parse(text, kind)?, kind)
+    }
+
+    /// Statements that apply to the request (principal, action, resource, conditions), with how
+    /// the principal matched (for resource and trust policies).
+    fn applicable<'a>(
+        &'a self,
+        req: &'a Request<'a>,
+        principal: Option<&'a Principal>,
+    ) -> impl Iterator<Item = (&'a CompiledStatement, Option<PrincipalMatch>)> + 'a {
+        self.statements.iter().filter_map(move |s| {
+            let how = match &s.principal {
+                Some(p) => {
+                    let m = principal.and_then(|c| principal_match(p, c));
+                    match (p.negated, m) {
+                        (false, Some(m)) => Some(m),
+                        (false, None) => return None,
+                        (true, Some(_)) => return None,
+                        (true, None) => Some(PrincipalMatch::Any),
+                    }
+                }
+                None => None,
+            };
+            let action_hit = s.actions.iter().any(|g| g.matches(&req.action_lower));
+            if action_hit == s.actions_negated {
+                return None;
+            }
+            if let Some((negated, patterns)) = &s.resources {
+                let hit = patterns.iter().any(|p| p.matches(&req.ctx.resource, req.ctx));
+                if hit == *negated {
+                    return None;
+                }
+            }
+            s.conditions.iter().all(|c| c.evaluate(req.ctx)).then_some((s, how))
+        })
+    }
+
+    fn matched(&self, s: &CompiledStatement) -> MatchedStatement {
+        MatchedStatement { policy: self.name.clone(), kind: self.kind, sid: s.source.sid.clone(), index: s.index, effect: s.effect, statement: s.source.clone() }
+    }
+}
+
+/// The caller, for matching `Principal` in resource and trust policies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The caller's ARN: user ARN, account root ARN, or `…:assumed-role/<role>/<session>`.
+    pub arn: String,
+    pub account: String,
+    /// `AIDA…` for users, `AROA…` (the role's id) for role sessions.
+    pub unique_id: String,
+    pub kind: PrincipalKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PrincipalKind {
+    Root,
+    User,
+    /// A session of this role (its ARN with path).
+    AssumedRole { role_arn: String },
+    FederatedUser,
+}
+
+/// How a `Principal` element named the caller (spec §5.7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PrincipalMatch {
+    /// The caller itself: its user ARN or unique id, or its exact session ARN.
+    Session,
+    /// The role the caller's session belongs to.
+    Role,
+    /// The caller's account (`"<id>"` or `…:root`).
+    Account,
+    /// `"*"`.
+    Any,
+}
+
+fn principal_match(p: &Principals, caller: &Principal) -> Option<PrincipalMatch> {
+    let Some(entries) = &p.entries else { return Some(PrincipalMatch::Any) };
+    let mut best: Option<PrincipalMatch> = None;
+    for (ptype, values) in entries {
+        if *ptype != PrincipalType::Aws {
+            continue;
+        }
+        for v in values {
+            let m = if v == "*" {
+                Some(PrincipalMatch::Any)
+            } else if *v == caller.account {
+                Some(PrincipalMatch::Account)
+            } else if *v == caller.arn || *v == caller.unique_id && caller.kind == PrincipalKind::User {
+                Some(PrincipalMatch::Session)
+            } else if let PrincipalKind::AssumedRole { role_arn } = &caller.kind {
+                (*v == *role_arn || *v == caller.unique_id).then_some(PrincipalMatch::Role)
+            } else {
+                None
+            }
+            .or_else(|| match parse_principal_arn(v) {
+                Some(super::document::PrincipalArn::Root { account }) if account == caller.account => Some(PrincipalMatch::Account),
+                _ => None,
+            });
+            if let Some(m) = m {
+                best = Some(best.map_or(m, |b| b.min(m)));
+            }
+        }
+    }
+    best
+}
+
+/// Allow, implicit deny, or explicit deny.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Allow,
+    ImplicitDeny,
+    ExplicitDeny,
+}
+
+impl Decision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Allow => "allowed",
+            Decision::ImplicitDeny => "implicitDeny",
+            Decision::ExplicitDeny => "explicitDeny",
+        }
+    }
+}
+
+/// A decision with the statements that decided it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub decision: Decision,
+    /// Deny statements for an explicit deny; the allowing statements for an allow.
+    pub matched: Vec<MatchedStatement>,
+    /// For an implicit deny: the policy type that had no applicable allow.
+    pub missing_allow: Option<PolicyKind>,
+}
+
+impl Outcome {
+    pub fn is_allowed(&self) -> bool {
+        self.decision == Decision::Allow
+    }
+
+    /// AWS's reason text: `with an explicit deny in a session policy`, or
+    /// `because no identity-based policy allows the s3:PutObject action`.
+    pub fn reason(&self, action: &str) -> String {
+        match self.decision {
+            Decision::Allow => String::new(),
+            Decision::ExplicitDeny => {
+                let kind = self.matched.first().map_or(PolicyKind::Identity, |m| m.kind);
+                let article = if kind == PolicyKind::Identity { "an" } else { "a" };
+                format!("with an explicit deny in {article} {} policy", kind.label())
+            }
+            Decision::ImplicitDeny => format!("because no {} policy allows the {action} action", self.missing_allow.unwrap_or(PolicyKind::Identity).label()),
+        }
+    }
+}
+
+/// The policies that apply to one request.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Evaluation<'a> {
+    pub identity: &'a [&'a CompiledPolicy],
+    pub boundary: Option<&'a CompiledPolicy>,
+    /// Session policies (inline and managed, one set). `None` when the session has none.
+    pub session: Option<&'a [&'a CompiledPolicy]>,
+    pub resource: Option<&'a CompiledPolicy>,
+    pub principal: Option<&'a Principal>,
+}
+
+struct Request<'a> {
+    ctx: &'a RequestContext,
+    action_lower: String,
+}
+
+/// Decides one request (spec §5.7). Evaluation allocates only for the result.
+pub fn decide(eval: &Evaluation<'_>, ctx: &RequestContext) -> Outcome {
+    let req = Request { ctx, action_lower: ctx.action.to_lowercase() };
+    let principal = eval.principal;
+    let sets: Vec<&CompiledPolicy> = eval
+        .identity
+        .iter()
+        .copied()
+        .chain(eval.boundary)
+        .chain(eval.session.into_iter().flatten().copied())
+        .chain(eval.resource)
+        .collect();
+
+    // An explicit deny anywhere wins.
+    let denies: Vec<MatchedStatement> = sets
+        .iter()
+        .flat_map(|p| p.applicable(&req, principal).filter(|(s, _)| s.effect == Effect::Deny).map(move |(s, _)| p.matched(s)))
+        .collect();
+    if !denies.is_empty() {
+        return Outcome { decision: Decision::ExplicitDeny, matched: denies, missing_allow: None };
+    }
+    if principal.is_some_and(|p| p.kind == PrincipalKind::Root) {
+        return Outcome { decision: Decision::Allow, matched: vec![], missing_allow: None };
+    }
+
+    let allows = |policies: &mut dyn Iterator<Item = &CompiledPolicy>| -> Vec<MatchedStatement> {
+        policies.flat_map(|p| p.applicable(&req, principal).filter(|(s, _)| s.effect == Effect::Allow).map(move |(s, _)| p.matched(s)).collect::<Vec<_>>()).collect()
+    };
+    let identity_allows = allows(&mut eval.identity.iter().copied());
+    let boundary_allows = eval.boundary.map(|b| allows(&mut std::iter::once(b)));
+    let session_allows = eval.session.map(|s| allows(&mut s.iter().copied()));
+    let resource_grants: Vec<(MatchedStatement, PrincipalMatch)> = eval
+        .resource
+        .map(|r| {
+            r.applicable(&req, principal)
+                .filter(|(s, _)| s.effect == Effect::Allow)
+                .map(|(s, how)| (r.matched(s), how.unwrap_or(PrincipalMatch::Any)))
+                .collect()
+        })
+        .unwrap_or_default();
+
+    let is_session = principal.is_some_and(|p| matches!(p.kind, PrincipalKind::AssumedRole { .. } | PrincipalKind::FederatedUser));
+    let federated = principal.is_some_and(|p| p.kind == PrincipalKind::FederatedUser);
+    let pb_ok = boundary_allows.as_ref().is_none_or(|a| !a.is_empty());
+    let sp_ok = match &session_allows {
+        Some(a) => !a.is_empty(),
+        None => !federated || !is_session,
+    };
+    let same_account = {
+        let account = ctx.resource.splitn(6, ':').nth(4).unwrap_or("");
+        account.is_empty() || principal.is_none_or(|p| p.account == account)
+    };
+    let mut granted: Vec<MatchedStatement> = Vec::new();
+    let allowed = if same_account {
+        let direct: Vec<_> = resource_grants.iter().filter(|(_, m)| *m == PrincipalMatch::Session).map(|(s, _)| s.clone()).collect();
+        let via_role: Vec<_> = resource_grants.iter().filter(|(_, m)| matches!(m, PrincipalMatch::Role | PrincipalMatch::Any)).map(|(s, _)| s.clone()).collect();
+        if !direct.is_empty() {
+            granted = direct;
+            true
+        } else if !via_role.is_empty() && pb_ok && sp_ok {
+            granted = via_role;
+            true
+        } else if !identity_allows.is_empty() && pb_ok && sp_ok {
+            granted = identity_allows.clone();
+            true
+        } else {
+            false
+        }
+    } else {
+        let principal_side = !identity_allows.is_empty() && pb_ok && sp_ok;
+        if principal_side && !resource_grants.is_empty() {
+            granted = identity_allows.clone();
+            granted.extend(resource_grants.iter().map(|(s, _)| s.clone()));
+            true
+        } else {
+            false
+        }
+    };
+    if allowed {
+        if let Some(sa) = session_allows {
+            granted.extend(sa);
+        }
+        return Outcome { decision: Decision::Allow, matched: granted, missing_allow: None };
+    }
+    let missing = if identity_allows.is_empty() && resource_grants.is_empty() {
+        if eval.resource.is_some() && eval.identity.is_empty() { PolicyKind::Resource } else { PolicyKind::Identity }
+    } else if !pb_ok {
+        PolicyKind::Boundary
+    } else if !sp_ok {
+        PolicyKind::Session
+    } else {
+        PolicyKind::Resource
+    };
+    Outcome { decision: Decision::ImplicitDeny, matched: vec![], missing_allow: Some(missing) }
+}
+
+/// Authorizes `sts:AssumeRole` (and `sts:TagSession` / `sts:SetSourceIdentity` when asked):
+/// the role's trust policy must allow the caller explicitly, and, depending on how it named the
+/// caller, the caller's own policies must allow it too (spec §5.8).
+pub fn authorize_assume_role(trust: &CompiledPolicy, role_arn: &str, caller_identity: &Evaluation<'_>, ctx: &RequestContext) -> Outcome {
+    let caller = caller_identity.principal;
+    if caller.is_some_and(|p| p.kind == PrincipalKind::Root) {
+        return Outcome { decision: Decision::ImplicitDeny, matched: vec![], missing_allow: Some(PolicyKind::Trust) };
+    }
+    let mut trust_ctx = ctx.clone();
+    trust_ctx.resource = role_arn.to_string();
+    let req = Request { ctx: &trust_ctx, action_lower: trust_ctx.action.to_lowercase() };
+    let mut allow: Option<(MatchedStatement, PrincipalMatch)> = None;
+    let mut denies = Vec::new();
+    for (s, how) in trust.applicable(&req, caller) {
+        match s.effect {
+            Effect::Deny => denies.push(trust.matched(s)),
+            Effect::Allow => {
+                let how = how.unwrap_or(PrincipalMatch::Any);
+                if allow.as_ref().is_none_or(|(_, best)| how < *best) {
+                    allow = Some((trust.matched(s), how));
+                }
+            }
+        }
+    }
+    if !denies.is_empty() {
+        return Outcome { decision: Decision::ExplicitDeny, matched: denies, missing_allow: None };
+    }
+    let Some((trust_statement, how)) = allow else {
+        return Outcome { decision: Decision::ImplicitDeny, matched: vec![], missing_allow: Some(PolicyKind::Trust) };
+    };
+    let role_account = role_arn.splitn(6, ':').nth(4).unwrap_or("");
+    let same_account = caller.is_none_or(|c| c.account == role_account);
+    let mut identity_ctx = ctx.clone();
+    identity_ctx.resource = role_arn.to_string();
+    let identity_eval = Evaluation { resource: None, ..*caller_identity };
+    let identity = decide(&identity_eval, &identity_ctx);
+    if identity.decision == Decision::ExplicitDeny {
+        return identity;
+    }
+    let needs_identity = !same_account || how == PrincipalMatch::Account;
+    let needs_boundary_and_session = how == PrincipalMatch::Role;
+    let ok = if needs_identity {
+        identity.is_allowed()
+    } else if needs_boundary_and_session {
+        // The trust named the caller's role: only its boundary and session policies limit it.
+        let limits = Evaluation { identity: &[], resource: None, ..*caller_identity };
+        let pb_sp = decide_limits(&limits, &identity_ctx);
+        pb_sp.is_none()
+    } else {
+        true
+    };
+    if ok {
+        let mut matched = vec![trust_statement];
+        matched.extend(identity.matched);
+        Outcome { decision: Decision::Allow, matched, missing_allow: None }
+    } else {
+        Outcome { decision: Decision::ImplicitDeny, matched: vec![], missing_allow: identity.missing_allow.or(Some(PolicyKind::Identity)) }
+    }
+}
+
+/// Which limiting policy (boundary, session) lacks an allow, if any.
+fn decide_limits(eval: &Evaluation<'_>, ctx: &RequestContext) -> Option<PolicyKind> {
+    let req = Request { ctx, action_lower: ctx.action.to_lowercase() };
+    let has_allow = |p: &CompiledPolicy| p.applicable(&req, eval.principal).any(|(s, _)| s.effect == Effect::Allow);
+    if eval.boundary.is_some_and(|b| !has_allow(b)) {
+        return Some(PolicyKind::Boundary);
+    }
+    if eval.session.is_some_and(|s| !s.iter().any(|p| has_allow(p))) {
+        return Some(PolicyKind::Session);
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests;

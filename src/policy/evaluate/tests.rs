@@ -1,0 +1,255 @@
+//! Decision tests: the seed scenarios, session/boundary intersection, explicit deny, revocation
+//! by token issue time, resource policies, and AssumeRole trust evaluation.
+
+use super::*;
+
+fn policy(name: &str, kind: PolicyKind, text: &str) -> CompiledPolicy {
+    CompiledPolicy::parse(name, text, kind).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+const S3_READ_ONLY: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Read","Effect":"Allow","Action":["s3:Get*","s3:List*"],"Resource":"*"}]}"#;
+
+fn role_session() -> Principal {
+    Principal {
+        arn: "arn:aws:sts::111122223333:assumed-role/s3_role/alice".into(),
+        account: "111122223333".into(),
+        unique_id: "AROAEXAMPLEROLEID0001".into(),
+        kind: PrincipalKind::AssumedRole { role_arn: "arn:aws:iam::111122223333:role/s3_role".into() },
+    }
+}
+
+fn user(name: &str) -> Principal {
+    Principal {
+        arn: format!("arn:aws:iam::111122223333:user/{name}"),
+        account: "111122223333".into(),
+        unique_id: format!("AIDA{}", name.to_uppercase()),
+        kind: PrincipalKind::User,
+    }
+}
+
+fn ctx(action: &str, resource: &str) -> RequestContext {
+    RequestContext::new(action, resource)
+}
+
+#[test]
+fn seed_session_policy_narrows_the_role() {
+    let role = policy("S3ReadOnly", PolicyKind::Identity, S3_READ_ONLY);
+    let session = policy("session", PolicyKind::Session, r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*"}}"#);
+    let p = role_session();
+    let eval = Evaluation { identity: &[&role], session: Some(&[&session]), principal: Some(&p), ..Default::default() };
+    assert!(decide(&eval, &ctx("s3:ListBucket", "arn:aws:s3:::demo-bucket")).is_allowed());
+    let get = decide(&eval, &ctx("s3:GetObject", "arn:aws:s3:::demo-bucket/key"));
+    assert_eq!(get.decision, Decision::ImplicitDeny);
+    assert_eq!(get.missing_allow, Some(PolicyKind::Session));
+    assert_eq!(get.reason("s3:GetObject"), "because no session policy allows the s3:GetObject action");
+}
+
+#[test]
+fn seed_session_policy_never_widens_the_role() {
+    let role = policy("ListOnly", PolicyKind::Identity, r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*"}}"#);
+    let session = policy("session", PolicyKind::Session, r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:Get*","Resource":"*"}}"#);
+    let p = role_session();
+    let eval = Evaluation { identity: &[&role], session: Some(&[&session]), principal: Some(&p), ..Default::default() };
+    let out = decide(&eval, &ctx("s3:GetObject", "arn:aws:s3:::b/k"));
+    assert_eq!(out.decision, Decision::ImplicitDeny);
+    assert_eq!(out.reason("s3:GetObject"), "because no identity-based policy allows the s3:GetObject action");
+    // Without session policies a role session gets the role's permissions.
+    let eval = Evaluation { identity: &[&role], principal: Some(&p), ..Default::default() };
+    assert!(decide(&eval, &ctx("s3:ListBucket", "arn:aws:s3:::b")).is_allowed());
+}
+
+#[test]
+fn seed_explicit_deny_in_session_policy() {
+    let role = policy("S3ReadOnly", PolicyKind::Identity, S3_READ_ONLY);
+    let session = policy(
+        "session",
+        PolicyKind::Session,
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"},{"Sid":"NoSecrets","Effect":"Deny","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/secret/*"}]}"#,
+    );
+    let p = role_session();
+    let eval = Evaluation { identity: &[&role], session: Some(&[&session]), principal: Some(&p), ..Default::default() };
+    let out = decide(&eval, &ctx("s3:GetObject", "arn:aws:s3:::b/secret/x"));
+    assert_eq!(out.decision, Decision::ExplicitDeny);
+    assert_eq!(out.matched[0].sid.as_deref(), Some("NoSecrets"));
+    assert_eq!(out.reason("s3:GetObject"), "with an explicit deny in a session policy");
+    assert!(decide(&eval, &ctx("s3:GetObject", "arn:aws:s3:::b/public/x")).is_allowed());
+}
+
+#[test]
+fn seed_revoke_older_sessions() {
+    let role = policy("S3ReadOnly", PolicyKind::Identity, S3_READ_ONLY);
+    let revoke = policy(
+        "AWSRevokeOlderSessions",
+        PolicyKind::Identity,
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":["*"],"Resource":["*"],"Condition":{"DateLessThan":{"aws:TokenIssueTime":"2026-03-01T11:45:00Z"}}}]}"#,
+    );
+    let p = role_session();
+    let eval = Evaluation { identity: &[&role, &revoke], principal: Some(&p), ..Default::default() };
+    let mut old = ctx("s3:GetObject", "arn:aws:s3:::b/k");
+    old.set("aws:TokenIssueTime", "2026-03-01T11:30:00Z");
+    let out = decide(&eval, &old);
+    assert_eq!(out.decision, Decision::ExplicitDeny);
+    assert_eq!(out.matched[0].policy, "AWSRevokeOlderSessions");
+    let mut fresh = ctx("s3:GetObject", "arn:aws:s3:::b/k");
+    fresh.set("aws:TokenIssueTime", "2026-03-01T11:50:00Z");
+    assert!(decide(&eval, &fresh).is_allowed());
+    // Long-term keys carry no aws:TokenIssueTime: the deny does not apply.
+    let u = user("develop");
+    let eval = Evaluation { identity: &[&role, &revoke], principal: Some(&u), ..Default::default() };
+    assert!(decide(&eval, &ctx("s3:GetObject", "arn:aws:s3:::b/k")).is_allowed());
+}
+
+#[test]
+fn boundary_limits_identity() {
+    let id = policy("all-s3", PolicyKind::Identity, r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*"}}"#);
+    let pb = policy("boundary", PolicyKind::Boundary, r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}}"#);
+    let u = user("develop");
+    let eval = Evaluation { identity: &[&id], boundary: Some(&pb), principal: Some(&u), ..Default::default() };
+    assert!(decide(&eval, &ctx("s3:GetObject", "arn:aws:s3:::b/k")).is_allowed());
+    let put = decide(&eval, &ctx("s3:PutObject", "arn:aws:s3:::b/k"));
+    assert_eq!((put.decision, put.missing_allow), (Decision::ImplicitDeny, Some(PolicyKind::Boundary)));
+}
+
+#[test]
+fn no_policy_means_implicit_deny() {
+    let u = user("no_skill");
+    let out = decide(&Evaluation { principal: Some(&u), ..Default::default() }, &ctx("s3:GetObject", "arn:aws:s3:::b/k"));
+    assert_eq!((out.decision, out.missing_allow), (Decision::ImplicitDeny, Some(PolicyKind::Identity)));
+}
+
+#[test]
+fn actions_fold_case_resources_do_not() {
+    let id = policy("p", PolicyKind::Identity, r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"S3:getobject","Resource":"arn:aws:s3:::Bucket/Key"}}"#);
+    let u = user("u");
+    let eval = Evaluation { identity: &[&id], principal: Some(&u), ..Default::default() };
+    assert!(decide(&eval, &ctx("s3:GetObject", "arn:aws:s3:::Bucket/Key")).is_allowed());
+    assert!(!decide(&eval, &ctx("s3:GetObject", "arn:aws:s3:::bucket/key")).is_allowed());
+}
+
+#[test]
+fn not_action_and_not_resource() {
+    let id = policy(
+        "p",
+        PolicyKind::Identity,
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","NotAction":"iam:*","Resource":"*"},{"Effect":"Deny","Action":"s3:*","NotResource":["arn:aws:s3:::ok","arn:aws:s3:::ok/*"]}]}"#,
+    );
+    let u = user("u");
+    let eval = Evaluation { identity: &[&id], principal: Some(&u), ..Default::default() };
+    assert!(decide(&eval, &ctx("s3:GetObject", "arn:aws:s3:::ok/x")).is_allowed());
+    assert_eq!(decide(&eval, &ctx("s3:GetObject", "arn:aws:s3:::other/x")).decision, Decision::ExplicitDeny);
+    assert_eq!(decide(&eval, &ctx("iam:CreateUser", "*")).decision, Decision::ImplicitDeny);
+    assert!(decide(&eval, &ctx("ec2:DescribeInstances", "*")).is_allowed());
+}
+
+#[test]
+fn policy_variables_confine_a_user_to_a_folder() {
+    let id = policy(
+        "home",
+        PolicyKind::Identity,
+        r#"{"Version":"2012-10-17","Statement":[
+            {"Effect":"Allow","Action":"s3:ListBucket","Resource":"arn:aws:s3:::home","Condition":{"StringLike":{"s3:prefix":["${aws:username}/*","${aws:username}/"]}}},
+            {"Effect":"Allow","Action":["s3:GetObject","s3:PutObject"],"Resource":"arn:aws:s3:::home/${aws:username}/*"}]}"#,
+    );
+    let u = user("bob");
+    let eval = Evaluation { identity: &[&id], principal: Some(&u), ..Default::default() };
+    let mut c = ctx("s3:PutObject", "arn:aws:s3:::home/bob/notes.txt");
+    c.set("aws:username", "bob");
+    assert!(decide(&eval, &c).is_allowed());
+    c.resource = "arn:aws:s3:::home/alice/notes.txt".into();
+    assert!(!decide(&eval, &c).is_allowed());
+    let mut list = ctx("s3:ListBucket", "arn:aws:s3:::home");
+    list.set("aws:username", "bob").set("s3:prefix", "bob/");
+    assert!(decide(&eval, &list).is_allowed());
+    list.set("s3:prefix", "alice/");
+    assert!(!decide(&eval, &list).is_allowed());
+    list.remove("s3:prefix");
+    assert!(!decide(&eval, &list).is_allowed(), "listing the whole bucket is not allowed");
+}
+
+#[test]
+fn resource_policy_grants() {
+    let bucket = policy(
+        "bucket-policy",
+        PolicyKind::Resource,
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/alice"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::shared/*"}]}"#,
+    );
+    let alice = user("alice");
+    let eval = Evaluation { resource: Some(&bucket), principal: Some(&alice), ..Default::default() };
+    assert!(decide(&eval, &ctx("s3:GetObject", "arn:aws:s3:::shared/x")).is_allowed(), "same-account user named directly needs no identity policy");
+    let bob = user("bob");
+    let eval = Evaluation { resource: Some(&bucket), principal: Some(&bob), ..Default::default() };
+    assert!(!decide(&eval, &ctx("s3:GetObject", "arn:aws:s3:::shared/x")).is_allowed());
+}
+
+// ---- AssumeRole ----
+
+const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[
+  {"Sid":"Develop","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/develop"},"Action":"sts:AssumeRole"},
+  {"Sid":"NoSkillWithMfa","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/no_skill"},"Action":"sts:AssumeRole",
+   "Condition":{"Bool":{"aws:MultiFactorAuthPresent":"true"}}}]}"#;
+const ROLE: &str = "arn:aws:iam::111122223333:role/s3_role";
+
+fn assume(trust: &CompiledPolicy, caller: &Principal, identity: &[&CompiledPolicy], mfa: bool) -> Outcome {
+    let eval = Evaluation { identity, principal: Some(caller), ..Default::default() };
+    let mut c = ctx("sts:AssumeRole", ROLE);
+    if mfa {
+        c.set("aws:MultiFactorAuthPresent", "true");
+    }
+    authorize_assume_role(trust, ROLE, &eval, &c)
+}
+
+#[test]
+fn trust_names_the_user_directly() {
+    let trust = policy("trust", PolicyKind::Trust, TRUST);
+    // develop is named: allowed even without an identity policy of its own (same account).
+    assert!(assume(&trust, &user("develop"), &[], false).is_allowed());
+    // no_skill only with MFA.
+    let no_mfa = assume(&trust, &user("no_skill"), &[], false);
+    assert_eq!((no_mfa.decision, no_mfa.missing_allow), (Decision::ImplicitDeny, Some(PolicyKind::Trust)));
+    assert!(assume(&trust, &user("no_skill"), &[], true).is_allowed());
+    // Anyone else is refused, whatever their identity policy says.
+    let admin = policy("admin", PolicyKind::Identity, r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}"#);
+    let out = assume(&trust, &user("auditor"), &[&admin], true);
+    assert_eq!((out.decision, out.missing_allow), (Decision::ImplicitDeny, Some(PolicyKind::Trust)));
+}
+
+#[test]
+fn trust_of_the_account_root_delegates_to_identity_policies() {
+    let trust = policy("trust", PolicyKind::Trust, r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"111122223333"},"Action":"sts:AssumeRole"}}"#);
+    let out = assume(&trust, &user("develop"), &[], false);
+    assert_eq!((out.decision, out.missing_allow), (Decision::ImplicitDeny, Some(PolicyKind::Identity)));
+    let can = policy("can-assume", PolicyKind::Identity, &format!(r#"{{"Version":"2012-10-17","Statement":{{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"{ROLE}"}}}}"#));
+    assert!(assume(&trust, &user("develop"), &[&can], false).is_allowed());
+    // Another account's principal is not the account.
+    let mut other = user("develop");
+    other.account = "444455556666".into();
+    other.arn = "arn:aws:iam::444455556666:user/develop".into();
+    assert!(!assume(&trust, &other, &[&can], false).is_allowed());
+}
+
+#[test]
+fn explicit_deny_in_trust_or_identity_wins() {
+    let trust = policy(
+        "trust",
+        PolicyKind::Trust,
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole"},{"Effect":"Deny","Principal":{"AWS":"arn:aws:iam::111122223333:user/develop"},"Action":"sts:AssumeRole"}]}"#,
+    );
+    assert_eq!(assume(&trust, &user("develop"), &[], false).decision, Decision::ExplicitDeny);
+    assert!(assume(&trust, &user("other"), &[], false).is_allowed());
+    let deny = policy("deny", PolicyKind::Identity, r#"{"Version":"2012-10-17","Statement":{"Effect":"Deny","Action":"sts:*","Resource":"*"}}"#);
+    assert_eq!(assume(&trust, &user("other"), &[&deny], false).decision, Decision::ExplicitDeny);
+}
+
+#[test]
+fn root_may_not_assume_roles() {
+    let trust = policy("trust", PolicyKind::Trust, r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole"}}"#);
+    let root = Principal { arn: "arn:aws:iam::111122223333:root".into(), account: "111122223333".into(), unique_id: "111122223333".into(), kind: PrincipalKind::Root };
+    assert!(!assume(&trust, &root, &[], false).is_allowed());
+}
+
+#[test]
+fn bad_condition_values_fail_compilation_with_the_statement() {
+    let e = CompiledPolicy::parse("p", r#"{"Statement":[{"Sid":"A","Effect":"Allow","Action":"*","Resource":"*","Condition":{"NumericLessThan":{"s3:max-keys":"ten"}}}]}"#, PolicyKind::Identity).unwrap_err();
+    assert_eq!(e.statement, Some(1));
+    assert!(e.to_string().contains("Statement 1 (Sid \"A\"): Condition NumericLessThan s3:max-keys: \"ten\" is not a number"), "{e}");
+}
