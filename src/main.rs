@@ -42,6 +42,36 @@ enum Command {
         #[arg(long)]
         strict: bool,
     },
+    /// Evaluate policy files against actions and resources (like `aws iam
+    /// simulate-custom-policy`): one JSON line per (action, resource). Exit 0 whatever the
+    /// decisions, 64 on a malformed policy or argument.
+    Simulate {
+        /// Identity policy file (repeatable).
+        #[arg(long = "policy", value_name = "FILE")]
+        policies: Vec<PathBuf>,
+        /// Session policy file (repeatable; together they form one set).
+        #[arg(long = "session-policy", value_name = "FILE")]
+        session_policies: Vec<PathBuf>,
+        /// Permissions boundary policy file.
+        #[arg(long, value_name = "FILE")]
+        boundary: Option<PathBuf>,
+        /// Resource policy file (needs Principal; see --caller).
+        #[arg(long, value_name = "FILE")]
+        resource_policy: Option<PathBuf>,
+        /// Action to evaluate, e.g. s3:GetObject (repeatable).
+        #[arg(long = "action", required = true)]
+        actions: Vec<String>,
+        /// Resource ARN (repeatable; default "*").
+        #[arg(long = "resource")]
+        resources: Vec<String>,
+        /// Context key: key=type:value[,value], type one of string, numeric, boolean, date, ip,
+        /// binary or their List forms (repeatable).
+        #[arg(long = "context")]
+        context: Vec<String>,
+        /// Caller ARN for Principal matching (user, assumed-role session or root).
+        #[arg(long)]
+        caller: Option<String>,
+    },
     /// Print a new random keyring key (or, with --access-key, a user access key) as TOML.
     Keygen {
         /// Key id for the keyring entry (default: key-<UTC date>-<random>).
@@ -59,6 +89,25 @@ fn main() -> ExitCode {
         Command::Check { config, strict } => check(&config, strict),
         Command::Keygen { id, access_key } => keygen(id, access_key),
         Command::Serve { config } => serve(&config),
+        Command::Simulate {
+            policies,
+            session_policies,
+            boundary,
+            resource_policy,
+            actions,
+            resources,
+            context,
+            caller,
+        } => simulate(
+            policies,
+            session_policies,
+            boundary,
+            resource_policy,
+            actions,
+            resources,
+            context,
+            caller,
+        ),
     }
 }
 
@@ -95,6 +144,51 @@ fn check(path: &std::path::Path, strict: bool) -> ExitCode {
                 .filter(|p| p.severity == Severity::Error)
                 .count();
             println!("{}: invalid ({errors} error(s))", path.display());
+            ExitCode::from(EXIT_CONFIG)
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn simulate(
+    policies: Vec<PathBuf>,
+    session_policies: Vec<PathBuf>,
+    boundary: Option<PathBuf>,
+    resource_policy: Option<PathBuf>,
+    actions: Vec<String>,
+    resources: Vec<String>,
+    context: Vec<String>,
+    caller: Option<String>,
+) -> ExitCode {
+    let read = |p: &PathBuf| -> Result<(String, String), String> {
+        std::fs::read_to_string(p)
+            .map(|t| (p.display().to_string(), t))
+            .map_err(|e| format!("cannot read {}: {e}", p.display()))
+    };
+    let input = (|| -> Result<stsgate::policy::simulate::SimulateInput, String> {
+        Ok(stsgate::policy::simulate::SimulateInput {
+            policies: policies.iter().map(read).collect::<Result<_, _>>()?,
+            session_policies: session_policies
+                .iter()
+                .map(read)
+                .collect::<Result<_, _>>()?,
+            boundary: boundary.as_ref().map(read).transpose()?,
+            resource_policy: resource_policy.as_ref().map(read).transpose()?,
+            actions,
+            resources,
+            context,
+            caller,
+        })
+    })();
+    match input.and_then(|i| stsgate::policy::simulate::simulate(&i)) {
+        Ok(lines) => {
+            for line in lines {
+                println!("{line}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
             ExitCode::from(EXIT_CONFIG)
         }
     }

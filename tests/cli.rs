@@ -252,3 +252,128 @@ fn serve_answers_health_and_fails_closed_on_the_gateway() {
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0));
 }
+
+fn simulate_lines(
+    args: &[&str],
+    files: &[(&str, &str)],
+) -> (Option<i32>, Vec<serde_json::Value>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let out = stsgate()
+        .arg("simulate")
+        .args(args)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let lines = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (
+        out.status.code(),
+        lines,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn simulate_explains_session_policy_intersection() {
+    let role = r#"{"Version":"2012-10-17","Statement":{"Sid":"Read","Effect":"Allow","Action":["s3:Get*","s3:List*"],"Resource":"*"}}"#;
+    let session = r#"{"Version":"2012-10-17","Statement":{"Sid":"ListOnly","Effect":"Allow","Action":"s3:ListBucket","Resource":"*"}}"#;
+    let (code, lines, _) = simulate_lines(
+        &[
+            "--policy",
+            "role.json",
+            "--session-policy",
+            "session.json",
+            "--action",
+            "s3:ListBucket",
+            "--action",
+            "s3:GetObject",
+            "--resource",
+            "arn:aws:s3:::b",
+        ],
+        &[("role.json", role), ("session.json", session)],
+    );
+    assert_eq!(code, Some(0));
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["decision"], "allowed");
+    let sids: Vec<_> = lines[0]["matchedStatements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["sid"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        sids.contains(&"Read".to_string()) && sids.contains(&"ListOnly".to_string()),
+        "{sids:?}"
+    );
+    assert_eq!(lines[1]["decision"], "implicitDeny");
+    assert_eq!(
+        lines[1]["reason"],
+        "because no session policy allows the s3:GetObject action"
+    );
+}
+
+#[test]
+fn simulate_uses_context_keys() {
+    let p = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"},
+      {"Sid":"OnlyFromOffice","Effect":"Deny","Action":"*","Resource":"*","Condition":{"NotIpAddress":{"aws:SourceIp":"10.0.0.0/8"}}}]}"#;
+    let (_, inside, _) = simulate_lines(
+        &[
+            "--policy",
+            "p.json",
+            "--action",
+            "s3:GetObject",
+            "--context",
+            "aws:SourceIp=ip:10.1.2.3",
+        ],
+        &[("p.json", p)],
+    );
+    assert_eq!(inside[0]["decision"], "allowed");
+    let (_, outside, _) = simulate_lines(
+        &[
+            "--policy",
+            "p.json",
+            "--action",
+            "s3:GetObject",
+            "--context",
+            "aws:SourceIp=ip:192.0.2.1",
+        ],
+        &[("p.json", p)],
+    );
+    assert_eq!(outside[0]["decision"], "explicitDeny");
+    assert_eq!(outside[0]["matchedStatements"][0]["sid"], "OnlyFromOffice");
+    let (code, _, err) = simulate_lines(
+        &[
+            "--policy",
+            "p.json",
+            "--action",
+            "s3:GetObject",
+            "--context",
+            "aws:SourceIp=ipv9:x",
+        ],
+        &[("p.json", p)],
+    );
+    assert_eq!(code, Some(64));
+    assert!(err.contains("unknown type 'ipv9'"), "{err}");
+}
+
+#[test]
+fn simulate_exits_64_on_a_malformed_policy() {
+    let (code, lines, err) = simulate_lines(
+        &["--policy", "bad.json", "--action", "s3:GetObject"],
+        &[(
+            "bad.json",
+            r#"{"Statement":{"Effect":"Allow","Action":"s3:GetObject"}}"#,
+        )],
+    );
+    assert_eq!(code, Some(64));
+    assert!(lines.is_empty());
+    assert!(
+        err.contains("MalformedPolicyDocument: Statement 1: Resource or NotResource is missing"),
+        "{err}"
+    );
+}

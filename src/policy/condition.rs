@@ -56,6 +56,9 @@ fn negated(op: BaseOperator) -> bool {
 pub fn parse_date(value: &str) -> Option<f64> {
     use time::format_description::well_known::Rfc3339;
     let v = value.trim();
+    if let Some(t) = parse_plain_utc(v) {
+        return Some(t);
+    }
     if let Ok(n) = v.parse::<f64>()
         && !v.contains('-')
     {
@@ -76,14 +79,56 @@ pub fn parse_date(value: &str) -> Option<f64> {
     None
 }
 
+/// Fast path for `YYYY-MM-DDTHH:MM:SSZ`, the form stsgate itself puts in request contexts.
+fn parse_plain_utc(v: &str) -> Option<f64> {
+    let b = v.as_bytes();
+    if b.len() != 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+        || b[19] != b'Z'
+    {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| {
+        b[r].iter().try_fold(0u32, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+        })
+    };
+    let date = time::Date::from_calendar_date(
+        i32::try_from(num(0..4)?).ok()?,
+        time::Month::try_from(u8::try_from(num(5..7)?).ok()?).ok()?,
+        u8::try_from(num(8..10)?).ok()?,
+    )
+    .ok()?;
+    let clock = time::Time::from_hms(
+        u8::try_from(num(11..13)?).ok()?,
+        u8::try_from(num(14..16)?).ok()?,
+        u8::try_from(num(17..19)?).ok()?,
+    )
+    .ok()?;
+    Some(
+        time::PrimitiveDateTime::new(date, clock)
+            .assume_utc()
+            .unix_timestamp() as f64,
+    )
+}
+
 fn parse_net(value: &str) -> Option<IpNet> {
-    value.parse::<IpNet>().ok().or_else(|| value.parse::<IpAddr>().ok().map(IpNet::from))
+    value
+        .parse::<IpNet>()
+        .ok()
+        .or_else(|| value.parse::<IpAddr>().ok().map(IpNet::from))
 }
 
 impl CompiledCondition {
     /// Compiles a condition. `variables` is true under policy version 2012-10-17.
     pub fn compile(c: &Condition, variables: bool) -> Result<CompiledCondition, String> {
-        let bad = |what: &str, v: &str| format!("Condition {} {}: \"{v}\" is not {what}", c.operator, c.key);
+        let bad = |what: &str, v: &str| {
+            format!("Condition {} {}: \"{v}\" is not {what}", c.operator, c.key)
+        };
         let values = match c.operator.base {
             BaseOperator::StringEquals
             | BaseOperator::StringNotEquals
@@ -91,9 +136,15 @@ impl CompiledCondition {
             | BaseOperator::StringNotEqualsIgnoreCase
             | BaseOperator::StringLike
             | BaseOperator::StringNotLike => Values::Strings(
-                c.values.iter().map(|v| Template::new(v, variables, false).map_err(|e| e.0)).collect::<Result<_, _>>()?,
+                c.values
+                    .iter()
+                    .map(|v| Template::new(v, variables, false).map_err(|e| e.0))
+                    .collect::<Result<_, _>>()?,
             ),
-            BaseOperator::ArnEquals | BaseOperator::ArnLike | BaseOperator::ArnNotEquals | BaseOperator::ArnNotLike => {
+            BaseOperator::ArnEquals
+            | BaseOperator::ArnLike
+            | BaseOperator::ArnNotEquals
+            | BaseOperator::ArnNotLike => {
                 let mut arns = Vec::new();
                 for v in &c.values {
                     let parts: Vec<&str> = v.splitn(6, ':').collect();
@@ -111,17 +162,25 @@ impl CompiledCondition {
             | BaseOperator::NumericLessThan
             | BaseOperator::NumericLessThanEquals
             | BaseOperator::NumericGreaterThan
-            | BaseOperator::NumericGreaterThanEquals => {
-                Values::Numbers(c.values.iter().map(|v| v.trim().parse::<f64>().map_err(|_| bad("a number", v))).collect::<Result<_, _>>()?)
-            }
+            | BaseOperator::NumericGreaterThanEquals => Values::Numbers(
+                c.values
+                    .iter()
+                    .map(|v| v.trim().parse::<f64>().map_err(|_| bad("a number", v)))
+                    .collect::<Result<_, _>>()?,
+            ),
             BaseOperator::DateEquals
             | BaseOperator::DateNotEquals
             | BaseOperator::DateLessThan
             | BaseOperator::DateLessThanEquals
             | BaseOperator::DateGreaterThan
-            | BaseOperator::DateGreaterThanEquals => {
-                Values::Dates(c.values.iter().map(|v| parse_date(v).ok_or_else(|| bad("a date (ISO 8601 or epoch seconds)", v))).collect::<Result<_, _>>()?)
-            }
+            | BaseOperator::DateGreaterThanEquals => Values::Dates(
+                c.values
+                    .iter()
+                    .map(|v| {
+                        parse_date(v).ok_or_else(|| bad("a date (ISO 8601 or epoch seconds)", v))
+                    })
+                    .collect::<Result<_, _>>()?,
+            ),
             BaseOperator::Bool => Values::Bools(
                 c.values
                     .iter()
@@ -133,18 +192,38 @@ impl CompiledCondition {
                     .collect::<Result<_, _>>()?,
             ),
             BaseOperator::BinaryEquals => Values::Binary(
-                c.values.iter().map(|v| data_encoding::BASE64.decode(v.as_bytes()).map_err(|_| bad("base64", v))).collect::<Result<_, _>>()?,
+                c.values
+                    .iter()
+                    .map(|v| {
+                        data_encoding::BASE64
+                            .decode(v.as_bytes())
+                            .map_err(|_| bad("base64", v))
+                    })
+                    .collect::<Result<_, _>>()?,
             ),
-            BaseOperator::IpAddress | BaseOperator::NotIpAddress => {
-                Values::Nets(c.values.iter().map(|v| parse_net(v.trim()).ok_or_else(|| bad("an IP address or CIDR", v))).collect::<Result<_, _>>()?)
-            }
+            BaseOperator::IpAddress | BaseOperator::NotIpAddress => Values::Nets(
+                c.values
+                    .iter()
+                    .map(|v| parse_net(v.trim()).ok_or_else(|| bad("an IP address or CIDR", v)))
+                    .collect::<Result<_, _>>()?,
+            ),
             BaseOperator::Null => match c.values.as_slice() {
                 [v] if v.eq_ignore_ascii_case("true") => Values::Null(true),
                 [v] if v.eq_ignore_ascii_case("false") => Values::Null(false),
-                _ => return Err(format!("Condition Null {}: the value must be true or false", c.key)),
+                _ => {
+                    return Err(format!(
+                        "Condition Null {}: the value must be true or false",
+                        c.key
+                    ));
+                }
             },
         };
-        Ok(CompiledCondition { operator: c.operator, key: c.key.to_ascii_lowercase(), values, source: c.clone() })
+        Ok(CompiledCondition {
+            operator: c.operator,
+            key: c.key.to_ascii_lowercase(),
+            values,
+            source: c.clone(),
+        })
     }
 
     /// Evaluates against a request context.
@@ -185,16 +264,29 @@ impl CompiledCondition {
             Values::Strings(templates) => templates.iter().any(|t| match base {
                 BaseOperator::StringLike | BaseOperator::StringNotLike => t.matches(v, lookup),
                 BaseOperator::StringEqualsIgnoreCase | BaseOperator::StringNotEqualsIgnoreCase => {
-                    t.resolve(lookup).is_some_and(|p| p.to_lowercase() == v.to_lowercase())
+                    match t.literal() {
+                        Some(p) if p.is_ascii() && v.is_ascii() => p.eq_ignore_ascii_case(v),
+                        _ => t
+                            .resolve(lookup)
+                            .is_some_and(|p| p.to_lowercase() == v.to_lowercase()),
+                    }
                 }
-                _ => t.resolve(lookup).is_some_and(|p| p == v),
+                _ => match t.literal() {
+                    Some(p) => p == v,
+                    None => t.resolve(lookup).is_some_and(|p| p == v),
+                },
             }),
             Values::Arns(arns) => {
                 let parts: Vec<&str> = v.splitn(6, ':').collect();
-                parts.len() == 6 && arns.iter().any(|a| a.iter().zip(&parts).all(|(t, p)| t.matches(p, lookup)))
+                parts.len() == 6
+                    && arns
+                        .iter()
+                        .any(|a| a.iter().zip(&parts).all(|(t, p)| t.matches(p, lookup)))
             }
             Values::Numbers(ns) => {
-                let Ok(x) = v.trim().parse::<f64>() else { return false };
+                let Ok(x) = v.trim().parse::<f64>() else {
+                    return false;
+                };
                 ns.iter().any(|&n| compare(base, x, n))
             }
             Values::Dates(ds) => {
@@ -210,11 +302,15 @@ impl CompiledCondition {
                 bs.contains(&x)
             }
             Values::Binary(bins) => {
-                let bytes = data_encoding::BASE64.decode(v.as_bytes()).unwrap_or_else(|_| v.as_bytes().to_vec());
+                let bytes = data_encoding::BASE64
+                    .decode(v.as_bytes())
+                    .unwrap_or_else(|_| v.as_bytes().to_vec());
                 bins.contains(&bytes)
             }
             Values::Nets(nets) => {
-                let Ok(ip) = v.trim().parse::<IpAddr>() else { return false };
+                let Ok(ip) = v.trim().parse::<IpAddr>() else {
+                    return false;
+                };
                 nets.iter().any(|n| n.contains(&ip))
             }
             Values::Null(_) => unreachable!("handled in evaluate"),
@@ -227,7 +323,10 @@ impl CompiledCondition {
 
 fn compare(op: BaseOperator, x: f64, p: f64) -> bool {
     match op {
-        BaseOperator::NumericEquals | BaseOperator::DateEquals | BaseOperator::NumericNotEquals | BaseOperator::DateNotEquals => x == p,
+        BaseOperator::NumericEquals
+        | BaseOperator::DateEquals
+        | BaseOperator::NumericNotEquals
+        | BaseOperator::DateNotEquals => x == p,
         BaseOperator::NumericLessThan | BaseOperator::DateLessThan => x < p,
         BaseOperator::NumericLessThanEquals | BaseOperator::DateLessThanEquals => x <= p,
         BaseOperator::NumericGreaterThan | BaseOperator::DateGreaterThan => x > p,

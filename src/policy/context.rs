@@ -24,18 +24,36 @@ pub struct RequestContext {
 
 impl RequestContext {
     pub fn new(action: impl Into<String>, resource: impl Into<String>) -> Self {
-        RequestContext { action: action.into(), resource: resource.into(), keys: HashMap::new() }
+        RequestContext {
+            action: action.into(),
+            resource: resource.into(),
+            keys: HashMap::new(),
+        }
     }
 
     /// Sets a single-valued key.
     pub fn set(&mut self, key: &str, value: impl Into<String>) -> &mut Self {
-        self.keys.insert(key.to_ascii_lowercase(), ContextValue { name: key.to_string(), values: vec![value.into()], multi: false });
+        self.keys.insert(
+            key.to_ascii_lowercase(),
+            ContextValue {
+                name: key.to_string(),
+                values: vec![value.into()],
+                multi: false,
+            },
+        );
         self
     }
 
     /// Sets a multi-valued key.
     pub fn set_multi(&mut self, key: &str, values: Vec<String>) -> &mut Self {
-        self.keys.insert(key.to_ascii_lowercase(), ContextValue { name: key.to_string(), values, multi: true });
+        self.keys.insert(
+            key.to_ascii_lowercase(),
+            ContextValue {
+                name: key.to_string(),
+                values,
+                multi: true,
+            },
+        );
         self
     }
 
@@ -54,7 +72,10 @@ impl RequestContext {
 
     /// A single-valued key's value (for policy variables; multi-valued keys are not variables).
     pub fn variable(&self, key_lower: &str) -> Option<&str> {
-        self.keys.get(key_lower).filter(|v| !v.multi && v.values.len() == 1).map(|v| v.values[0].as_str())
+        self.keys
+            .get(key_lower)
+            .filter(|v| !v.multi && v.values.len() == 1)
+            .map(|v| v.values[0].as_str())
     }
 
     /// All keys and values, sorted by key (for encoded failure messages and `simulate`).

@@ -3,16 +3,27 @@
 //! A policy is compiled once (actions lower-cased into globs, resources split into ARN parts,
 //! condition values parsed); evaluation then only matches and never re-parses JSON.
 
+use std::sync::Arc;
+
 use super::condition::CompiledCondition;
 use super::context::RequestContext;
-use super::document::{Effect, PolicyDocument, PolicyError, PolicyKind, PrincipalType, Principals, Statement, Version, parse_principal_arn};
+use super::document::{
+    Effect, PolicyDocument, PolicyError, PolicyKind, PrincipalType, Principals, Statement, Version,
+    parse_principal_arn,
+};
 use super::pattern::{Glob, Template};
 
 /// A resource pattern: `*`, or the six ARN parts matched one by one (a wildcard in the first five
-/// parts cannot swallow a `:`; the resource part may contain variables).
+/// parts cannot swallow a `:`; the resource part may contain variables). When the first five
+/// parts are literal (`arn:aws:s3:::`), they are compared as one prefix.
 #[derive(Debug, Clone)]
 enum ResourcePattern {
     Any,
+    /// Literal `arn:…:` prefix (five parts and their colons) and the resource-part pattern.
+    Prefixed {
+        prefix: String,
+        rest: Template,
+    },
     Arn(Box<[Template; 6]>),
 }
 
@@ -26,15 +37,36 @@ impl ResourcePattern {
             return Err(format!("\"{pattern}\" is not an ARN"));
         }
         let t = |i: usize, vars: bool| Template::new(parts[i], vars, false).map_err(|e| e.0);
-        Ok(ResourcePattern::Arn(Box::new([t(0, false)?, t(1, false)?, t(2, false)?, t(3, false)?, t(4, false)?, t(5, variables)?])))
+        if parts[..5].iter().all(|p| !p.contains(['*', '?'])) {
+            let prefix_len = parts[..5].iter().map(|p| p.len() + 1).sum();
+            return Ok(ResourcePattern::Prefixed {
+                prefix: pattern[..prefix_len].to_string(),
+                rest: t(5, variables)?,
+            });
+        }
+        Ok(ResourcePattern::Arn(Box::new([
+            t(0, false)?,
+            t(1, false)?,
+            t(2, false)?,
+            t(3, false)?,
+            t(4, false)?,
+            t(5, variables)?,
+        ])))
     }
 
     fn matches(&self, resource: &str, ctx: &RequestContext) -> bool {
         match self {
             ResourcePattern::Any => true,
+            ResourcePattern::Prefixed { prefix, rest } => resource
+                .strip_prefix(prefix.as_str())
+                .is_some_and(|r| rest.matches(r, |k| ctx.variable(k))),
             ResourcePattern::Arn(parts) => {
                 let mut actual = resource.splitn(6, ':');
-                parts.iter().all(|p| actual.next().is_some_and(|a| p.matches(a, |k| ctx.variable(k))))
+                parts.iter().all(|p| {
+                    actual
+                        .next()
+                        .is_some_and(|a| p.matches(a, |k| ctx.variable(k)))
+                })
             }
         }
     }
@@ -47,17 +79,18 @@ struct CompiledStatement {
     effect: Effect,
     principal: Option<Principals>,
     actions_negated: bool,
-    actions: Vec<Glob>,
+    /// (service, action name) patterns, lower case: the service rejects most statements at once.
+    actions: Vec<(Glob, Glob)>,
     resources: Option<(bool, Vec<ResourcePattern>)>,
     conditions: Vec<CompiledCondition>,
-    source: Statement,
+    source: Arc<Statement>,
 }
 
 /// A policy ready for evaluation.
 #[derive(Debug, Clone)]
 pub struct CompiledPolicy {
     /// A name for explanations (policy name or ARN).
-    pub name: String,
+    pub name: Arc<str>,
     pub kind: PolicyKind,
     statements: Vec<CompiledStatement>,
 }
@@ -65,26 +98,44 @@ pub struct CompiledPolicy {
 /// A statement that decided (or took part in) a decision.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MatchedStatement {
-    pub policy: String,
+    pub policy: Arc<str>,
     pub kind: PolicyKind,
     pub sid: Option<String>,
     /// 0-based position in its policy.
     pub index: usize,
     pub effect: Effect,
-    pub statement: Statement,
+    pub statement: Arc<Statement>,
 }
 
 impl CompiledPolicy {
-    pub fn compile(name: impl Into<String>, doc: &PolicyDocument, kind: PolicyKind) -> Result<CompiledPolicy, PolicyError> {
+    pub fn compile(
+        name: impl Into<Arc<str>>,
+        doc: &PolicyDocument,
+        kind: PolicyKind,
+    ) -> Result<CompiledPolicy, PolicyError> {
         let variables = doc.version == Version::V2012_10_17;
         let mut statements = Vec::with_capacity(doc.statements.len());
         for (index, s) in doc.statements.iter().enumerate() {
-            let err = |message: String| PolicyError { statement: Some(index + 1), sid: s.sid.clone(), message, position: None };
-            let conditions = s.conditions.iter().map(|c| CompiledCondition::compile(c, variables)).collect::<Result<Vec<_>, _>>().map_err(err)?;
+            let err = |message: String| PolicyError {
+                statement: Some(index + 1),
+                sid: s.sid.clone(),
+                message,
+                position: None,
+            };
+            let conditions = s
+                .conditions
+                .iter()
+                .map(|c| CompiledCondition::compile(c, variables))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(err)?;
             let resources = match &s.resource {
                 Some(r) => Some((
                     r.negated,
-                    r.patterns.iter().map(|p| ResourcePattern::compile(p, variables)).collect::<Result<Vec<_>, _>>().map_err(err)?,
+                    r.patterns
+                        .iter()
+                        .map(|p| ResourcePattern::compile(p, variables))
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(err)?,
                 )),
                 None => None,
             };
@@ -93,17 +144,33 @@ impl CompiledPolicy {
                 effect: s.effect,
                 principal: s.principal.clone(),
                 actions_negated: s.action.negated,
-                actions: s.action.patterns.iter().map(|p| Glob::new(p, true)).collect(),
+                actions: s
+                    .action
+                    .patterns
+                    .iter()
+                    .map(|p| match p.split_once(':') {
+                        Some((service, name)) => (Glob::new(service, true), Glob::new(name, true)),
+                        None => (Glob::new(p, true), Glob::Any),
+                    })
+                    .collect(),
                 resources,
                 conditions,
-                source: s.clone(),
+                source: Arc::new(s.clone()),
             });
         }
-        Ok(CompiledPolicy { name: name.into(), kind, statements })
+        Ok(CompiledPolicy {
+            name: name.into(),
+            kind,
+            statements,
+        })
     }
 
     /// Parses and compiles in one step.
-    pub fn parse(name: impl Into<String>, text: &str, kind: PolicyKind) -> Result<CompiledPolicy, PolicyError> {
+    pub fn parse(
+        name: impl Into<Arc<str>>,
+        text: &str,
+        kind: PolicyKind,
+    ) -> Result<CompiledPolicy, PolicyError> {
         CompiledPolicy::compile(name, &PolicyDocument::parse(text, kind)?, kind)
     }
 
@@ -113,36 +180,59 @@ impl CompiledPolicy {
         &'a self,
         req: &'a Request<'a>,
         principal: Option<&'a Principal>,
+        effect: Option<Effect>,
     ) -> impl Iterator<Item = (&'a CompiledStatement, Option<PrincipalMatch>)> + 'a {
-        self.statements.iter().filter_map(move |s| {
-            let how = match &s.principal {
-                Some(p) => {
-                    let m = principal.and_then(|c| principal_match(p, c));
-                    match (p.negated, m) {
-                        (false, Some(m)) => Some(m),
-                        (false, None) => return None,
-                        (true, Some(_)) => return None,
-                        (true, None) => Some(PrincipalMatch::Any),
+        self.statements
+            .iter()
+            .filter(move |s| effect.is_none_or(|e| s.effect == e))
+            .filter_map(move |s| {
+                let how = match &s.principal {
+                    Some(p) => {
+                        let m = principal.and_then(|c| principal_match(p, c));
+                        match (p.negated, m) {
+                            (false, Some(m)) => Some(m),
+                            (false, None) => return None,
+                            (true, Some(_)) => return None,
+                            (true, None) => Some(PrincipalMatch::Any),
+                        }
                     }
-                }
-                None => None,
-            };
-            let action_hit = s.actions.iter().any(|g| g.matches(&req.action_lower));
-            if action_hit == s.actions_negated {
-                return None;
-            }
-            if let Some((negated, patterns)) = &s.resources {
-                let hit = patterns.iter().any(|p| p.matches(&req.ctx.resource, req.ctx));
-                if hit == *negated {
+                    None => None,
+                };
+                let (service, name) = req
+                    .action_lower
+                    .split_once(':')
+                    .unwrap_or((&req.action_lower, ""));
+                let action_hit = s
+                    .actions
+                    .iter()
+                    .any(|(sg, ng)| sg.matches(service) && ng.matches(name));
+                if action_hit == s.actions_negated {
                     return None;
                 }
-            }
-            s.conditions.iter().all(|c| c.evaluate(req.ctx)).then_some((s, how))
-        })
+                if let Some((negated, patterns)) = &s.resources {
+                    let hit = patterns
+                        .iter()
+                        .any(|p| p.matches(&req.ctx.resource, req.ctx));
+                    if hit == *negated {
+                        return None;
+                    }
+                }
+                s.conditions
+                    .iter()
+                    .all(|c| c.evaluate(req.ctx))
+                    .then_some((s, how))
+            })
     }
 
     fn matched(&self, s: &CompiledStatement) -> MatchedStatement {
-        MatchedStatement { policy: self.name.clone(), kind: self.kind, sid: s.source.sid.clone(), index: s.index, effect: s.effect, statement: s.source.clone() }
+        MatchedStatement {
+            policy: self.name.clone(),
+            kind: self.kind,
+            sid: s.source.sid.clone(),
+            index: s.index,
+            effect: s.effect,
+            statement: Arc::clone(&s.source),
+        }
     }
 }
 
@@ -162,7 +252,9 @@ pub enum PrincipalKind {
     Root,
     User,
     /// A session of this role (its ARN with path).
-    AssumedRole { role_arn: String },
+    AssumedRole {
+        role_arn: String,
+    },
     FederatedUser,
 }
 
@@ -180,7 +272,9 @@ pub enum PrincipalMatch {
 }
 
 fn principal_match(p: &Principals, caller: &Principal) -> Option<PrincipalMatch> {
-    let Some(entries) = &p.entries else { return Some(PrincipalMatch::Any) };
+    let Some(entries) = &p.entries else {
+        return Some(PrincipalMatch::Any);
+    };
     let mut best: Option<PrincipalMatch> = None;
     for (ptype, values) in entries {
         if *ptype != PrincipalType::Aws {
@@ -191,7 +285,9 @@ fn principal_match(p: &Principals, caller: &Principal) -> Option<PrincipalMatch>
                 Some(PrincipalMatch::Any)
             } else if *v == caller.account {
                 Some(PrincipalMatch::Account)
-            } else if *v == caller.arn || *v == caller.unique_id && caller.kind == PrincipalKind::User {
+            } else if *v == caller.arn
+                || *v == caller.unique_id && caller.kind == PrincipalKind::User
+            {
                 Some(PrincipalMatch::Session)
             } else if let PrincipalKind::AssumedRole { role_arn } = &caller.kind {
                 (*v == *role_arn || *v == caller.unique_id).then_some(PrincipalMatch::Role)
@@ -199,7 +295,11 @@ fn principal_match(p: &Principals, caller: &Principal) -> Option<PrincipalMatch>
                 None
             }
             .or_else(|| match parse_principal_arn(v) {
-                Some(super::document::PrincipalArn::Root { account }) if account == caller.account => Some(PrincipalMatch::Account),
+                Some(super::document::PrincipalArn::Root { account })
+                    if account == caller.account =>
+                {
+                    Some(PrincipalMatch::Account)
+                }
                 _ => None,
             });
             if let Some(m) = m {
@@ -249,11 +349,21 @@ impl Outcome {
         match self.decision {
             Decision::Allow => String::new(),
             Decision::ExplicitDeny => {
-                let kind = self.matched.first().map_or(PolicyKind::Identity, |m| m.kind);
-                let article = if kind == PolicyKind::Identity { "an" } else { "a" };
+                let kind = self
+                    .matched
+                    .first()
+                    .map_or(PolicyKind::Identity, |m| m.kind);
+                let article = if kind == PolicyKind::Identity {
+                    "an"
+                } else {
+                    "a"
+                };
                 format!("with an explicit deny in {article} {} policy", kind.label())
             }
-            Decision::ImplicitDeny => format!("because no {} policy allows the {action} action", self.missing_allow.unwrap_or(PolicyKind::Identity).label()),
+            Decision::ImplicitDeny => format!(
+                "because no {} policy allows the {action} action",
+                self.missing_allow.unwrap_or(PolicyKind::Identity).label()
+            ),
         }
     }
 }
@@ -276,31 +386,49 @@ struct Request<'a> {
 
 /// Decides one request (spec §5.7). Evaluation allocates only for the result.
 pub fn decide(eval: &Evaluation<'_>, ctx: &RequestContext) -> Outcome {
-    let req = Request { ctx, action_lower: ctx.action.to_lowercase() };
+    let req = Request {
+        ctx,
+        action_lower: ctx.action.to_lowercase(),
+    };
     let principal = eval.principal;
-    let sets: Vec<&CompiledPolicy> = eval
+    let sets = eval
         .identity
         .iter()
         .copied()
         .chain(eval.boundary)
         .chain(eval.session.into_iter().flatten().copied())
-        .chain(eval.resource)
-        .collect();
+        .chain(eval.resource);
 
     // An explicit deny anywhere wins.
     let denies: Vec<MatchedStatement> = sets
-        .iter()
-        .flat_map(|p| p.applicable(&req, principal).filter(|(s, _)| s.effect == Effect::Deny).map(move |(s, _)| p.matched(s)))
+        .flat_map(|p| {
+            p.applicable(&req, principal, Some(Effect::Deny))
+                .map(move |(s, _)| p.matched(s))
+        })
         .collect();
     if !denies.is_empty() {
-        return Outcome { decision: Decision::ExplicitDeny, matched: denies, missing_allow: None };
+        return Outcome {
+            decision: Decision::ExplicitDeny,
+            matched: denies,
+            missing_allow: None,
+        };
     }
     if principal.is_some_and(|p| p.kind == PrincipalKind::Root) {
-        return Outcome { decision: Decision::Allow, matched: vec![], missing_allow: None };
+        return Outcome {
+            decision: Decision::Allow,
+            matched: vec![],
+            missing_allow: None,
+        };
     }
 
     let allows = |policies: &mut dyn Iterator<Item = &CompiledPolicy>| -> Vec<MatchedStatement> {
-        policies.flat_map(|p| p.applicable(&req, principal).filter(|(s, _)| s.effect == Effect::Allow).map(move |(s, _)| p.matched(s)).collect::<Vec<_>>()).collect()
+        policies
+            .flat_map(|p| {
+                p.applicable(&req, principal, Some(Effect::Allow))
+                    .map(move |(s, _)| p.matched(s))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
     };
     let identity_allows = allows(&mut eval.identity.iter().copied());
     let boundary_allows = eval.boundary.map(|b| allows(&mut std::iter::once(b)));
@@ -308,14 +436,18 @@ pub fn decide(eval: &Evaluation<'_>, ctx: &RequestContext) -> Outcome {
     let resource_grants: Vec<(MatchedStatement, PrincipalMatch)> = eval
         .resource
         .map(|r| {
-            r.applicable(&req, principal)
-                .filter(|(s, _)| s.effect == Effect::Allow)
+            r.applicable(&req, principal, Some(Effect::Allow))
                 .map(|(s, how)| (r.matched(s), how.unwrap_or(PrincipalMatch::Any)))
                 .collect()
         })
         .unwrap_or_default();
 
-    let is_session = principal.is_some_and(|p| matches!(p.kind, PrincipalKind::AssumedRole { .. } | PrincipalKind::FederatedUser));
+    let is_session = principal.is_some_and(|p| {
+        matches!(
+            p.kind,
+            PrincipalKind::AssumedRole { .. } | PrincipalKind::FederatedUser
+        )
+    });
     let federated = principal.is_some_and(|p| p.kind == PrincipalKind::FederatedUser);
     let pb_ok = boundary_allows.as_ref().is_none_or(|a| !a.is_empty());
     let sp_ok = match &session_allows {
@@ -323,13 +455,21 @@ pub fn decide(eval: &Evaluation<'_>, ctx: &RequestContext) -> Outcome {
         None => !federated || !is_session,
     };
     let same_account = {
-        let account = ctx.resource.splitn(6, ':').nth(4).unwrap_or("");
+        let account = ctx.resource.split(':').nth(4).unwrap_or("");
         account.is_empty() || principal.is_none_or(|p| p.account == account)
     };
     let mut granted: Vec<MatchedStatement> = Vec::new();
     let allowed = if same_account {
-        let direct: Vec<_> = resource_grants.iter().filter(|(_, m)| *m == PrincipalMatch::Session).map(|(s, _)| s.clone()).collect();
-        let via_role: Vec<_> = resource_grants.iter().filter(|(_, m)| matches!(m, PrincipalMatch::Role | PrincipalMatch::Any)).map(|(s, _)| s.clone()).collect();
+        let direct: Vec<_> = resource_grants
+            .iter()
+            .filter(|(_, m)| *m == PrincipalMatch::Session)
+            .map(|(s, _)| s.clone())
+            .collect();
+        let via_role: Vec<_> = resource_grants
+            .iter()
+            .filter(|(_, m)| matches!(m, PrincipalMatch::Role | PrincipalMatch::Any))
+            .map(|(s, _)| s.clone())
+            .collect();
         if !direct.is_empty() {
             granted = direct;
             true
@@ -356,10 +496,18 @@ pub fn decide(eval: &Evaluation<'_>, ctx: &RequestContext) -> Outcome {
         if let Some(sa) = session_allows {
             granted.extend(sa);
         }
-        return Outcome { decision: Decision::Allow, matched: granted, missing_allow: None };
+        return Outcome {
+            decision: Decision::Allow,
+            matched: granted,
+            missing_allow: None,
+        };
     }
     let missing = if identity_allows.is_empty() && resource_grants.is_empty() {
-        if eval.resource.is_some() && eval.identity.is_empty() { PolicyKind::Resource } else { PolicyKind::Identity }
+        if eval.resource.is_some() && eval.identity.is_empty() {
+            PolicyKind::Resource
+        } else {
+            PolicyKind::Identity
+        }
     } else if !pb_ok {
         PolicyKind::Boundary
     } else if !sp_ok {
@@ -367,23 +515,39 @@ pub fn decide(eval: &Evaluation<'_>, ctx: &RequestContext) -> Outcome {
     } else {
         PolicyKind::Resource
     };
-    Outcome { decision: Decision::ImplicitDeny, matched: vec![], missing_allow: Some(missing) }
+    Outcome {
+        decision: Decision::ImplicitDeny,
+        matched: vec![],
+        missing_allow: Some(missing),
+    }
 }
 
 /// Authorizes `sts:AssumeRole` (and `sts:TagSession` / `sts:SetSourceIdentity` when asked):
 /// the role's trust policy must allow the caller explicitly, and, depending on how it named the
 /// caller, the caller's own policies must allow it too (spec §5.8).
-pub fn authorize_assume_role(trust: &CompiledPolicy, role_arn: &str, caller_identity: &Evaluation<'_>, ctx: &RequestContext) -> Outcome {
+pub fn authorize_assume_role(
+    trust: &CompiledPolicy,
+    role_arn: &str,
+    caller_identity: &Evaluation<'_>,
+    ctx: &RequestContext,
+) -> Outcome {
     let caller = caller_identity.principal;
     if caller.is_some_and(|p| p.kind == PrincipalKind::Root) {
-        return Outcome { decision: Decision::ImplicitDeny, matched: vec![], missing_allow: Some(PolicyKind::Trust) };
+        return Outcome {
+            decision: Decision::ImplicitDeny,
+            matched: vec![],
+            missing_allow: Some(PolicyKind::Trust),
+        };
     }
     let mut trust_ctx = ctx.clone();
     trust_ctx.resource = role_arn.to_string();
-    let req = Request { ctx: &trust_ctx, action_lower: trust_ctx.action.to_lowercase() };
+    let req = Request {
+        ctx: &trust_ctx,
+        action_lower: trust_ctx.action.to_lowercase(),
+    };
     let mut allow: Option<(MatchedStatement, PrincipalMatch)> = None;
     let mut denies = Vec::new();
-    for (s, how) in trust.applicable(&req, caller) {
+    for (s, how) in trust.applicable(&req, caller, None) {
         match s.effect {
             Effect::Deny => denies.push(trust.matched(s)),
             Effect::Allow => {
@@ -395,16 +559,27 @@ pub fn authorize_assume_role(trust: &CompiledPolicy, role_arn: &str, caller_iden
         }
     }
     if !denies.is_empty() {
-        return Outcome { decision: Decision::ExplicitDeny, matched: denies, missing_allow: None };
+        return Outcome {
+            decision: Decision::ExplicitDeny,
+            matched: denies,
+            missing_allow: None,
+        };
     }
     let Some((trust_statement, how)) = allow else {
-        return Outcome { decision: Decision::ImplicitDeny, matched: vec![], missing_allow: Some(PolicyKind::Trust) };
+        return Outcome {
+            decision: Decision::ImplicitDeny,
+            matched: vec![],
+            missing_allow: Some(PolicyKind::Trust),
+        };
     };
-    let role_account = role_arn.splitn(6, ':').nth(4).unwrap_or("");
+    let role_account = role_arn.split(':').nth(4).unwrap_or("");
     let same_account = caller.is_none_or(|c| c.account == role_account);
     let mut identity_ctx = ctx.clone();
     identity_ctx.resource = role_arn.to_string();
-    let identity_eval = Evaluation { resource: None, ..*caller_identity };
+    let identity_eval = Evaluation {
+        resource: None,
+        ..*caller_identity
+    };
     let identity = decide(&identity_eval, &identity_ctx);
     if identity.decision == Decision::ExplicitDeny {
         return identity;
@@ -415,7 +590,11 @@ pub fn authorize_assume_role(trust: &CompiledPolicy, role_arn: &str, caller_iden
         identity.is_allowed()
     } else if needs_boundary_and_session {
         // The trust named the caller's role: only its boundary and session policies limit it.
-        let limits = Evaluation { identity: &[], resource: None, ..*caller_identity };
+        let limits = Evaluation {
+            identity: &[],
+            resource: None,
+            ..*caller_identity
+        };
         let pb_sp = decide_limits(&limits, &identity_ctx);
         pb_sp.is_none()
     } else {
@@ -424,20 +603,38 @@ pub fn authorize_assume_role(trust: &CompiledPolicy, role_arn: &str, caller_iden
     if ok {
         let mut matched = vec![trust_statement];
         matched.extend(identity.matched);
-        Outcome { decision: Decision::Allow, matched, missing_allow: None }
+        Outcome {
+            decision: Decision::Allow,
+            matched,
+            missing_allow: None,
+        }
     } else {
-        Outcome { decision: Decision::ImplicitDeny, matched: vec![], missing_allow: identity.missing_allow.or(Some(PolicyKind::Identity)) }
+        Outcome {
+            decision: Decision::ImplicitDeny,
+            matched: vec![],
+            missing_allow: identity.missing_allow.or(Some(PolicyKind::Identity)),
+        }
     }
 }
 
 /// Which limiting policy (boundary, session) lacks an allow, if any.
 fn decide_limits(eval: &Evaluation<'_>, ctx: &RequestContext) -> Option<PolicyKind> {
-    let req = Request { ctx, action_lower: ctx.action.to_lowercase() };
-    let has_allow = |p: &CompiledPolicy| p.applicable(&req, eval.principal).any(|(s, _)| s.effect == Effect::Allow);
+    let req = Request {
+        ctx,
+        action_lower: ctx.action.to_lowercase(),
+    };
+    let has_allow = |p: &CompiledPolicy| {
+        p.applicable(&req, eval.principal, Some(Effect::Allow))
+            .next()
+            .is_some()
+    };
     if eval.boundary.is_some_and(|b| !has_allow(b)) {
         return Some(PolicyKind::Boundary);
     }
-    if eval.session.is_some_and(|s| !s.iter().any(|p| has_allow(p))) {
+    if eval
+        .session
+        .is_some_and(|s| !s.iter().any(|p| has_allow(p)))
+    {
         return Some(PolicyKind::Session);
     }
     None

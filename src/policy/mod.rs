@@ -7,10 +7,15 @@ mod document;
 pub mod evaluate;
 pub mod json;
 pub mod pattern;
+pub mod simulate;
 
 pub use context::{ContextValue, RequestContext};
-pub use evaluate::{CompiledPolicy, Decision, Evaluation, MatchedStatement, Outcome, Principal, PrincipalKind, PrincipalMatch, authorize_assume_role, decide};
 pub use document::{
-    BaseOperator, Condition, ConditionOperator, Effect, PatternList, PolicyDocument, PolicyError, PolicyKind,
-    PrincipalArn, PrincipalType, Principals, SetQualifier, Statement, Version, parse_principal_arn, policy_size,
+    BaseOperator, Condition, ConditionOperator, Effect, PatternList, PolicyDocument, PolicyError,
+    PolicyKind, PrincipalArn, PrincipalType, Principals, SetQualifier, Statement, Version,
+    parse_principal_arn, policy_size,
+};
+pub use evaluate::{
+    CompiledPolicy, Decision, Evaluation, MatchedStatement, Outcome, Principal, PrincipalKind,
+    PrincipalMatch, authorize_assume_role, decide,
 };

@@ -29,7 +29,11 @@ pub enum Glob {
 impl Glob {
     /// Compiles `pattern`; with `fold_case` both sides are compared in lower case (actions).
     pub fn new(pattern: &str, fold_case: bool) -> Glob {
-        let pattern = if fold_case { pattern.to_lowercase() } else { pattern.to_string() };
+        let pattern = if fold_case {
+            pattern.to_lowercase()
+        } else {
+            pattern.to_string()
+        };
         Glob::from_atoms(pattern.chars().map(|c| match c {
             '*' => Atom::Star,
             '?' => Atom::One,
@@ -40,13 +44,25 @@ impl Glob {
     fn from_atoms(atoms: impl Iterator<Item = Atom>) -> Glob {
         let atoms: Vec<Atom> = atoms.collect();
         let literal = |a: &[Atom]| -> Option<String> {
-            a.iter().map(|x| if let Atom::Char(c) = x { Some(*c) } else { None }).collect()
+            a.iter()
+                .map(|x| {
+                    if let Atom::Char(c) = x {
+                        Some(*c)
+                    } else {
+                        None
+                    }
+                })
+                .collect()
         };
         match atoms.as_slice() {
             [Atom::Star] => Glob::Any,
             _ if literal(&atoms).is_some() => Glob::Exact(literal(&atoms).unwrap_or_default()),
-            [head @ .., Atom::Star] if literal(head).is_some() => Glob::Prefix(literal(head).unwrap_or_default()),
-            [Atom::Star, tail @ ..] if literal(tail).is_some() => Glob::Suffix(literal(tail).unwrap_or_default()),
+            [head @ .., Atom::Star] if literal(head).is_some() => {
+                Glob::Prefix(literal(head).unwrap_or_default())
+            }
+            [Atom::Star, tail @ ..] if literal(tail).is_some() => {
+                Glob::Suffix(literal(tail).unwrap_or_default())
+            }
             _ => Glob::General(atoms),
         }
     }
@@ -69,12 +85,20 @@ impl Glob {
 /// Iterative wildcard matching with single-star backtracking: O(len(text) × len(pattern)) worst
 /// case, no recursion, no allocation beyond the text's characters.
 fn glob_match(pattern: &[Atom], text: &str) -> bool {
-    let text: Vec<char> = text.chars().collect();
+    if text.is_ascii() {
+        // One byte per character: match on bytes, no allocation.
+        return glob_match_units(pattern, text.as_bytes(), |b| char::from(*b));
+    }
+    let chars: Vec<char> = text.chars().collect();
+    glob_match_units(pattern, &chars, |c| *c)
+}
+
+fn glob_match_units<T>(pattern: &[Atom], text: &[T], to_char: impl Fn(&T) -> char) -> bool {
     let (mut p, mut t) = (0usize, 0usize);
     let mut star: Option<(usize, usize)> = None;
     while t < text.len() {
         match pattern.get(p) {
-            Some(Atom::Char(c)) if *c == text[t] => {
+            Some(Atom::Char(c)) if *c == to_char(&text[t]) => {
                 p += 1;
                 t += 1;
             }
@@ -105,7 +129,10 @@ enum Part {
     /// Pattern text (wildcards active).
     Text(String),
     /// `${key}` or `${key, 'default'}`; the key is stored in lower case.
-    Var { key: String, default: Option<String> },
+    Var {
+        key: String,
+        default: Option<String>,
+    },
 }
 
 /// A policy value that may contain variables. Without variables it is a precompiled [`Glob`].
@@ -129,7 +156,9 @@ impl Template {
         while variables && let Some(start) = rest.find("${") {
             text.push_str(&rest[..start]);
             let after = &rest[start + 2..];
-            let end = after.find('}').ok_or_else(|| TemplateError(format!("unterminated policy variable in \"{value}\"")))?;
+            let end = after.find('}').ok_or_else(|| {
+                TemplateError(format!("unterminated policy variable in \"{value}\""))
+            })?;
             let inner = &after[..end];
             rest = &after[end + 1..];
             match inner {
@@ -138,7 +167,10 @@ impl Template {
                     if !text.is_empty() {
                         parts.push(Part::Text(std::mem::take(&mut text)));
                     }
-                    parts.push(Part::Var { key: String::new(), default: Some(inner.to_string()) });
+                    parts.push(Part::Var {
+                        key: String::new(),
+                        default: Some(inner.to_string()),
+                    });
                 }
                 _ => {
                     let (key, default) = match inner.split_once(',') {
@@ -147,18 +179,27 @@ impl Template {
                             let d = d
                                 .strip_prefix('\'')
                                 .and_then(|d| d.strip_suffix('\''))
-                                .ok_or_else(|| TemplateError(format!("the default in \"${{{inner}}}\" must be single-quoted")))?;
+                                .ok_or_else(|| {
+                                    TemplateError(format!(
+                                        "the default in \"${{{inner}}}\" must be single-quoted"
+                                    ))
+                                })?;
                             (key.trim(), Some(d.to_string()))
                         }
                         None => (inner.trim(), None),
                     };
                     if key.is_empty() || key.contains(char::is_whitespace) {
-                        return Err(TemplateError(format!("\"${{{inner}}}\" is not a valid policy variable")));
+                        return Err(TemplateError(format!(
+                            "\"${{{inner}}}\" is not a valid policy variable"
+                        )));
                     }
                     if !text.is_empty() {
                         parts.push(Part::Text(std::mem::take(&mut text)));
                     }
-                    parts.push(Part::Var { key: key.to_ascii_lowercase(), default });
+                    parts.push(Part::Var {
+                        key: key.to_ascii_lowercase(),
+                        default,
+                    });
                 }
             }
         }
@@ -170,7 +211,19 @@ impl Template {
             [Part::Text(t)] => Some(Glob::new(t, fold_case)),
             _ => None,
         };
-        Ok(Template { parts, compiled, fold_case })
+        Ok(Template {
+            parts,
+            compiled,
+            fold_case,
+        })
+    }
+
+    /// The text of a template without variables (wildcard characters included, as written).
+    pub fn literal(&self) -> Option<&str> {
+        match self.parts.as_slice() {
+            [Part::Text(t)] if !self.fold_case => Some(t),
+            _ => None,
+        }
     }
 
     pub fn has_variables(&self) -> bool {
@@ -207,7 +260,11 @@ impl Template {
         for part in &self.parts {
             match part {
                 Part::Text(t) => {
-                    let t = if self.fold_case { t.to_lowercase() } else { t.clone() };
+                    let t = if self.fold_case {
+                        t.to_lowercase()
+                    } else {
+                        t.clone()
+                    };
                     atoms.extend(t.chars().map(|c| match c {
                         '*' => Atom::Star,
                         '?' => Atom::One,
@@ -224,7 +281,11 @@ impl Template {
     }
 }
 
-fn var_value<'a, 'b>(key: &str, default: &'b Option<String>, lookup: &impl Fn(&str) -> Option<&'a str>) -> Option<&'b str>
+fn var_value<'a, 'b>(
+    key: &str,
+    default: &'b Option<String>,
+    lookup: &impl Fn(&str) -> Option<&'a str>,
+) -> Option<&'b str>
 where
     'a: 'b,
 {
@@ -242,7 +303,10 @@ mod tests {
     #[test]
     fn glob_shapes_and_matching() {
         assert_eq!(Glob::new("*", false), Glob::Any);
-        assert_eq!(Glob::new("s3:GetObject", true), Glob::Exact("s3:getobject".into()));
+        assert_eq!(
+            Glob::new("s3:GetObject", true),
+            Glob::Exact("s3:getobject".into())
+        );
         assert_eq!(Glob::new("s3:Get*", true), Glob::Prefix("s3:get".into()));
         assert_eq!(Glob::new("*Object", false), Glob::Suffix("Object".into()));
         let g = Glob::new("arn:aws:s3:::b/*/x?.txt", false);
@@ -286,7 +350,8 @@ mod tests {
         assert!(t.matches("arn:aws:s3:::home/bob/notes.txt", lookup));
         assert!(!t.matches("arn:aws:s3:::home/alice/notes.txt", lookup));
         // A substituted '*' is a literal star, not a wildcard.
-        let team = Template::new("arn:aws:s3:::teams/${aws:PrincipalTag/team}", true, false).unwrap();
+        let team =
+            Template::new("arn:aws:s3:::teams/${aws:PrincipalTag/team}", true, false).unwrap();
         assert!(team.matches("arn:aws:s3:::teams/data*", lookup));
         assert!(!team.matches("arn:aws:s3:::teams/data-science", lookup));
     }
@@ -300,7 +365,10 @@ mod tests {
         assert!(e.matches("a*b?c$", lookup));
         assert!(!e.matches("aXbYc$", lookup));
         let missing = Template::new("home/${aws:userid}/*", true, false).unwrap();
-        assert!(!missing.matches("home//x", lookup), "a variable without value matches nothing");
+        assert!(
+            !missing.matches("home//x", lookup),
+            "a variable without value matches nothing"
+        );
         assert_eq!(missing.resolve(lookup), None);
         // 2008-10-17: literal.
         let old = Template::new("home/${aws:username}", false, false).unwrap();
@@ -308,6 +376,10 @@ mod tests {
         assert!(Template::new("${unterminated", true, false).is_err());
         assert!(Template::new("${a, default}", true, false).is_err());
         // Keys are case-insensitive.
-        assert!(Template::new("${AWS:UserName}", true, false).unwrap().matches("bob", lookup));
+        assert!(
+            Template::new("${AWS:UserName}", true, false)
+                .unwrap()
+                .matches("bob", lookup)
+        );
     }
 }

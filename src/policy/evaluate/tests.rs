@@ -14,7 +14,9 @@ fn role_session() -> Principal {
         arn: "arn:aws:sts::111122223333:assumed-role/s3_role/alice".into(),
         account: "111122223333".into(),
         unique_id: "AROAEXAMPLEROLEID0001".into(),
-        kind: PrincipalKind::AssumedRole { role_arn: "arn:aws:iam::111122223333:role/s3_role".into() },
+        kind: PrincipalKind::AssumedRole {
+            role_arn: "arn:aws:iam::111122223333:role/s3_role".into(),
+        },
     }
 }
 
@@ -34,27 +36,59 @@ fn ctx(action: &str, resource: &str) -> RequestContext {
 #[test]
 fn seed_session_policy_narrows_the_role() {
     let role = policy("S3ReadOnly", PolicyKind::Identity, S3_READ_ONLY);
-    let session = policy("session", PolicyKind::Session, r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*"}}"#);
+    let session = policy(
+        "session",
+        PolicyKind::Session,
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*"}}"#,
+    );
     let p = role_session();
-    let eval = Evaluation { identity: &[&role], session: Some(&[&session]), principal: Some(&p), ..Default::default() };
+    let eval = Evaluation {
+        identity: &[&role],
+        session: Some(&[&session]),
+        principal: Some(&p),
+        ..Default::default()
+    };
     assert!(decide(&eval, &ctx("s3:ListBucket", "arn:aws:s3:::demo-bucket")).is_allowed());
     let get = decide(&eval, &ctx("s3:GetObject", "arn:aws:s3:::demo-bucket/key"));
     assert_eq!(get.decision, Decision::ImplicitDeny);
     assert_eq!(get.missing_allow, Some(PolicyKind::Session));
-    assert_eq!(get.reason("s3:GetObject"), "because no session policy allows the s3:GetObject action");
+    assert_eq!(
+        get.reason("s3:GetObject"),
+        "because no session policy allows the s3:GetObject action"
+    );
 }
 
 #[test]
 fn seed_session_policy_never_widens_the_role() {
-    let role = policy("ListOnly", PolicyKind::Identity, r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*"}}"#);
-    let session = policy("session", PolicyKind::Session, r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:Get*","Resource":"*"}}"#);
+    let role = policy(
+        "ListOnly",
+        PolicyKind::Identity,
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*"}}"#,
+    );
+    let session = policy(
+        "session",
+        PolicyKind::Session,
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:Get*","Resource":"*"}}"#,
+    );
     let p = role_session();
-    let eval = Evaluation { identity: &[&role], session: Some(&[&session]), principal: Some(&p), ..Default::default() };
+    let eval = Evaluation {
+        identity: &[&role],
+        session: Some(&[&session]),
+        principal: Some(&p),
+        ..Default::default()
+    };
     let out = decide(&eval, &ctx("s3:GetObject", "arn:aws:s3:::b/k"));
     assert_eq!(out.decision, Decision::ImplicitDeny);
-    assert_eq!(out.reason("s3:GetObject"), "because no identity-based policy allows the s3:GetObject action");
+    assert_eq!(
+        out.reason("s3:GetObject"),
+        "because no identity-based policy allows the s3:GetObject action"
+    );
     // Without session policies a role session gets the role's permissions.
-    let eval = Evaluation { identity: &[&role], principal: Some(&p), ..Default::default() };
+    let eval = Evaluation {
+        identity: &[&role],
+        principal: Some(&p),
+        ..Default::default()
+    };
     assert!(decide(&eval, &ctx("s3:ListBucket", "arn:aws:s3:::b")).is_allowed());
 }
 
@@ -67,11 +101,19 @@ fn seed_explicit_deny_in_session_policy() {
         r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"},{"Sid":"NoSecrets","Effect":"Deny","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/secret/*"}]}"#,
     );
     let p = role_session();
-    let eval = Evaluation { identity: &[&role], session: Some(&[&session]), principal: Some(&p), ..Default::default() };
+    let eval = Evaluation {
+        identity: &[&role],
+        session: Some(&[&session]),
+        principal: Some(&p),
+        ..Default::default()
+    };
     let out = decide(&eval, &ctx("s3:GetObject", "arn:aws:s3:::b/secret/x"));
     assert_eq!(out.decision, Decision::ExplicitDeny);
     assert_eq!(out.matched[0].sid.as_deref(), Some("NoSecrets"));
-    assert_eq!(out.reason("s3:GetObject"), "with an explicit deny in a session policy");
+    assert_eq!(
+        out.reason("s3:GetObject"),
+        "with an explicit deny in a session policy"
+    );
     assert!(decide(&eval, &ctx("s3:GetObject", "arn:aws:s3:::b/public/x")).is_allowed());
 }
 
@@ -84,44 +126,85 @@ fn seed_revoke_older_sessions() {
         r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":["*"],"Resource":["*"],"Condition":{"DateLessThan":{"aws:TokenIssueTime":"2026-03-01T11:45:00Z"}}}]}"#,
     );
     let p = role_session();
-    let eval = Evaluation { identity: &[&role, &revoke], principal: Some(&p), ..Default::default() };
+    let eval = Evaluation {
+        identity: &[&role, &revoke],
+        principal: Some(&p),
+        ..Default::default()
+    };
     let mut old = ctx("s3:GetObject", "arn:aws:s3:::b/k");
     old.set("aws:TokenIssueTime", "2026-03-01T11:30:00Z");
     let out = decide(&eval, &old);
     assert_eq!(out.decision, Decision::ExplicitDeny);
-    assert_eq!(out.matched[0].policy, "AWSRevokeOlderSessions");
+    assert_eq!(&*out.matched[0].policy, "AWSRevokeOlderSessions");
     let mut fresh = ctx("s3:GetObject", "arn:aws:s3:::b/k");
     fresh.set("aws:TokenIssueTime", "2026-03-01T11:50:00Z");
     assert!(decide(&eval, &fresh).is_allowed());
     // Long-term keys carry no aws:TokenIssueTime: the deny does not apply.
     let u = user("develop");
-    let eval = Evaluation { identity: &[&role, &revoke], principal: Some(&u), ..Default::default() };
+    let eval = Evaluation {
+        identity: &[&role, &revoke],
+        principal: Some(&u),
+        ..Default::default()
+    };
     assert!(decide(&eval, &ctx("s3:GetObject", "arn:aws:s3:::b/k")).is_allowed());
 }
 
 #[test]
 fn boundary_limits_identity() {
-    let id = policy("all-s3", PolicyKind::Identity, r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*"}}"#);
-    let pb = policy("boundary", PolicyKind::Boundary, r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}}"#);
+    let id = policy(
+        "all-s3",
+        PolicyKind::Identity,
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*"}}"#,
+    );
+    let pb = policy(
+        "boundary",
+        PolicyKind::Boundary,
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}}"#,
+    );
     let u = user("develop");
-    let eval = Evaluation { identity: &[&id], boundary: Some(&pb), principal: Some(&u), ..Default::default() };
+    let eval = Evaluation {
+        identity: &[&id],
+        boundary: Some(&pb),
+        principal: Some(&u),
+        ..Default::default()
+    };
     assert!(decide(&eval, &ctx("s3:GetObject", "arn:aws:s3:::b/k")).is_allowed());
     let put = decide(&eval, &ctx("s3:PutObject", "arn:aws:s3:::b/k"));
-    assert_eq!((put.decision, put.missing_allow), (Decision::ImplicitDeny, Some(PolicyKind::Boundary)));
+    assert_eq!(
+        (put.decision, put.missing_allow),
+        (Decision::ImplicitDeny, Some(PolicyKind::Boundary))
+    );
 }
 
 #[test]
 fn no_policy_means_implicit_deny() {
     let u = user("no_skill");
-    let out = decide(&Evaluation { principal: Some(&u), ..Default::default() }, &ctx("s3:GetObject", "arn:aws:s3:::b/k"));
-    assert_eq!((out.decision, out.missing_allow), (Decision::ImplicitDeny, Some(PolicyKind::Identity)));
+    let out = decide(
+        &Evaluation {
+            principal: Some(&u),
+            ..Default::default()
+        },
+        &ctx("s3:GetObject", "arn:aws:s3:::b/k"),
+    );
+    assert_eq!(
+        (out.decision, out.missing_allow),
+        (Decision::ImplicitDeny, Some(PolicyKind::Identity))
+    );
 }
 
 #[test]
 fn actions_fold_case_resources_do_not() {
-    let id = policy("p", PolicyKind::Identity, r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"S3:getobject","Resource":"arn:aws:s3:::Bucket/Key"}}"#);
+    let id = policy(
+        "p",
+        PolicyKind::Identity,
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"S3:getobject","Resource":"arn:aws:s3:::Bucket/Key"}}"#,
+    );
     let u = user("u");
-    let eval = Evaluation { identity: &[&id], principal: Some(&u), ..Default::default() };
+    let eval = Evaluation {
+        identity: &[&id],
+        principal: Some(&u),
+        ..Default::default()
+    };
     assert!(decide(&eval, &ctx("s3:GetObject", "arn:aws:s3:::Bucket/Key")).is_allowed());
     assert!(!decide(&eval, &ctx("s3:GetObject", "arn:aws:s3:::bucket/key")).is_allowed());
 }
@@ -134,10 +217,20 @@ fn not_action_and_not_resource() {
         r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","NotAction":"iam:*","Resource":"*"},{"Effect":"Deny","Action":"s3:*","NotResource":["arn:aws:s3:::ok","arn:aws:s3:::ok/*"]}]}"#,
     );
     let u = user("u");
-    let eval = Evaluation { identity: &[&id], principal: Some(&u), ..Default::default() };
+    let eval = Evaluation {
+        identity: &[&id],
+        principal: Some(&u),
+        ..Default::default()
+    };
     assert!(decide(&eval, &ctx("s3:GetObject", "arn:aws:s3:::ok/x")).is_allowed());
-    assert_eq!(decide(&eval, &ctx("s3:GetObject", "arn:aws:s3:::other/x")).decision, Decision::ExplicitDeny);
-    assert_eq!(decide(&eval, &ctx("iam:CreateUser", "*")).decision, Decision::ImplicitDeny);
+    assert_eq!(
+        decide(&eval, &ctx("s3:GetObject", "arn:aws:s3:::other/x")).decision,
+        Decision::ExplicitDeny
+    );
+    assert_eq!(
+        decide(&eval, &ctx("iam:CreateUser", "*")).decision,
+        Decision::ImplicitDeny
+    );
     assert!(decide(&eval, &ctx("ec2:DescribeInstances", "*")).is_allowed());
 }
 
@@ -151,7 +244,11 @@ fn policy_variables_confine_a_user_to_a_folder() {
             {"Effect":"Allow","Action":["s3:GetObject","s3:PutObject"],"Resource":"arn:aws:s3:::home/${aws:username}/*"}]}"#,
     );
     let u = user("bob");
-    let eval = Evaluation { identity: &[&id], principal: Some(&u), ..Default::default() };
+    let eval = Evaluation {
+        identity: &[&id],
+        principal: Some(&u),
+        ..Default::default()
+    };
     let mut c = ctx("s3:PutObject", "arn:aws:s3:::home/bob/notes.txt");
     c.set("aws:username", "bob");
     assert!(decide(&eval, &c).is_allowed());
@@ -163,7 +260,10 @@ fn policy_variables_confine_a_user_to_a_folder() {
     list.set("s3:prefix", "alice/");
     assert!(!decide(&eval, &list).is_allowed());
     list.remove("s3:prefix");
-    assert!(!decide(&eval, &list).is_allowed(), "listing the whole bucket is not allowed");
+    assert!(
+        !decide(&eval, &list).is_allowed(),
+        "listing the whole bucket is not allowed"
+    );
 }
 
 #[test]
@@ -174,10 +274,21 @@ fn resource_policy_grants() {
         r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/alice"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::shared/*"}]}"#,
     );
     let alice = user("alice");
-    let eval = Evaluation { resource: Some(&bucket), principal: Some(&alice), ..Default::default() };
-    assert!(decide(&eval, &ctx("s3:GetObject", "arn:aws:s3:::shared/x")).is_allowed(), "same-account user named directly needs no identity policy");
+    let eval = Evaluation {
+        resource: Some(&bucket),
+        principal: Some(&alice),
+        ..Default::default()
+    };
+    assert!(
+        decide(&eval, &ctx("s3:GetObject", "arn:aws:s3:::shared/x")).is_allowed(),
+        "same-account user named directly needs no identity policy"
+    );
     let bob = user("bob");
-    let eval = Evaluation { resource: Some(&bucket), principal: Some(&bob), ..Default::default() };
+    let eval = Evaluation {
+        resource: Some(&bucket),
+        principal: Some(&bob),
+        ..Default::default()
+    };
     assert!(!decide(&eval, &ctx("s3:GetObject", "arn:aws:s3:::shared/x")).is_allowed());
 }
 
@@ -189,8 +300,17 @@ const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[
    "Condition":{"Bool":{"aws:MultiFactorAuthPresent":"true"}}}]}"#;
 const ROLE: &str = "arn:aws:iam::111122223333:role/s3_role";
 
-fn assume(trust: &CompiledPolicy, caller: &Principal, identity: &[&CompiledPolicy], mfa: bool) -> Outcome {
-    let eval = Evaluation { identity, principal: Some(caller), ..Default::default() };
+fn assume(
+    trust: &CompiledPolicy,
+    caller: &Principal,
+    identity: &[&CompiledPolicy],
+    mfa: bool,
+) -> Outcome {
+    let eval = Evaluation {
+        identity,
+        principal: Some(caller),
+        ..Default::default()
+    };
     let mut c = ctx("sts:AssumeRole", ROLE);
     if mfa {
         c.set("aws:MultiFactorAuthPresent", "true");
@@ -205,20 +325,43 @@ fn trust_names_the_user_directly() {
     assert!(assume(&trust, &user("develop"), &[], false).is_allowed());
     // no_skill only with MFA.
     let no_mfa = assume(&trust, &user("no_skill"), &[], false);
-    assert_eq!((no_mfa.decision, no_mfa.missing_allow), (Decision::ImplicitDeny, Some(PolicyKind::Trust)));
+    assert_eq!(
+        (no_mfa.decision, no_mfa.missing_allow),
+        (Decision::ImplicitDeny, Some(PolicyKind::Trust))
+    );
     assert!(assume(&trust, &user("no_skill"), &[], true).is_allowed());
     // Anyone else is refused, whatever their identity policy says.
-    let admin = policy("admin", PolicyKind::Identity, r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}"#);
+    let admin = policy(
+        "admin",
+        PolicyKind::Identity,
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}"#,
+    );
     let out = assume(&trust, &user("auditor"), &[&admin], true);
-    assert_eq!((out.decision, out.missing_allow), (Decision::ImplicitDeny, Some(PolicyKind::Trust)));
+    assert_eq!(
+        (out.decision, out.missing_allow),
+        (Decision::ImplicitDeny, Some(PolicyKind::Trust))
+    );
 }
 
 #[test]
 fn trust_of_the_account_root_delegates_to_identity_policies() {
-    let trust = policy("trust", PolicyKind::Trust, r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"111122223333"},"Action":"sts:AssumeRole"}}"#);
+    let trust = policy(
+        "trust",
+        PolicyKind::Trust,
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"111122223333"},"Action":"sts:AssumeRole"}}"#,
+    );
     let out = assume(&trust, &user("develop"), &[], false);
-    assert_eq!((out.decision, out.missing_allow), (Decision::ImplicitDeny, Some(PolicyKind::Identity)));
-    let can = policy("can-assume", PolicyKind::Identity, &format!(r#"{{"Version":"2012-10-17","Statement":{{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"{ROLE}"}}}}"#));
+    assert_eq!(
+        (out.decision, out.missing_allow),
+        (Decision::ImplicitDeny, Some(PolicyKind::Identity))
+    );
+    let can = policy(
+        "can-assume",
+        PolicyKind::Identity,
+        &format!(
+            r#"{{"Version":"2012-10-17","Statement":{{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"{ROLE}"}}}}"#
+        ),
+    );
     assert!(assume(&trust, &user("develop"), &[&can], false).is_allowed());
     // Another account's principal is not the account.
     let mut other = user("develop");
@@ -234,16 +377,35 @@ fn explicit_deny_in_trust_or_identity_wins() {
         PolicyKind::Trust,
         r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole"},{"Effect":"Deny","Principal":{"AWS":"arn:aws:iam::111122223333:user/develop"},"Action":"sts:AssumeRole"}]}"#,
     );
-    assert_eq!(assume(&trust, &user("develop"), &[], false).decision, Decision::ExplicitDeny);
+    assert_eq!(
+        assume(&trust, &user("develop"), &[], false).decision,
+        Decision::ExplicitDeny
+    );
     assert!(assume(&trust, &user("other"), &[], false).is_allowed());
-    let deny = policy("deny", PolicyKind::Identity, r#"{"Version":"2012-10-17","Statement":{"Effect":"Deny","Action":"sts:*","Resource":"*"}}"#);
-    assert_eq!(assume(&trust, &user("other"), &[&deny], false).decision, Decision::ExplicitDeny);
+    let deny = policy(
+        "deny",
+        PolicyKind::Identity,
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Deny","Action":"sts:*","Resource":"*"}}"#,
+    );
+    assert_eq!(
+        assume(&trust, &user("other"), &[&deny], false).decision,
+        Decision::ExplicitDeny
+    );
 }
 
 #[test]
 fn root_may_not_assume_roles() {
-    let trust = policy("trust", PolicyKind::Trust, r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole"}}"#);
-    let root = Principal { arn: "arn:aws:iam::111122223333:root".into(), account: "111122223333".into(), unique_id: "111122223333".into(), kind: PrincipalKind::Root };
+    let trust = policy(
+        "trust",
+        PolicyKind::Trust,
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole"}}"#,
+    );
+    let root = Principal {
+        arn: "arn:aws:iam::111122223333:root".into(),
+        account: "111122223333".into(),
+        unique_id: "111122223333".into(),
+        kind: PrincipalKind::Root,
+    };
     assert!(!assume(&trust, &root, &[], false).is_allowed());
 }
 
