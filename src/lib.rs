@@ -11,6 +11,7 @@
 //! * [`policy`]: the IAM policy language (documents, parsing).
 //! * [`identity`]: access-key-id formats and principals.
 //! * [`sigv4`]: canonical requests, verification and signing (pure: no sockets).
+//! * [`sts`]: session tokens and the keyring that seals them.
 //! * [`server`]: listeners and admin endpoints.
 //!
 //! Non-goals: SigV2, SigV4a, browser POST policies (for now), and anything that would let a
@@ -22,3 +23,4 @@ pub mod identity;
 pub mod policy;
 pub mod server;
 pub mod sigv4;
+pub mod sts;

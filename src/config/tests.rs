@@ -206,6 +206,19 @@ fn policy_grammar_errors_name_the_statement() {
 }
 
 #[test]
+fn condition_values_are_checked_too() {
+    let text = demo_with(
+        "\"Condition\": {\"Bool\": {\"aws:MultiFactorAuthPresent\": \"true\"}}",
+        "\"Condition\": {\"Bool\": {\"aws:MultiFactorAuthPresent\": \"yes\"}}",
+    );
+    let errs = errors(&text);
+    assert!(
+        errs.iter().any(|e| e.message.contains("Statement 2 (Sid \"NoSkillWithMfa\"): Condition Bool aws:MultiFactorAuthPresent: \"yes\" is not true or false")),
+        "{errs:#?}"
+    );
+}
+
+#[test]
 fn unknown_managed_policy_reference() {
     let text = demo_with(
         "managed_policies = [\"DevelopBase\"]",

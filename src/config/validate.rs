@@ -18,7 +18,9 @@ use super::problems::Problems;
 use super::secret::{Secret, SecretSource, resolve_secret};
 use super::*;
 use crate::identity::{KeyKind, decode_access_key_id};
-use crate::policy::{PolicyDocument, PolicyKind, PrincipalArn, parse_principal_arn, policy_size};
+use crate::policy::{
+    CompiledPolicy, PolicyDocument, PolicyKind, PrincipalArn, parse_principal_arn, policy_size,
+};
 
 /// IAM's size quotas, in non-whitespace characters.
 const MAX_INLINE_USER_POLICY: usize = 2048;
@@ -876,7 +878,9 @@ impl Validator<'_, '_> {
             self.p.error(&value.span(), at, format!("the {} policy has {size} characters (not counting whitespace); IAM allows at most {max_size}", kind.label()));
             return None;
         }
-        match PolicyDocument::parse(&text, kind) {
+        match PolicyDocument::parse(&text, kind)
+            .and_then(|doc| CompiledPolicy::compile("check", &doc, kind).map(|_| doc))
+        {
             Ok(doc) => Some(doc),
             Err(mut e) => {
                 let json_position = e.position.take();

@@ -1,0 +1,264 @@
+//! Session tokens: self-contained AES-256-GCM envelopes, and the keyring that seals them.
+//!
+//! Wire form (URL-safe base64, no padding): `version (1) | key-id length (1) | key id | nonce (12)
+//! | ciphertext+tag`. The version and key id are authenticated as associated data. The plaintext
+//! is the session's claims (JSON): everything a replica needs to serve a request, so no database
+//! is involved. Sub-keys are derived with HKDF-SHA256 under distinct labels, so a token key never
+//! opens an authorization message and vice versa.
+
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use data_encoding::BASE64URL_NOPAD;
+use serde::{Deserialize, Serialize};
+
+use crate::config::Keyring as KeyringConfig;
+
+const VERSION: u8 = 1;
+
+/// What a sealed blob is for; each purpose has its own derived key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    SessionToken,
+    AuthorizationMessage,
+}
+
+impl Purpose {
+    fn label(self) -> &'static [u8] {
+        match self {
+            Purpose::SessionToken => b"stsgate session token v1",
+            Purpose::AuthorizationMessage => b"stsgate authorization message v1",
+        }
+    }
+}
+
+struct KeyEntry {
+    id: String,
+    token: Aes256Gcm,
+    message: Aes256Gcm,
+}
+
+/// Sealing keys: one active for minting, all of them for opening.
+pub struct Keyring {
+    active: usize,
+    keys: Vec<KeyEntry>,
+}
+
+impl std::fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keyring")
+            .field("active", &self.keys[self.active].id)
+            .field("keys", &self.keys.len())
+            .finish()
+    }
+}
+
+/// Why a blob could not be opened. Deliberately not more specific: a caller learns nothing
+/// about which check failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpenError;
+
+fn derive(master: &[u8; 32], purpose: Purpose) -> Aes256Gcm {
+    let hk = hkdf::Hkdf::<sha2::Sha256>::new(Some(b"stsgate keyring"), master);
+    let mut okm = [0u8; 32];
+    hk.expand(purpose.label(), &mut okm)
+        .expect("32 bytes is a valid HKDF output length");
+    Aes256Gcm::new_from_slice(&okm).expect("32-byte key")
+}
+
+impl Keyring {
+    pub fn from_config(config: &KeyringConfig) -> Keyring {
+        let keys: Vec<KeyEntry> = config
+            .keys
+            .iter()
+            .map(|k| KeyEntry {
+                id: k.id.clone(),
+                token: derive(&k.key, Purpose::SessionToken),
+                message: derive(&k.key, Purpose::AuthorizationMessage),
+            })
+            .collect();
+        let active = keys
+            .iter()
+            .position(|k| k.id == config.active)
+            .expect("config validation guarantees the active key exists");
+        Keyring { active, keys }
+    }
+
+    fn cipher(entry: &KeyEntry, purpose: Purpose) -> &Aes256Gcm {
+        match purpose {
+            Purpose::SessionToken => &entry.token,
+            Purpose::AuthorizationMessage => &entry.message,
+        }
+    }
+
+    /// Seals `plaintext` with the active key.
+    pub fn seal(&self, purpose: Purpose, plaintext: &[u8]) -> String {
+        let entry = &self.keys[self.active];
+        let id = entry.id.as_bytes();
+        let mut header = Vec::with_capacity(2 + id.len());
+        header.push(VERSION);
+        header.push(u8::try_from(id.len()).expect("key ids are at most 64 bytes"));
+        header.extend_from_slice(id);
+        let mut nonce = [0u8; 12];
+        getrandom::fill(&mut nonce).expect("the operating system's random source failed");
+        let ciphertext = Self::cipher(entry, purpose)
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext,
+                    aad: &header,
+                },
+            )
+            .expect("AES-GCM encryption of an in-memory buffer cannot fail");
+        let mut blob = header;
+        blob.extend_from_slice(&nonce);
+        blob.extend_from_slice(&ciphertext);
+        BASE64URL_NOPAD.encode(&blob)
+    }
+
+    /// Opens a blob sealed by any key of the keyring.
+    pub fn open(&self, purpose: Purpose, text: &str) -> Result<Vec<u8>, OpenError> {
+        let blob = BASE64URL_NOPAD
+            .decode(text.as_bytes())
+            .map_err(|_| OpenError)?;
+        let (&version, rest) = blob.split_first().ok_or(OpenError)?;
+        let (&id_len, rest) = rest.split_first().ok_or(OpenError)?;
+        if version != VERSION || rest.len() < usize::from(id_len) + 12 + 16 {
+            return Err(OpenError);
+        }
+        let (id, rest) = rest.split_at(usize::from(id_len));
+        let (nonce, ciphertext) = rest.split_at(12);
+        let entry = self
+            .keys
+            .iter()
+            .find(|k| k.id.as_bytes() == id)
+            .ok_or(OpenError)?;
+        let header = &blob[..2 + usize::from(id_len)];
+        Self::cipher(entry, purpose)
+            .decrypt(
+                Nonce::from_slice(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: header,
+                },
+            )
+            .map_err(|_| OpenError)
+    }
+}
+
+/// Everything a temporary credential carries. Serialized as JSON inside the sealed token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionClaims {
+    /// `ASIA…`: the request's access key id must equal it.
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub account: String,
+    /// `AssumedRole` or `User` (GetSessionToken).
+    pub principal_type: String,
+    /// The caller ARN: session ARN for role sessions, user ARN for GetSessionToken sessions.
+    pub arn: String,
+    /// `aws:userid`: `AROA…:<session>` or the user's `AIDA…`.
+    pub user_id: String,
+    /// The role (with path) for role sessions.
+    pub role_arn: Option<String>,
+    pub role_name: Option<String>,
+    pub session_name: Option<String>,
+    /// The user name, for GetSessionToken sessions.
+    pub user_name: Option<String>,
+    /// Unix seconds.
+    pub issued_at: i64,
+    pub expires_at: i64,
+    /// Unix seconds of the MFA authentication, when MFA was used.
+    pub mfa_at: Option<i64>,
+    pub source_identity: Option<String>,
+    /// The inline session policy, as given.
+    pub session_policy: Option<String>,
+    /// Managed session policies (ARNs in the role's account).
+    #[serde(default)]
+    pub policy_arns: Vec<String>,
+    /// True when the session was created from temporary credentials (role chaining).
+    pub chained: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::KeyringKey;
+
+    fn keyring(active: &str, ids: &[(&str, u8)]) -> Keyring {
+        let keys = ids
+            .iter()
+            .map(|(id, b)| KeyringKey {
+                id: id.to_string(),
+                key: [*b; 32],
+            })
+            .collect();
+        Keyring::from_config(&KeyringConfig {
+            active: active.into(),
+            keys,
+            ephemeral: false,
+        })
+    }
+
+    #[test]
+    fn round_trip_and_purpose_separation() {
+        let k = keyring("a", &[("a", 1)]);
+        let blob = k.seal(Purpose::SessionToken, b"claims");
+        assert_eq!(k.open(Purpose::SessionToken, &blob).unwrap(), b"claims");
+        assert_eq!(k.open(Purpose::AuthorizationMessage, &blob), Err(OpenError));
+        assert!(
+            blob.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+            "URL-safe: {blob}"
+        );
+        assert_ne!(
+            k.seal(Purpose::SessionToken, b"claims"),
+            blob,
+            "fresh nonce every time"
+        );
+    }
+
+    #[test]
+    fn tampering_with_any_byte_fails() {
+        let k = keyring("a", &[("a", 1)]);
+        let blob = BASE64URL_NOPAD
+            .decode(
+                k.seal(Purpose::SessionToken, b"some session claims")
+                    .as_bytes(),
+            )
+            .unwrap();
+        for i in 0..blob.len() {
+            let mut bad = blob.clone();
+            bad[i] ^= 0x01;
+            assert_eq!(
+                k.open(Purpose::SessionToken, &BASE64URL_NOPAD.encode(&bad)),
+                Err(OpenError),
+                "byte {i}"
+            );
+        }
+        for len in 0..blob.len() {
+            assert_eq!(
+                k.open(Purpose::SessionToken, &BASE64URL_NOPAD.encode(&blob[..len])),
+                Err(OpenError),
+                "truncated to {len}"
+            );
+        }
+        assert_eq!(k.open(Purpose::SessionToken, "not base64!"), Err(OpenError));
+    }
+
+    #[test]
+    fn rotation_keeps_old_tokens_valid_and_foreign_keys_fail() {
+        let old = keyring("k1", &[("k1", 1)]);
+        let token = old.seal(Purpose::SessionToken, b"x");
+        let rotated = keyring("k2", &[("k1", 1), ("k2", 2)]);
+        assert_eq!(rotated.open(Purpose::SessionToken, &token).unwrap(), b"x");
+        let new_token = rotated.seal(Purpose::SessionToken, b"y");
+        assert_eq!(
+            old.open(Purpose::SessionToken, &new_token),
+            Err(OpenError),
+            "old replicas cannot open new-key tokens"
+        );
+        // Same key id, different key material: a foreign token.
+        let foreign = keyring("k1", &[("k1", 9)]);
+        assert_eq!(foreign.open(Purpose::SessionToken, &token), Err(OpenError));
+    }
+}
