@@ -72,6 +72,14 @@ enum Command {
         #[arg(long)]
         caller: Option<String>,
     },
+    /// Print the current TOTP code of a configured MFA device (like `oathtool --totp`).
+    MfaCode {
+        #[arg(long, default_value = config::DEFAULT_PATH)]
+        config: PathBuf,
+        /// The device's serial, e.g. arn:aws:iam::111122223333:mfa/no_skill.
+        #[arg(long)]
+        serial: String,
+    },
     /// Print a new random keyring key (or, with --access-key, a user access key) as TOML.
     Keygen {
         /// Key id for the keyring entry (default: key-<UTC date>-<random>).
@@ -88,6 +96,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check { config, strict } => check(&config, strict),
         Command::Keygen { id, access_key } => keygen(id, access_key),
+        Command::MfaCode { config, serial } => mfa_code(&config, &serial),
         Command::Serve { config } => serve(&config),
         Command::Simulate {
             policies,
@@ -146,6 +155,38 @@ fn check(path: &std::path::Path, strict: bool) -> ExitCode {
             println!("{}: invalid ({errors} error(s))", path.display());
             ExitCode::from(EXIT_CONFIG)
         }
+    }
+}
+
+fn mfa_code(path: &std::path::Path, serial: &str) -> ExitCode {
+    let loaded = match config::load(path) {
+        Ok(l) => l,
+        Err(problems) => {
+            print_problems(&problems);
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let device = loaded
+        .config
+        .accounts
+        .iter()
+        .flat_map(|a| &a.users)
+        .flat_map(|u| &u.mfa_devices)
+        .find(|d| d.serial == serial);
+    let Some(device) = device else {
+        eprintln!("error: no MFA device {serial} in {}", path.display());
+        return ExitCode::from(EXIT_CONFIG);
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    match stsgate::sts::mfa::current_code(device.seed.expose(), now) {
+        Some(code) => {
+            println!("{code}");
+            ExitCode::SUCCESS
+        }
+        None => ExitCode::from(EXIT_CONFIG),
     }
 }
 
@@ -249,6 +290,13 @@ fn serve(path: &std::path::Path) -> ExitCode {
     };
     print_problems(&loaded.warnings);
     let config = Arc::new(loaded.config);
+    let state = match stsgate::server::State::new(config.clone()) {
+        Ok(s) => Arc::new(s),
+        Err(e) => {
+            eprintln!("{}: {e}", path.display());
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -267,7 +315,7 @@ fn serve(path: &std::path::Path) -> ExitCode {
             tls = config.server.tls.is_some(),
             "stsgate listening"
         );
-        match stsgate::server::serve(config, bound, shutdown_signal()).await {
+        match stsgate::server::serve(state, bound, shutdown_signal()).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("server error: {e}");

@@ -1,11 +1,12 @@
 //! Listeners: the gateway listener (S3, STS and HTTP APIs on one port) and the admin listener
 //! (`/health`, `/ready`, `/metrics`). HTTP/1.1 and HTTP/2, optional TLS (rustls), graceful drain.
 //!
-//! Until the gateway pipeline (authenticate → classify → authorize → forward) is wired in, the
-//! gateway listener refuses every request with a `503 ServiceUnavailable` in the S3 error shape:
-//! it fails closed, it never forwards anything unverified.
+//! Requests signed for `sts` (and unsigned Query-API forms) go to the STS endpoint. Until the S3
+//! pipeline (authenticate → classify → authorize → forward) is wired in, every other request gets
+//! `503 ServiceUnavailable` in the S3 error shape: it fails closed, nothing is forwarded.
 
 mod metrics;
+pub mod sts_http;
 mod tls;
 
 use std::convert::Infallible;
@@ -27,14 +28,44 @@ use tokio::net::TcpListener;
 pub use metrics::Metrics;
 
 use crate::config::Config;
+use crate::identity::IdentityStore;
+use crate::sigv4::SigningKeyCache;
+use crate::sts::mfa::MfaVerifier;
+use crate::sts::{Keyring, StsService};
 
 /// How long in-flight requests may take to finish after a shutdown signal.
 pub const DRAIN_GRACE: Duration = Duration::from_secs(10);
 
-/// Shared state of a running server.
+/// Shared state of a running server: one config snapshot and what is derived from it.
 pub struct State {
     pub config: Arc<Config>,
     pub metrics: Metrics,
+    pub identities: Arc<IdentityStore>,
+    pub keyring: Arc<Keyring>,
+    pub sts: StsService,
+    pub signing_keys: SigningKeyCache,
+}
+
+impl State {
+    /// Derives the runtime state (compiled policies, keyring) from a checked config.
+    pub fn new(config: Arc<Config>) -> Result<State, String> {
+        let identities = Arc::new(IdentityStore::build(&config)?);
+        let keyring = Arc::new(Keyring::from_config(&config.keyring));
+        let sts = StsService {
+            store: identities.clone(),
+            keyring: keyring.clone(),
+            mfa: MfaVerifier::default(),
+            partition: config.server.partition.clone(),
+        };
+        Ok(State {
+            config,
+            metrics: Metrics::default(),
+            identities,
+            keyring,
+            sts,
+            signing_keys: SigningKeyCache::default(),
+        })
+    }
 }
 
 /// Listeners bound before the server starts, so the caller can report bind errors (and tests
@@ -65,18 +96,14 @@ impl Bound {
 
 /// Serves until `shutdown` completes, then stops accepting and drains for [`DRAIN_GRACE`].
 pub async fn serve(
-    config: Arc<Config>,
+    state: Arc<State>,
     bound: Bound,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let tls = match &config.server.tls {
+    let tls = match &state.config.server.tls {
         Some(files) => Some(tls::acceptor(files)?),
         None => None,
     };
-    let state = Arc::new(State {
-        config,
-        metrics: Metrics::default(),
-    });
     let graceful = GracefulShutdown::new();
     let builder = auto::Builder::new(TokioExecutor::new());
     tokio::pin!(shutdown);
@@ -154,17 +181,34 @@ type Body = Full<Bytes>;
 
 async fn gateway(
     state: Arc<State>,
-    _peer: SocketAddr,
+    peer: SocketAddr,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
-    let response = s3_error(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "ServiceUnavailable",
-        "stsgate does not forward requests yet: the gateway pipeline is not enabled in this build",
-        req.method() == http::Method::HEAD,
-    );
+    let (parts, body) = req.into_parts();
+    let response = if sts_http::is_sts_request(&parts) || is_unsigned_sts_form(&parts) {
+        sts_http::handle(&state, peer, parts, body).await
+    } else {
+        s3_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceUnavailable",
+            "stsgate does not forward S3 requests yet: the S3 gateway pipeline is not enabled in this build",
+            parts.method == http::Method::HEAD,
+        )
+    };
     state.metrics.record_gateway(response.status());
     Ok(response)
+}
+
+/// An unsigned `POST /` form: the STS Query API without credentials.
+fn is_unsigned_sts_form(parts: &http::request::Parts) -> bool {
+    parts.method == http::Method::POST
+        && parts.uri.path() == "/"
+        && !parts.headers.contains_key(header::AUTHORIZATION)
+        && parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
 }
 
 async fn admin(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
@@ -224,18 +268,4 @@ pub fn new_request_id() -> String {
     hex::encode_upper(bytes)
 }
 
-/// Escapes text for an XML element.
-pub fn xml_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+use crate::sts::xml::escape as xml_escape;

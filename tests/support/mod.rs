@@ -212,3 +212,110 @@ pub fn write_test_file(path: &Path, len: usize, seed: u64) {
     data.truncate(len);
     std::fs::write(path, data).expect("write test file");
 }
+
+/// A running `stsgate serve` with a given config text (ports replaced by free ones).
+pub struct Gateway {
+    pub endpoint: String,
+    pub config_path: PathBuf,
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Gateway {
+    /// Starts the gateway with `config_text` (the demo config's ports are rewritten).
+    pub fn start(config_text: &str) -> Gateway {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("policies")).unwrap();
+        std::fs::copy(
+            repo_root().join("config/policies/s3-read-only.json"),
+            dir.path().join("policies/s3-read-only.json"),
+        )
+        .unwrap();
+        let (gw, admin) = (free_port(), free_port());
+        let text = config_text
+            .replace(
+                "listen = \"127.0.0.1:7480\"",
+                &format!("listen = \"127.0.0.1:{gw}\""),
+            )
+            .replace(
+                "admin_listen = \"127.0.0.1:7481\"",
+                &format!("admin_listen = \"127.0.0.1:{admin}\""),
+            );
+        let config_path = dir.path().join("stsgate.toml");
+        std::fs::write(&config_path, text).unwrap();
+        let log = std::fs::File::create(dir.path().join("gateway.log")).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_stsgate"))
+            .arg("serve")
+            .arg("--config")
+            .arg(&config_path)
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", admin)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the gateway did not start: {}",
+                std::fs::read_to_string(dir.path().join("gateway.log")).unwrap_or_default()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Gateway {
+            endpoint: format!("http://127.0.0.1:{gw}"),
+            config_path,
+            child,
+            _dir: dir,
+        }
+    }
+
+    pub fn demo() -> Gateway {
+        Gateway::start(&std::fs::read_to_string(repo_root().join("config/stsgate.toml")).unwrap())
+    }
+
+    /// aws-cli with the given credentials against this gateway.
+    pub fn aws(&self, key_id: &str, secret: &str, token: Option<&str>) -> AwsCli {
+        AwsCli::new(
+            &self.endpoint,
+            key_id,
+            secret,
+            token,
+            "us-east-1",
+            self._dir.path(),
+        )
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self._dir.path().join("gateway.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The demo users' long-term keys.
+pub const DEVELOP: (&str, &str) = (
+    "AKIARTX3GSDSSMDOBCNR",
+    "zNCaXt23IxFgfCt08vWrL/AoIP1Dw3kANWGG3cDE",
+);
+pub const NO_SKILL: (&str, &str) = (
+    "AKIARTX3GSDSQ7NFB6A5",
+    "ciClNmvAIfJUv16yJRnLmT4T5yyXKCsZHNJb89vL",
+);
+pub const AUDITOR: (&str, &str) = (
+    "AKIARTX3GSDSYQ5LXWVD",
+    "JTVU4+B11z86W+RdOWaokYF/yTp1bLk0gwOLRWeL",
+);
+pub const S3_ROLE: &str = "arn:aws:iam::111122223333:role/s3_role";
+pub const NO_SKILL_MFA: &str = "arn:aws:iam::111122223333:mfa/no_skill";

@@ -1,0 +1,256 @@
+//! The STS endpoint over HTTP: body collection, SigV4 verification for service `sts`, credential
+//! resolution, and STS-shaped errors. The actions themselves live in [`crate::sts`].
+
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use http::{Response, StatusCode, header};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use sha2::{Digest, Sha256};
+
+use super::State;
+use crate::identity::CredentialError;
+use crate::sigv4::{
+    AmzDate, RequestParts, SigV4Error, UriMode, parse_request_auth, verify_signature,
+};
+use crate::sts::{RequestInfo, StsError, parse_form, xml};
+
+/// Largest STS request body accepted (Query API bodies are small forms).
+pub const MAX_STS_BODY: usize = 64 * 1024;
+
+/// Renders an STS response.
+pub fn respond(status: u16, body: String, request_id: &str) -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .header(header::CONTENT_TYPE, "text/xml")
+        .header("x-amzn-RequestId", request_id)
+        .header(
+            header::DATE,
+            httpdate::fmt_http_date(std::time::SystemTime::now()),
+        )
+        .body(Full::new(Bytes::from(body)))
+        .expect("static response parts are valid")
+}
+
+fn error(e: StsError, request_id: &str) -> Response<Full<Bytes>> {
+    respond(
+        e.status,
+        xml::error(e.code, &e.message, e.is_sender(), request_id),
+        request_id,
+    )
+}
+
+/// How STS reports SigV4 failures (spec sts-iam.md §1.4): not S3's codes.
+pub fn sigv4_to_sts(e: &SigV4Error, now: AmzDate, max_skew_secs: u64) -> StsError {
+    let incomplete = |m: String| StsError {
+        status: 400,
+        code: "IncompleteSignature",
+        message: m,
+    };
+    match e {
+        SigV4Error::AuthorizationHeaderMalformed { message, region } | SigV4Error::AuthorizationQueryParametersError { message, region } => {
+            if region.is_some() {
+                let sent = message.split("the region '").nth(1).and_then(|r| r.split('\'').next()).unwrap_or("");
+                StsError { status: 403, code: "SignatureDoesNotMatch", message: format!("Credential should be scoped to a valid region, not '{sent}'. ") }
+            } else if message.contains("incorrect service") {
+                StsError { status: 403, code: "SignatureDoesNotMatch", message: "Credential should be scoped to correct service: 'sts'. ".into() }
+            } else {
+                incomplete(message.clone())
+            }
+        }
+        SigV4Error::RequestTimeTooSkewed { request_time, .. } => {
+            let sent = AmzDate::parse(request_time).or_else(|| AmzDate::parse_http_date(request_time));
+            let skew = i64::try_from(max_skew_secs).unwrap_or(900);
+            let message = match sent {
+                Some(d) if d.unix() > now.unix() => format!(
+                    "Signature not yet current: {} is still later than {} ({} + 15 min.)",
+                    d.as_str(),
+                    AmzDate::from_unix(now.unix() + skew).as_str(),
+                    now.as_str()
+                ),
+                _ => format!(
+                    "Signature expired: {request_time} is now earlier than {} ({} - 15 min.)",
+                    AmzDate::from_unix(now.unix() - skew).as_str(),
+                    now.as_str()
+                ),
+            };
+            StsError { status: 403, code: "SignatureDoesNotMatch", message }
+        }
+        SigV4Error::SignatureDoesNotMatch(_) => StsError {
+            status: 403,
+            code: "SignatureDoesNotMatch",
+            message: "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.".into(),
+        },
+        SigV4Error::AccessDenied { expired: Some(_), .. } => StsError { status: 400, code: "RequestExpired", message: "Request has expired.".into() },
+        SigV4Error::HeadersNotSigned { headers } => StsError { status: 403, code: "AccessDenied", message: format!("There were headers present in the request which were not signed: {}", headers.join(", ")) },
+        SigV4Error::NotImplemented(m) => StsError { status: 501, code: "NotImplemented", message: m.clone() },
+        other => incomplete(other.message()),
+    }
+}
+
+fn credential_error(e: CredentialError) -> StsError {
+    match e {
+        CredentialError::UnknownAccessKey | CredentialError::InvalidToken => StsError {
+            status: 403,
+            code: "InvalidClientTokenId",
+            message: "The security token included in the request is invalid.".into(),
+        },
+        CredentialError::Expired => StsError {
+            status: 403,
+            code: "ExpiredToken",
+            message: "The security token included in the request is expired".into(),
+        },
+    }
+}
+
+/// True when a request is meant for STS: signed for service `sts`, or an unsigned Query-API form.
+pub fn is_sts_request(parts: &http::request::Parts) -> bool {
+    let auth = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let query = parts.uri.query().unwrap_or("");
+    auth.contains("/sts/aws4_request")
+        || query.contains("%2Fsts%2Faws4_request")
+        || query.contains("/sts/aws4_request")
+}
+
+/// Serves one STS request.
+pub async fn handle(
+    state: &State,
+    peer: SocketAddr,
+    parts: http::request::Parts,
+    body: Incoming,
+) -> Response<Full<Bytes>> {
+    let request_id = xml::request_id();
+    let body = match Limited::new(body, MAX_STS_BODY).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => {
+            return error(
+                StsError {
+                    status: 400,
+                    code: "ValidationError",
+                    message: format!(
+                        "The request body is larger than {MAX_STS_BODY} bytes or was cut off"
+                    ),
+                },
+                &request_id,
+            );
+        }
+    };
+    let config = &state.config;
+    let now = AmzDate::now();
+    let regions: Vec<String> = config
+        .server
+        .regions
+        .iter()
+        .cloned()
+        .chain(std::iter::once("us-east-1".to_string()))
+        .collect();
+    let policy = crate::sigv4::VerifyPolicy {
+        regions: &regions,
+        services: &["sts"],
+        max_skew: config.server.max_clock_skew,
+        now,
+    };
+    let query = parts.uri.query().unwrap_or("");
+    let req = RequestParts {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query,
+        headers: &parts.headers,
+        authority: parts.uri.authority().map(|a| a.as_str()),
+    };
+    let skew = config.server.max_clock_skew.as_secs();
+    let parsed = match parse_request_auth(&req, &policy) {
+        Ok(Some(p)) => p,
+        Ok(None) => {
+            return error(
+                StsError {
+                    status: 403,
+                    code: "MissingAuthenticationToken",
+                    message: "Request is missing Authentication Token".into(),
+                },
+                &request_id,
+            );
+        }
+        Err(e) => return error(sigv4_to_sts(&e, now, skew), &request_id),
+    };
+    let caller = match state.identities.resolve(
+        &state.keyring,
+        parsed.credential.access_key_id(),
+        parsed.security_token.as_deref(),
+        now.unix(),
+    ) {
+        Ok(c) => c,
+        Err(e) => return error(credential_error(e), &request_id),
+    };
+    let payload_hash = hex::encode(Sha256::digest(&body));
+    if let Err(e) = verify_signature(
+        &parsed,
+        &req,
+        caller.secret(),
+        &payload_hash,
+        UriMode::Normalized,
+        &state.signing_keys,
+    ) {
+        return error(sigv4_to_sts(&e, now, skew), &request_id);
+    }
+    let mut params = match parse_form(query) {
+        Ok(p) => p,
+        Err(e) => return error(e, &request_id),
+    };
+    // Presign parameters are authentication, not operation input.
+    params.retain(|(k, _)| !k.starts_with("X-Amz-"));
+    let form = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if form {
+        match std::str::from_utf8(&body)
+            .map_err(|_| ())
+            .and_then(|t| parse_form(t).map_err(|_| ()))
+        {
+            Ok(p) => params.extend(p),
+            Err(()) => {
+                return error(
+                    StsError {
+                        status: 400,
+                        code: "MalformedQueryString",
+                        message: "The request body is not a valid form".into(),
+                    },
+                    &request_id,
+                );
+            }
+        }
+    }
+    let info = RequestInfo {
+        now: now.unix(),
+        source_ip: Some(peer.ip().to_string()),
+        secure_transport: config.server.tls.is_some(),
+        user_agent: parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+        region: parsed.credential.region().to_string(),
+    };
+    let action = params
+        .iter()
+        .find(|(k, _)| k == "Action")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    match state.sts.handle(&params, &caller, &info, &request_id) {
+        Ok(body) => {
+            tracing::info!(action = %action, caller = %caller.arn(), "sts request allowed");
+            respond(200, body, &request_id)
+        }
+        Err(e) => {
+            tracing::info!(action = %action, caller = %caller.arn(), code = e.code, "sts request refused");
+            error(e, &request_id)
+        }
+    }
+}

@@ -1,0 +1,750 @@
+//! The STS Query API actions. Pure request → response logic: parameters and the resolved caller
+//! in, XML (or a typed error) out. Authentication happens before; HTTP happens elsewhere.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::mfa::{MfaError, MfaVerifier};
+use super::token::{Keyring, Purpose, SessionClaims};
+use super::xml::{escape, success, timestamp};
+use crate::identity::{
+    Caller, IdentityStore, KeyKind, decode_access_key_id, new_access_key_id, new_secret_access_key,
+};
+use crate::policy::{
+    CompiledPolicy, Decision, Evaluation, PolicyDocument, PolicyKind, RequestContext,
+    authorize_assume_role, decide, policy_size,
+};
+
+/// An STS error: HTTP status, AWS code, message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StsError {
+    pub status: u16,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl StsError {
+    fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+        StsError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+    fn validation(message: impl Into<String>) -> Self {
+        Self::new(400, "ValidationError", message)
+    }
+    fn access_denied(message: impl Into<String>) -> Self {
+        Self::new(403, "AccessDenied", message)
+    }
+    /// Client faults are `Sender`, server faults `Receiver`.
+    pub fn is_sender(&self) -> bool {
+        self.status < 500
+    }
+}
+
+/// Request facts that feed condition keys.
+#[derive(Debug, Clone, Default)]
+pub struct RequestInfo {
+    pub now: i64,
+    pub source_ip: Option<String>,
+    pub secure_transport: bool,
+    pub user_agent: Option<String>,
+    pub region: String,
+}
+
+/// Everything the actions need; one per config snapshot.
+pub struct StsService {
+    pub store: Arc<IdentityStore>,
+    pub keyring: Arc<Keyring>,
+    pub mfa: MfaVerifier,
+    pub partition: String,
+}
+
+/// The policies on the caller's side of an evaluation.
+struct CallerPolicies {
+    identity: Vec<Arc<CompiledPolicy>>,
+    boundary: Option<Arc<CompiledPolicy>>,
+    /// `Some` for sessions created with session policies.
+    session: Option<Vec<Arc<CompiledPolicy>>>,
+}
+
+impl CallerPolicies {
+    /// Runs `f` with an [`Evaluation`] borrowing these policies.
+    fn with_evaluation<R>(
+        &self,
+        principal: &crate::policy::Principal,
+        f: impl FnOnce(&Evaluation<'_>) -> R,
+    ) -> R {
+        let identity: Vec<&CompiledPolicy> = self.identity.iter().map(|p| p.as_ref()).collect();
+        let session: Option<Vec<&CompiledPolicy>> = self
+            .session
+            .as_ref()
+            .map(|s| s.iter().map(|p| p.as_ref()).collect());
+        f(&Evaluation {
+            identity: &identity,
+            boundary: self.boundary.as_deref(),
+            session: session.as_deref(),
+            resource: None,
+            principal: Some(principal),
+        })
+    }
+}
+
+/// An authorization failure message, sealed for `DecodeAuthorizationMessage`.
+#[derive(Debug, Serialize, Deserialize)]
+struct SealedMessage {
+    account: String,
+    message: serde_json::Value,
+}
+
+fn params_get<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+fn valid_session_name(v: &str) -> bool {
+    v.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
+}
+
+impl StsService {
+    /// Runs `Action` for `caller`. Returns the XML body of a 200 response.
+    pub fn handle(
+        &self,
+        params: &[(String, String)],
+        caller: &Caller,
+        info: &RequestInfo,
+        request_id: &str,
+    ) -> Result<String, StsError> {
+        let action = params_get(params, "Action").ok_or_else(|| {
+            StsError::new(
+                400,
+                "MissingAction",
+                "Could not find operation: no Action parameter",
+            )
+        })?;
+        match params_get(params, "Version") {
+            Some("2011-06-15") | None => {}
+            Some(v) => {
+                return Err(StsError::new(
+                    400,
+                    "InvalidAction",
+                    format!("Could not find operation {action} for version {v}"),
+                ));
+            }
+        }
+        match action {
+            "GetCallerIdentity" => Ok(self.get_caller_identity(caller, request_id)),
+            "GetAccessKeyInfo" => self.get_access_key_info(params, request_id),
+            "AssumeRole" => self.assume_role(params, caller, info, request_id),
+            "GetSessionToken" => self.get_session_token(params, caller, info, request_id),
+            "DecodeAuthorizationMessage" => {
+                self.decode_authorization_message(params, caller, info, request_id)
+            }
+            other => Err(StsError::new(
+                400,
+                "InvalidAction",
+                format!("Could not find operation {other} for version 2011-06-15"),
+            )),
+        }
+    }
+
+    fn get_caller_identity(&self, caller: &Caller, request_id: &str) -> String {
+        let members = format!(
+            "    <Arn>{}</Arn>\n    <UserId>{}</UserId>\n    <Account>{}</Account>\n",
+            escape(caller.arn()),
+            escape(caller.user_id()),
+            escape(caller.account())
+        );
+        success("GetCallerIdentity", &members, request_id)
+    }
+
+    fn get_access_key_info(
+        &self,
+        params: &[(String, String)],
+        request_id: &str,
+    ) -> Result<String, StsError> {
+        let id = params_get(params, "AccessKeyId").ok_or_else(|| StsError::validation("1 validation error detected: Value null at 'accessKeyId' failed to satisfy constraint: Member must not be null"))?;
+        if !(16..=128).contains(&id.len())
+            || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
+            return Err(StsError::validation(format!(
+                "1 validation error detected: Value '{id}' at 'accessKeyId' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w]*"
+            )));
+        }
+        let (_, account) = decode_access_key_id(id).ok_or_else(|| {
+            StsError::new(
+                400,
+                "InvalidParameterValue",
+                format!("The access key ID {id} is not in a recognized format"),
+            )
+        })?;
+        Ok(success(
+            "GetAccessKeyInfo",
+            &format!("    <Account>{account:012}</Account>\n"),
+            request_id,
+        ))
+    }
+
+    /// The caller's identity-side policies: user policies (+ boundary), or the role's policies
+    /// plus the session's own session policies.
+    fn caller_policies(&self, caller: &Caller) -> Result<CallerPolicies, StsError> {
+        let invalid = || {
+            StsError::new(
+                403,
+                "InvalidClientTokenId",
+                "The security token included in the request is invalid.",
+            )
+        };
+        match caller {
+            Caller::User { user, .. } => Ok(CallerPolicies {
+                identity: user.policies.clone(),
+                boundary: user.boundary.clone(),
+                session: None,
+            }),
+            Caller::Session { claims } => match &claims.role_arn {
+                Some(role_arn) => {
+                    let role = self.store.role(role_arn).ok_or_else(invalid)?;
+                    Ok(CallerPolicies {
+                        identity: role.policies.clone(),
+                        boundary: role.boundary.clone(),
+                        session: self.session_policies(claims)?,
+                    })
+                }
+                None => {
+                    let user = self.store.user(&claims.arn).ok_or_else(invalid)?;
+                    Ok(CallerPolicies {
+                        identity: user.policies.clone(),
+                        boundary: user.boundary.clone(),
+                        session: None,
+                    })
+                }
+            },
+        }
+    }
+
+    fn session_policies(
+        &self,
+        claims: &SessionClaims,
+    ) -> Result<Option<Vec<Arc<CompiledPolicy>>>, StsError> {
+        if claims.session_policy.is_none() && claims.policy_arns.is_empty() {
+            return Ok(None);
+        }
+        let mut out = Vec::new();
+        if let Some(text) = &claims.session_policy {
+            out.push(Arc::new(
+                CompiledPolicy::parse("session policy", text, PolicyKind::Session).map_err(
+                    |e| {
+                        StsError::new(
+                            403,
+                            "InvalidClientTokenId",
+                            format!("The security token included in the request is invalid: {e}"),
+                        )
+                    },
+                )?,
+            ));
+        }
+        for arn in &claims.policy_arns {
+            out.push(self.store.managed_policy(arn).cloned().ok_or_else(|| {
+                StsError::access_denied(format!("The session policy {arn} no longer exists"))
+            })?);
+        }
+        Ok(Some(out))
+    }
+
+    /// Condition keys every STS call carries.
+    fn base_context(
+        &self,
+        action: &str,
+        resource: &str,
+        caller: &Caller,
+        info: &RequestInfo,
+    ) -> RequestContext {
+        let mut c = RequestContext::new(action, resource);
+        let principal = caller.principal();
+        c.set("aws:CurrentTime", timestamp(info.now))
+            .set("aws:EpochTime", info.now.to_string())
+            .set("aws:SecureTransport", info.secure_transport.to_string())
+            .set(
+                "aws:PrincipalArn",
+                match &principal.kind {
+                    crate::policy::PrincipalKind::AssumedRole { role_arn } => role_arn.clone(),
+                    _ => principal.arn.clone(),
+                },
+            )
+            .set("aws:PrincipalAccount", caller.account())
+            .set("aws:userid", caller.user_id())
+            .set("aws:RequestedRegion", info.region.clone());
+        if let Some(ip) = &info.source_ip {
+            c.set("aws:SourceIp", ip.clone());
+        }
+        if let Some(ua) = &info.user_agent {
+            c.set("aws:UserAgent", ua.clone());
+        }
+        match caller {
+            Caller::User { user, .. } => {
+                c.set("aws:username", user.name.clone())
+                    .set("aws:PrincipalType", "User");
+            }
+            Caller::Session { claims } => {
+                c.set("aws:PrincipalType", claims.principal_type.clone())
+                    .set("aws:TokenIssueTime", timestamp(claims.issued_at));
+                if let Some(name) = &claims.user_name {
+                    c.set("aws:username", name.clone());
+                }
+                match claims.mfa_at {
+                    Some(at) => {
+                        c.set("aws:MultiFactorAuthPresent", "true")
+                            .set("aws:MultiFactorAuthAge", (info.now - at).max(0).to_string());
+                    }
+                    None => {
+                        c.set("aws:MultiFactorAuthPresent", "false");
+                    }
+                }
+                if let Some(si) = &claims.source_identity {
+                    c.set("aws:SourceIdentity", si.clone());
+                }
+            }
+        }
+        c
+    }
+
+    /// Verifies `SerialNumber` + `TokenCode` for `caller` (a user, or a session of a user).
+    fn check_mfa(
+        &self,
+        params: &[(String, String)],
+        caller: &Caller,
+        info: &RequestInfo,
+    ) -> Result<bool, StsError> {
+        let serial = params_get(params, "SerialNumber");
+        let code = params_get(params, "TokenCode");
+        let (serial, code) = match (serial, code) {
+            (None, None) => return Ok(false),
+            (Some(s), Some(c)) => (s, c),
+            _ => {
+                return Err(StsError::validation(
+                    "SerialNumber and TokenCode must be given together",
+                ));
+            }
+        };
+        if !(9..=256).contains(&serial.len()) {
+            return Err(StsError::validation(format!(
+                "1 validation error detected: Value '{serial}' at 'serialNumber' failed to satisfy constraint: Member must have length greater than or equal to 9"
+            )));
+        }
+        let unable = || {
+            StsError::access_denied(
+                "MultiFactorAuthentication failed, unable to validate MFA code.  Please verify your MFA serial number is valid and associated with this user.",
+            )
+        };
+        let user_arn = match caller {
+            Caller::User { user, .. } => user.arn.clone(),
+            Caller::Session { claims } if claims.role_arn.is_none() => claims.arn.clone(),
+            Caller::Session { .. } => return Err(unable()),
+        };
+        let user = self.store.user(&user_arn).ok_or_else(unable)?;
+        let (_, seed) = user
+            .mfa
+            .iter()
+            .find(|(s, _)| s == serial)
+            .ok_or_else(unable)?;
+        match self.mfa.verify(
+            serial,
+            seed.expose(),
+            code,
+            u64::try_from(info.now).unwrap_or(0),
+        ) {
+            Ok(()) => Ok(true),
+            Err(MfaError::Invalid | MfaError::Reused) => Err(StsError::access_denied(
+                "MultiFactorAuthentication failed with invalid MFA one time pass code. ",
+            )),
+        }
+    }
+
+    fn duration(
+        params: &[(String, String)],
+        min: i64,
+        max_model: i64,
+        default: i64,
+    ) -> Result<i64, StsError> {
+        match params_get(params, "DurationSeconds") {
+            None => Ok(default),
+            Some(v) => {
+                let n: i64 = v.parse().map_err(|_| StsError::validation(format!("1 validation error detected: Value '{v}' at 'durationSeconds' failed to satisfy constraint: Member must be a number")))?;
+                if n < min {
+                    return Err(StsError::validation(format!(
+                        "1 validation error detected: Value '{n}' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to {min}"
+                    )));
+                }
+                if n > max_model {
+                    return Err(StsError::validation(format!(
+                        "1 validation error detected: Value '{n}' at 'durationSeconds' failed to satisfy constraint: Member must have value less than or equal to {max_model}"
+                    )));
+                }
+                Ok(n)
+            }
+        }
+    }
+
+    fn mint(
+        &self,
+        account: &str,
+        duration: i64,
+        info: &RequestInfo,
+        fill: impl FnOnce(&mut SessionClaims),
+    ) -> SessionClaims {
+        let mut claims = SessionClaims {
+            access_key_id: new_access_key_id(KeyKind::Temporary, account.parse().unwrap_or(0)),
+            secret_access_key: new_secret_access_key(),
+            account: account.to_string(),
+            principal_type: String::new(),
+            arn: String::new(),
+            user_id: String::new(),
+            role_arn: None,
+            role_name: None,
+            session_name: None,
+            user_name: None,
+            issued_at: info.now,
+            expires_at: info.now + duration,
+            mfa_at: None,
+            source_identity: None,
+            session_policy: None,
+            policy_arns: vec![],
+            chained: false,
+        };
+        fill(&mut claims);
+        claims
+    }
+
+    fn credentials_xml(&self, claims: &SessionClaims) -> String {
+        let token = self.keyring.seal(
+            Purpose::SessionToken,
+            &serde_json::to_vec(claims).expect("claims serialize"),
+        );
+        format!(
+            "    <Credentials>\n      <AccessKeyId>{}</AccessKeyId>\n      <SecretAccessKey>{}</SecretAccessKey>\n      <SessionToken>{}</SessionToken>\n      <Expiration>{}</Expiration>\n    </Credentials>\n",
+            claims.access_key_id,
+            escape(&claims.secret_access_key),
+            token,
+            timestamp(claims.expires_at)
+        )
+    }
+
+    fn assume_role(
+        &self,
+        params: &[(String, String)],
+        caller: &Caller,
+        info: &RequestInfo,
+        request_id: &str,
+    ) -> Result<String, StsError> {
+        let role_arn = params_get(params, "RoleArn").ok_or_else(|| StsError::validation("1 validation error detected: Value null at 'roleArn' failed to satisfy constraint: Member must not be null"))?;
+        let session_name = params_get(params, "RoleSessionName").ok_or_else(|| StsError::validation("1 validation error detected: Value null at 'roleSessionName' failed to satisfy constraint: Member must not be null"))?;
+        if !(20..=2048).contains(&role_arn.len()) {
+            return Err(StsError::validation(format!("{role_arn} is invalid")));
+        }
+        if session_name.len() < 2 || session_name.len() > 64 {
+            return Err(StsError::validation(format!(
+                "1 validation error detected: Value '{session_name}' at 'roleSessionName' failed to satisfy constraint: Member must have length {} 64",
+                if session_name.len() < 2 {
+                    "greater than or equal to 2, and less than or equal to"
+                } else {
+                    "less than or equal to"
+                }
+            )));
+        }
+        if !valid_session_name(session_name) {
+            return Err(StsError::validation(format!(
+                "1 validation error detected: Value '{session_name}' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*"
+            )));
+        }
+        if params
+            .iter()
+            .any(|(k, _)| k.starts_with("Tags.") || k.starts_with("TransitiveTagKeys."))
+        {
+            return Err(StsError::validation(
+                "Session tags (Tags, TransitiveTagKeys) are not supported by this stsgate version",
+            ));
+        }
+        let source_identity = params_get(params, "SourceIdentity");
+        if let Some(si) = source_identity
+            && (si.len() < 2 || si.len() > 64 || !valid_session_name(si) || si.starts_with("aws:"))
+        {
+            return Err(StsError::validation(format!(
+                "1 validation error detected: Value '{si}' at 'sourceIdentity' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*"
+            )));
+        }
+        let denied = || {
+            StsError::access_denied(format!(
+                "User: {} is not authorized to perform: sts:AssumeRole on resource: {role_arn}",
+                caller.arn()
+            ))
+        };
+        if matches!(caller, Caller::User { .. }) && caller.arn().ends_with(":root") {
+            return Err(StsError::access_denied(
+                "Roles may not be assumed by root accounts.",
+            ));
+        }
+        let mfa_now = self.check_mfa(params, caller, info)?;
+        // A role that does not exist is refused exactly like one that does not trust the caller.
+        let role = self.store.role(role_arn).ok_or_else(denied)?.clone();
+
+        // Session policy (inline) and managed session policies, checked before authorization so
+        // a malformed document is reported as such.
+        let inline_policy = params_get(params, "Policy");
+        if let Some(text) = inline_policy {
+            let size = policy_size(text);
+            if size > 2048 {
+                return Err(StsError::new(
+                    400,
+                    "PackedPolicyTooLarge",
+                    format!(
+                        "Packed policy consumes {}% of allotted space, please use smaller policy.",
+                        size * 100 / 2048
+                    ),
+                ));
+            }
+            PolicyDocument::parse(text, PolicyKind::Session)
+                .map_err(|e| StsError::new(400, "MalformedPolicyDocument", e.to_string()))?;
+        }
+        let mut policy_arns = Vec::new();
+        for i in 1.. {
+            match params_get(params, &format!("PolicyArns.member.{i}.arn")) {
+                Some(arn) => policy_arns.push(arn.to_string()),
+                None => break,
+            }
+        }
+        if policy_arns.len() > 10 {
+            return Err(StsError::validation(
+                "At most 10 managed session policies (PolicyArns) may be passed",
+            ));
+        }
+        for arn in &policy_arns {
+            if self.store.managed_policy(arn).is_none()
+                || arn.split(':').nth(4) != Some(role.account.as_str())
+            {
+                return Err(StsError::validation(format!(
+                    "Policy {arn} does not exist or is not attachable (session policies must be managed policies in the role's account)"
+                )));
+            }
+        }
+
+        let policies = self.caller_policies(caller)?;
+        let mut ctx = self.base_context("sts:AssumeRole", role_arn, caller, info);
+        ctx.set("sts:RoleSessionName", session_name);
+        if let Some(ext) = params_get(params, "ExternalId") {
+            if !(2..=1224).contains(&ext.len()) {
+                return Err(StsError::validation(format!(
+                    "1 validation error detected: Value '{ext}' at 'externalId' failed to satisfy constraint: Member must have length greater than or equal to 2"
+                )));
+            }
+            ctx.set("sts:ExternalId", ext);
+        }
+        if mfa_now {
+            ctx.set("aws:MultiFactorAuthPresent", "true")
+                .set("aws:MultiFactorAuthAge", "0");
+        }
+        if let Some(si) = source_identity {
+            ctx.set("sts:SourceIdentity", si);
+        }
+        let outcome = policies.with_evaluation(&caller.principal(), |eval| {
+            authorize_assume_role(&role.trust, role_arn, eval, &ctx)
+        });
+        if !outcome.is_allowed() {
+            return Err(denied());
+        }
+        if source_identity.is_some() {
+            let mut si_ctx = ctx.clone();
+            si_ctx.action = "sts:SetSourceIdentity".into();
+            if !policies
+                .with_evaluation(&caller.principal(), |eval| {
+                    authorize_assume_role(&role.trust, role_arn, eval, &si_ctx)
+                })
+                .is_allowed()
+            {
+                return Err(StsError::access_denied(format!(
+                    "User: {} is not authorized to perform: sts:SetSourceIdentity on resource: {role_arn}",
+                    caller.arn()
+                )));
+            }
+        }
+
+        let chained = caller.is_temporary();
+        let max = role.max_session_duration.as_secs() as i64;
+        let duration = Self::duration(params, 900, 43200, 3600)?;
+        if chained && duration > 3600 {
+            return Err(StsError::validation(
+                "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.",
+            ));
+        }
+        if duration > max {
+            return Err(StsError::validation(
+                "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
+            ));
+        }
+        // MFA state: verified now, or inherited from an MFA-authenticated GetSessionToken session.
+        let inherited_mfa = match caller {
+            Caller::Session { claims } => claims.mfa_at,
+            Caller::User { .. } => None,
+        };
+        let inherited_source = match caller {
+            Caller::Session { claims } => claims.source_identity.clone(),
+            Caller::User { .. } => None,
+        };
+        if inherited_source.is_some()
+            && source_identity.is_some_and(|s| Some(s) != inherited_source.as_deref())
+        {
+            return Err(StsError::access_denied(
+                "The source identity of a session cannot be changed",
+            ));
+        }
+        let claims = self.mint(&role.account, duration, info, |c| {
+            c.principal_type = "AssumedRole".into();
+            c.arn = format!(
+                "arn:{}:sts::{}:assumed-role/{}/{session_name}",
+                self.partition, role.account, role.name
+            );
+            c.user_id = format!("{}:{session_name}", role.unique_id);
+            c.role_arn = Some(role.arn.clone());
+            c.role_name = Some(role.name.clone());
+            c.session_name = Some(session_name.to_string());
+            // MFA used for the AssumeRole call itself does not carry into the role session;
+            // MFA from the calling GetSessionToken session does (spec §2.3).
+            c.mfa_at = inherited_mfa;
+            c.source_identity = inherited_source.or(source_identity.map(str::to_string));
+            c.session_policy = inline_policy.map(str::to_string);
+            c.policy_arns = policy_arns.clone();
+            c.chained = chained;
+        });
+        let mut members = self.credentials_xml(&claims);
+        members.push_str(&format!(
+            "    <AssumedRoleUser>\n      <AssumedRoleId>{}</AssumedRoleId>\n      <Arn>{}</Arn>\n    </AssumedRoleUser>\n",
+            escape(&claims.user_id),
+            escape(&claims.arn)
+        ));
+        if let Some(text) = inline_policy {
+            members.push_str(&format!(
+                "    <PackedPolicySize>{}</PackedPolicySize>\n",
+                policy_size(text) * 100 / 2048
+            ));
+        }
+        if let Some(si) = &claims.source_identity {
+            members.push_str(&format!(
+                "    <SourceIdentity>{}</SourceIdentity>\n",
+                escape(si)
+            ));
+        }
+        Ok(success("AssumeRole", &members, request_id))
+    }
+
+    fn get_session_token(
+        &self,
+        params: &[(String, String)],
+        caller: &Caller,
+        info: &RequestInfo,
+        request_id: &str,
+    ) -> Result<String, StsError> {
+        let Caller::User { user, .. } = caller else {
+            return Err(StsError::access_denied(
+                "Cannot call GetSessionToken with session credentials",
+            ));
+        };
+        let duration = Self::duration(params, 900, 129_600, 43_200)?;
+        let mfa = self.check_mfa(params, caller, info)?;
+        let claims = self.mint(&user.account, duration, info, |c| {
+            c.principal_type = "User".into();
+            c.arn = user.arn.clone();
+            c.user_id = user.unique_id.clone();
+            c.user_name = Some(user.name.clone());
+            c.mfa_at = mfa.then_some(info.now);
+        });
+        Ok(success(
+            "GetSessionToken",
+            &self.credentials_xml(&claims),
+            request_id,
+        ))
+    }
+
+    fn decode_authorization_message(
+        &self,
+        params: &[(String, String)],
+        caller: &Caller,
+        info: &RequestInfo,
+        request_id: &str,
+    ) -> Result<String, StsError> {
+        let encoded = params_get(params, "EncodedMessage").ok_or_else(|| StsError::validation("1 validation error detected: Value null at 'encodedMessage' failed to satisfy constraint: Member must not be null"))?;
+        if encoded.is_empty() || encoded.len() > 10_240 {
+            return Err(StsError::validation(
+                "1 validation error detected: Value at 'encodedMessage' failed to satisfy constraint: Member must have length less than or equal to 10240",
+            ));
+        }
+        let policies = self.caller_policies(caller)?;
+        let ctx = self.base_context("sts:DecodeAuthorizationMessage", "*", caller, info);
+        let outcome = policies.with_evaluation(&caller.principal(), |eval| decide(eval, &ctx));
+        if outcome.decision != Decision::Allow {
+            return Err(StsError::access_denied(format!(
+                "User: {} is not authorized to perform: sts:DecodeAuthorizationMessage {}",
+                caller.arn(),
+                outcome.reason("sts:DecodeAuthorizationMessage")
+            )));
+        }
+        let invalid = || {
+            StsError::new(
+                400,
+                "InvalidAuthorizationMessageException",
+                "The message is not a valid encoded authorization failure message",
+            )
+        };
+        let plain = self
+            .keyring
+            .open(Purpose::AuthorizationMessage, encoded)
+            .map_err(|_| invalid())?;
+        let sealed: SealedMessage = serde_json::from_slice(&plain).map_err(|_| invalid())?;
+        if sealed.account != caller.account() {
+            return Err(invalid());
+        }
+        let json = serde_json::to_string(&sealed.message).expect("a JSON value serializes");
+        Ok(success(
+            "DecodeAuthorizationMessage",
+            &format!("    <DecodedMessage>{}</DecodedMessage>\n", escape(&json)),
+            request_id,
+        ))
+    }
+
+    /// Seals an authorization failure message (spec §4.3 shape) for `account`.
+    pub fn seal_authorization_message(&self, account: &str, message: serde_json::Value) -> String {
+        let sealed = SealedMessage {
+            account: account.to_string(),
+            message,
+        };
+        self.keyring.seal(
+            Purpose::AuthorizationMessage,
+            &serde_json::to_vec(&sealed).expect("a JSON value serializes"),
+        )
+    }
+}
+
+/// Decodes `application/x-www-form-urlencoded` text (also used for query strings).
+pub fn parse_form(text: &str) -> Result<Vec<(String, String)>, StsError> {
+    let mut out = Vec::new();
+    for pair in text.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let decode = |s: &str| {
+            crate::sigv4::encoding::percent_decode(s.as_bytes(), true)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .ok_or_else(|| {
+                    StsError::new(
+                        400,
+                        "MalformedQueryString",
+                        "The request contains an invalid percent-encoding or non-UTF-8 parameter",
+                    )
+                })
+        };
+        out.push((decode(k)?, decode(v)?));
+    }
+    Ok(out)
+}
