@@ -33,14 +33,20 @@ Try:
   curl -s http://127.0.0.1:7481/metrics
   target/release/stsgate check --config $config
 
-  # aws-cli profiles for the demo users (see README "Demo users"):
-  aws configure set aws_access_key_id AKIARTX3GSDSSMDOBCNR --profile develop
-  aws configure set aws_secret_access_key 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 --profile develop
-  aws configure set region us-east-1 --profile develop
-  aws --profile develop --endpoint-url http://127.0.0.1:7480 s3 ls s3://demo-bucket/
+  # STS as the demo user develop (see README "Demo users" for aws-cli profiles):
+  export AWS_ACCESS_KEY_ID=AKIARTX3GSDSSMDOBCNR AWS_SECRET_ACCESS_KEY=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 AWS_DEFAULT_REGION=us-east-1
+  aws --endpoint-url http://127.0.0.1:7480 sts get-caller-identity
+  aws --endpoint-url http://127.0.0.1:7480 sts assume-role --role-arn arn:aws:iam::111122223333:role/s3_role --role-session-name demo
+  aws --endpoint-url http://127.0.0.1:7480 sts get-access-key-info --access-key-id AKIARTX3GSDSSMDOBCNR
 
-The gateway currently fails closed (503 ServiceUnavailable) for every S3/STS request: the
-verify-authorize-forward pipeline is being built (see README "Status").
+  # no_skill may assume the role only with MFA:
+  AWS_ACCESS_KEY_ID=AKIARTX3GSDSQ7NFB6A5 AWS_SECRET_ACCESS_KEY=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 \\
+    aws --endpoint-url http://127.0.0.1:7480 sts assume-role --role-arn arn:aws:iam::111122223333:role/s3_role \\
+    --role-session-name mfa --serial-number arn:aws:iam::111122223333:mfa/no_skill \\
+    --token-code "\$(target/release/stsgate mfa-code --serial arn:aws:iam::111122223333:mfa/no_skill)"
+
+S3 requests through the gateway fail closed (503 ServiceUnavailable) until the S3 pipeline
+lands (README "Status"); the backend itself is on :3900.
 Press Ctrl-C to stop both.
 EOT
 wait "$gw_pid"

@@ -45,7 +45,22 @@ pub enum Caller {
         secret: String,
     },
     /// A temporary credential (role session or GetSessionToken session).
-    Session { claims: Arc<SessionClaims> },
+    Session(Arc<OpenedSession>),
+}
+
+/// A decrypted session token with its session policies compiled: what the cache keeps.
+#[derive(Debug)]
+pub struct OpenedSession {
+    pub claims: SessionClaims,
+    /// Inline and managed session policies, compiled; `None` when the session has none.
+    pub session_policies: Option<Vec<Arc<CompiledPolicy>>>,
+}
+
+impl std::ops::Deref for OpenedSession {
+    type Target = SessionClaims;
+    fn deref(&self) -> &SessionClaims {
+        &self.claims
+    }
 }
 
 /// Why credentials were refused. Mapped to `InvalidClientTokenId` / `ExpiredToken` (STS) or
@@ -59,8 +74,10 @@ pub enum CredentialError {
     Expired,
 }
 
-#[derive(Debug)]
 pub struct IdentityStore {
+    /// Opened sessions by token text. A hit is re-checked (key id, expiry) every time; a miss
+    /// only costs a decryption.
+    sessions: moka::sync::Cache<Arc<str>, Arc<OpenedSession>>,
     users: HashMap<String, Arc<UserEntry>>,
     roles: HashMap<String, Arc<RoleEntry>>,
     /// Long-term access key id → (user ARN, secret), active keys only.
@@ -112,6 +129,10 @@ fn boundary(
 impl IdentityStore {
     pub fn build(config: &Config) -> Result<IdentityStore, String> {
         let mut store = IdentityStore {
+            sessions: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(std::time::Duration::from_secs(36 * 3600))
+                .build(),
             users: HashMap::new(),
             roles: HashMap::new(),
             keys: HashMap::new(),
@@ -221,28 +242,71 @@ impl IdentityStore {
             }
             Some(KeyKind::Temporary) => {
                 let token = token.ok_or(CredentialError::InvalidToken)?;
-                let plain = keyring
-                    .open(Purpose::SessionToken, token)
-                    .map_err(|_| CredentialError::InvalidToken)?;
-                let claims: SessionClaims =
-                    serde_json::from_slice(&plain).map_err(|_| CredentialError::InvalidToken)?;
+                let session = match self.sessions.get(token) {
+                    Some(s) => s,
+                    None => {
+                        let opened = Arc::new(self.open_session(keyring, token)?);
+                        self.sessions.insert(Arc::from(token), opened.clone());
+                        opened
+                    }
+                };
                 if !bool::from(
-                    claims
+                    session
+                        .claims
                         .access_key_id
                         .as_bytes()
                         .ct_eq(access_key_id.as_bytes()),
                 ) {
                     return Err(CredentialError::InvalidToken);
                 }
-                if now >= claims.expires_at {
+                if now >= session.claims.expires_at {
                     return Err(CredentialError::Expired);
                 }
-                Ok(Caller::Session {
-                    claims: Arc::new(claims),
-                })
+                Ok(Caller::Session(session))
             }
             None => Err(CredentialError::UnknownAccessKey),
         }
+    }
+}
+
+impl IdentityStore {
+    /// Decrypts a token and compiles its session policies, bypassing the cache (what a cache
+    /// miss costs). Does not check expiry or the key id: [`IdentityStore::resolve`] does.
+    pub fn open_session(
+        &self,
+        keyring: &Keyring,
+        token: &str,
+    ) -> Result<OpenedSession, CredentialError> {
+        let plain = keyring
+            .open(Purpose::SessionToken, token)
+            .map_err(|_| CredentialError::InvalidToken)?;
+        let claims: SessionClaims =
+            serde_json::from_slice(&plain).map_err(|_| CredentialError::InvalidToken)?;
+        let session_policies = if claims.session_policy.is_none() && claims.policy_arns.is_empty() {
+            None
+        } else {
+            let mut list = Vec::new();
+            if let Some(text) = &claims.session_policy {
+                list.push(Arc::new(
+                    CompiledPolicy::parse("session policy", text, PolicyKind::Session)
+                        .map_err(|_| CredentialError::InvalidToken)?,
+                ));
+            }
+            for arn in &claims.policy_arns {
+                // A managed session policy that no longer exists fails closed.
+                list.push(
+                    self.managed
+                        .get(arn)
+                        .cloned()
+                        .ok_or(CredentialError::InvalidToken)?,
+                );
+            }
+            Some(list)
+        };
+        Ok(OpenedSession {
+            claims,
+            session_policies,
+        })
     }
 }
 
@@ -251,21 +315,21 @@ impl Caller {
     pub fn secret(&self) -> &str {
         match self {
             Caller::User { secret, .. } => secret,
-            Caller::Session { claims } => &claims.secret_access_key,
+            Caller::Session(s) => &s.claims.secret_access_key,
         }
     }
 
     pub fn arn(&self) -> &str {
         match self {
             Caller::User { user, .. } => &user.arn,
-            Caller::Session { claims } => &claims.arn,
+            Caller::Session(s) => &s.claims.arn,
         }
     }
 
     pub fn account(&self) -> &str {
         match self {
             Caller::User { user, .. } => &user.account,
-            Caller::Session { claims } => &claims.account,
+            Caller::Session(s) => &s.claims.account,
         }
     }
 
@@ -273,12 +337,12 @@ impl Caller {
     pub fn user_id(&self) -> &str {
         match self {
             Caller::User { user, .. } => &user.unique_id,
-            Caller::Session { claims } => &claims.user_id,
+            Caller::Session(s) => &s.claims.user_id,
         }
     }
 
     pub fn is_temporary(&self) -> bool {
-        matches!(self, Caller::Session { .. })
+        matches!(self, Caller::Session(_))
     }
 
     /// The caller as a policy principal.
@@ -290,11 +354,12 @@ impl Caller {
                 unique_id: user.unique_id.clone(),
                 kind: PrincipalKind::User,
             },
-            Caller::Session { claims } => match &claims.role_arn {
+            Caller::Session(s) => match &s.claims.role_arn {
                 Some(role_arn) => Principal {
-                    arn: claims.arn.clone(),
-                    account: claims.account.clone(),
-                    unique_id: claims
+                    arn: s.claims.arn.clone(),
+                    account: s.claims.account.clone(),
+                    unique_id: s
+                        .claims
                         .user_id
                         .split(':')
                         .next()
@@ -305,9 +370,9 @@ impl Caller {
                     },
                 },
                 None => Principal {
-                    arn: claims.arn.clone(),
-                    account: claims.account.clone(),
-                    unique_id: claims.user_id.clone(),
+                    arn: s.claims.arn.clone(),
+                    account: s.claims.account.clone(),
+                    unique_id: s.claims.user_id.clone(),
                     kind: PrincipalKind::User,
                 },
             },

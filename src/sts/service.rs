@@ -206,13 +206,13 @@ impl StsService {
                 boundary: user.boundary.clone(),
                 session: None,
             }),
-            Caller::Session { claims } => match &claims.role_arn {
+            Caller::Session(claims) => match &claims.role_arn {
                 Some(role_arn) => {
                     let role = self.store.role(role_arn).ok_or_else(invalid)?;
                     Ok(CallerPolicies {
                         identity: role.policies.clone(),
                         boundary: role.boundary.clone(),
-                        session: self.session_policies(claims)?,
+                        session: claims.session_policies.clone(),
                     })
                 }
                 None => {
@@ -225,35 +225,6 @@ impl StsService {
                 }
             },
         }
-    }
-
-    fn session_policies(
-        &self,
-        claims: &SessionClaims,
-    ) -> Result<Option<Vec<Arc<CompiledPolicy>>>, StsError> {
-        if claims.session_policy.is_none() && claims.policy_arns.is_empty() {
-            return Ok(None);
-        }
-        let mut out = Vec::new();
-        if let Some(text) = &claims.session_policy {
-            out.push(Arc::new(
-                CompiledPolicy::parse("session policy", text, PolicyKind::Session).map_err(
-                    |e| {
-                        StsError::new(
-                            403,
-                            "InvalidClientTokenId",
-                            format!("The security token included in the request is invalid: {e}"),
-                        )
-                    },
-                )?,
-            ));
-        }
-        for arn in &claims.policy_arns {
-            out.push(self.store.managed_policy(arn).cloned().ok_or_else(|| {
-                StsError::access_denied(format!("The session policy {arn} no longer exists"))
-            })?);
-        }
-        Ok(Some(out))
     }
 
     /// Condition keys every STS call carries.
@@ -290,7 +261,7 @@ impl StsService {
                 c.set("aws:username", user.name.clone())
                     .set("aws:PrincipalType", "User");
             }
-            Caller::Session { claims } => {
+            Caller::Session(claims) => {
                 c.set("aws:PrincipalType", claims.principal_type.clone())
                     .set("aws:TokenIssueTime", timestamp(claims.issued_at));
                 if let Some(name) = &claims.user_name {
@@ -343,7 +314,7 @@ impl StsService {
         };
         let user_arn = match caller {
             Caller::User { user, .. } => user.arn.clone(),
-            Caller::Session { claims } if claims.role_arn.is_none() => claims.arn.clone(),
+            Caller::Session(claims) if claims.role_arn.is_none() => claims.arn.clone(),
             Caller::Session { .. } => return Err(unable()),
         };
         let user = self.store.user(&user_arn).ok_or_else(unable)?;
@@ -587,11 +558,11 @@ impl StsService {
         }
         // MFA state: verified now, or inherited from an MFA-authenticated GetSessionToken session.
         let inherited_mfa = match caller {
-            Caller::Session { claims } => claims.mfa_at,
+            Caller::Session(claims) => claims.mfa_at,
             Caller::User { .. } => None,
         };
         let inherited_source = match caller {
-            Caller::Session { claims } => claims.source_identity.clone(),
+            Caller::Session(claims) => claims.source_identity.clone(),
             Caller::User { .. } => None,
         };
         if inherited_source.is_some()
