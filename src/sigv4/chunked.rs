@@ -12,7 +12,6 @@ use sha2::{Digest, Sha256};
 use super::AmzDate;
 use super::checksum::{Checksum, ChecksumAlgorithm};
 use super::error::{SigV4Error, SignatureMismatch};
-use super::payload::EMPTY_SHA256;
 use super::signing_key::SigningKey;
 use super::verify::SigningContext;
 
@@ -24,6 +23,37 @@ const MAX_LINE: usize = 4096;
 const MAX_TRAILER_BYTES: usize = 16 * 1024;
 const MAX_TRAILER_FIELDS: usize = 100;
 
+/// `<label>\n<timestamp>\n<scope>\n<previous signature>\n<hashes…>`, signed: the string to
+/// sign shared by chunk and trailer signatures.
+fn sign_link(
+    key: &SigningKey,
+    label: &[u8],
+    date: &AmzDate,
+    scope: &str,
+    previous: &[u8; 32],
+    hashes: &[&[u8; 32]],
+) -> [u8; 32] {
+    let mut sts = Vec::with_capacity(label.len() + 18 + scope.len() + 65 * (1 + hashes.len()));
+    sts.extend_from_slice(label);
+    sts.push(b'\n');
+    sts.extend_from_slice(date.as_str().as_bytes());
+    sts.push(b'\n');
+    sts.extend_from_slice(scope.as_bytes());
+    sts.push(b'\n');
+    push_hex(&mut sts, previous);
+    for hash in hashes {
+        sts.push(b'\n');
+        push_hex(&mut sts, hash);
+    }
+    key.sign(&sts)
+}
+
+/// SHA-256 of the empty string (the fixed middle line of a chunk's string to sign).
+const EMPTY_HASH: [u8; 32] = [
+    0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4, 0xc8, 0x99, 0x6f, 0xb9, 0x24,
+    0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b, 0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55,
+];
+
 /// Signature of one chunk: `AWS4-HMAC-SHA256-PAYLOAD` string to sign.
 pub fn chunk_signature(
     key: &SigningKey,
@@ -32,18 +62,14 @@ pub fn chunk_signature(
     previous: &[u8; 32],
     data_sha256: &[u8; 32],
 ) -> [u8; 32] {
-    let mut sts = Vec::with_capacity(64 + 16 + scope.len() + 3 * 64 + 8);
-    sts.extend_from_slice(b"AWS4-HMAC-SHA256-PAYLOAD\n");
-    sts.extend_from_slice(date.as_str().as_bytes());
-    sts.push(b'\n');
-    sts.extend_from_slice(scope.as_bytes());
-    sts.push(b'\n');
-    push_hex(&mut sts, previous);
-    sts.push(b'\n');
-    sts.extend_from_slice(EMPTY_SHA256.as_bytes());
-    sts.push(b'\n');
-    push_hex(&mut sts, data_sha256);
-    key.sign(&sts)
+    sign_link(
+        key,
+        b"AWS4-HMAC-SHA256-PAYLOAD",
+        date,
+        scope,
+        previous,
+        &[&EMPTY_HASH, data_sha256],
+    )
 }
 
 /// Signature of the trailer: `AWS4-HMAC-SHA256-TRAILER` over the canonical trailers
@@ -55,16 +81,14 @@ pub fn trailer_signature(
     previous: &[u8; 32],
     canonical_trailers: &[u8],
 ) -> [u8; 32] {
-    let mut sts = Vec::with_capacity(64 + 16 + scope.len() + 2 * 64 + 8);
-    sts.extend_from_slice(b"AWS4-HMAC-SHA256-TRAILER\n");
-    sts.extend_from_slice(date.as_str().as_bytes());
-    sts.push(b'\n');
-    sts.extend_from_slice(scope.as_bytes());
-    sts.push(b'\n');
-    push_hex(&mut sts, previous);
-    sts.push(b'\n');
-    push_hex(&mut sts, &Sha256::digest(canonical_trailers).into());
-    key.sign(&sts)
+    sign_link(
+        key,
+        b"AWS4-HMAC-SHA256-TRAILER",
+        date,
+        scope,
+        previous,
+        &[&Sha256::digest(canonical_trailers).into()],
+    )
 }
 
 fn push_hex(out: &mut Vec<u8>, bytes: &[u8; 32]) {

@@ -106,6 +106,16 @@ fn params_get<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str>
         .map(|(_, v)| v.as_str())
 }
 
+/// A required parameter, or AWS's "must not be null" validation error naming its member.
+fn required<'a>(
+    params: &'a [(String, String)],
+    name: &str,
+    member: &str,
+) -> Result<&'a str, StsError> {
+    params_get(params, name)
+        .ok_or_else(|| StsError::validation(format!("1 validation error detected: Value null at '{member}' failed to satisfy constraint: Member must not be null")))
+}
+
 fn valid_session_name(v: &str) -> bool {
     v.chars()
         .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
@@ -168,7 +178,7 @@ impl StsService {
         params: &[(String, String)],
         request_id: &str,
     ) -> Result<String, StsError> {
-        let id = params_get(params, "AccessKeyId").ok_or_else(|| StsError::validation("1 validation error detected: Value null at 'accessKeyId' failed to satisfy constraint: Member must not be null"))?;
+        let id = required(params, "AccessKeyId", "accessKeyId")?;
         if !(16..=128).contains(&id.len())
             || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
         {
@@ -412,8 +422,8 @@ impl StsService {
         info: &RequestInfo,
         request_id: &str,
     ) -> Result<String, StsError> {
-        let role_arn = params_get(params, "RoleArn").ok_or_else(|| StsError::validation("1 validation error detected: Value null at 'roleArn' failed to satisfy constraint: Member must not be null"))?;
-        let session_name = params_get(params, "RoleSessionName").ok_or_else(|| StsError::validation("1 validation error detected: Value null at 'roleSessionName' failed to satisfy constraint: Member must not be null"))?;
+        let role_arn = required(params, "RoleArn", "roleArn")?;
+        let session_name = required(params, "RoleSessionName", "roleSessionName")?;
         if !(20..=2048).contains(&role_arn.len()) {
             return Err(StsError::validation(format!("{role_arn} is invalid")));
         }
@@ -646,7 +656,7 @@ impl StsService {
         info: &RequestInfo,
         request_id: &str,
     ) -> Result<String, StsError> {
-        let encoded = params_get(params, "EncodedMessage").ok_or_else(|| StsError::validation("1 validation error detected: Value null at 'encodedMessage' failed to satisfy constraint: Member must not be null"))?;
+        let encoded = required(params, "EncodedMessage", "encodedMessage")?;
         if encoded.is_empty() || encoded.len() > 10_240 {
             return Err(StsError::validation(
                 "1 validation error detected: Value at 'encodedMessage' failed to satisfy constraint: Member must have length less than or equal to 10240",
