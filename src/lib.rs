@@ -21,6 +21,7 @@
 pub mod config;
 pub mod identity;
 pub mod policy;
+pub mod s3;
 pub mod server;
 pub mod sigv4;
 pub mod sts;

@@ -1,0 +1,626 @@
+use http::{HeaderMap, HeaderName, HeaderValue};
+
+use super::*;
+
+fn q(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn h(pairs: &[(&str, &str)]) -> HeaderMap {
+    let mut m = HeaderMap::new();
+    for (k, v) in pairs {
+        m.insert(
+            HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            HeaderValue::from_str(v).unwrap(),
+        );
+    }
+    m
+}
+
+fn run(
+    method: &str,
+    path: &str,
+    query: &[(&str, &str)],
+    headers: &[(&str, &str)],
+) -> Result<Classified, ClassifyError> {
+    let target = address(Some("127.0.0.1:7480"), path, &["s3.localhost".to_string()])?;
+    classify(method, &target, &q(query), &h(headers))
+}
+
+/// (method, path, query, headers, operation, first action, its resource)
+type Case<'a> = (
+    &'a str,
+    &'a str,
+    &'a [(&'a str, &'a str)],
+    &'a [(&'a str, &'a str)],
+    &'a str,
+    &'a str,
+    &'a str,
+);
+
+fn actions(c: &Classified) -> Vec<(&str, &str)> {
+    c.checks
+        .iter()
+        .map(|k| (k.action, k.resource.as_str()))
+        .collect()
+}
+
+#[test]
+fn operation_table() {
+    let b = "arn:aws:s3:::bkt";
+    let o = "arn:aws:s3:::bkt/dir/key.txt";
+    let cases: &[Case] = &[
+        (
+            "GET",
+            "/",
+            &[],
+            &[],
+            "ListBuckets",
+            "s3:ListAllMyBuckets",
+            "arn:aws:s3:::*",
+        ),
+        (
+            "PUT",
+            "/bkt",
+            &[],
+            &[],
+            "CreateBucket",
+            "s3:CreateBucket",
+            b,
+        ),
+        (
+            "DELETE",
+            "/bkt",
+            &[],
+            &[],
+            "DeleteBucket",
+            "s3:DeleteBucket",
+            b,
+        ),
+        ("HEAD", "/bkt", &[], &[], "HeadBucket", "s3:ListBucket", b),
+        ("GET", "/bkt", &[], &[], "ListObjects", "s3:ListBucket", b),
+        (
+            "GET",
+            "/bkt/",
+            &[("list-type", "2"), ("prefix", "a/")],
+            &[],
+            "ListObjectsV2",
+            "s3:ListBucket",
+            b,
+        ),
+        (
+            "GET",
+            "/bkt",
+            &[("versions", "")],
+            &[],
+            "ListObjectVersions",
+            "s3:ListBucketVersions",
+            b,
+        ),
+        (
+            "GET",
+            "/bkt",
+            &[("uploads", "")],
+            &[],
+            "ListMultipartUploads",
+            "s3:ListBucketMultipartUploads",
+            b,
+        ),
+        (
+            "GET",
+            "/bkt",
+            &[("location", "")],
+            &[],
+            "GetBucketLocation",
+            "s3:GetBucketLocation",
+            b,
+        ),
+        (
+            "GET",
+            "/bkt",
+            &[("tagging", "")],
+            &[],
+            "BucketTagging",
+            "s3:GetBucketTagging",
+            b,
+        ),
+        (
+            "DELETE",
+            "/bkt",
+            &[("tagging", "")],
+            &[],
+            "BucketTagging",
+            "s3:PutBucketTagging",
+            b,
+        ),
+        (
+            "PUT",
+            "/bkt",
+            &[("versioning", "")],
+            &[],
+            "BucketVersioning",
+            "s3:PutBucketVersioning",
+            b,
+        ),
+        (
+            "DELETE",
+            "/bkt",
+            &[("policy", "")],
+            &[],
+            "BucketPolicy",
+            "s3:DeleteBucketPolicy",
+            b,
+        ),
+        (
+            "GET",
+            "/bkt",
+            &[("policyStatus", "")],
+            &[],
+            "GetBucketPolicyStatus",
+            "s3:GetBucketPolicyStatus",
+            b,
+        ),
+        (
+            "DELETE",
+            "/bkt",
+            &[("cors", "")],
+            &[],
+            "BucketCors",
+            "s3:PutBucketCORS",
+            b,
+        ),
+        (
+            "DELETE",
+            "/bkt",
+            &[("encryption", "")],
+            &[],
+            "BucketEncryption",
+            "s3:PutEncryptionConfiguration",
+            b,
+        ),
+        (
+            "DELETE",
+            "/bkt",
+            &[("website", "")],
+            &[],
+            "BucketWebsite",
+            "s3:DeleteBucketWebsite",
+            b,
+        ),
+        (
+            "GET",
+            "/bkt",
+            &[("object-lock", "")],
+            &[],
+            "ObjectLockConfiguration",
+            "s3:GetBucketObjectLockConfiguration",
+            b,
+        ),
+        (
+            "PUT",
+            "/bkt",
+            &[("publicAccessBlock", "")],
+            &[],
+            "PublicAccessBlock",
+            "s3:PutBucketPublicAccessBlock",
+            b,
+        ),
+        (
+            "GET",
+            "/bkt/dir/key.txt",
+            &[],
+            &[],
+            "GetObject",
+            "s3:GetObject",
+            o,
+        ),
+        (
+            "GET",
+            "/bkt/dir/key.txt",
+            &[("versionId", "v1")],
+            &[],
+            "GetObject",
+            "s3:GetObjectVersion",
+            o,
+        ),
+        (
+            "HEAD",
+            "/bkt/dir/key.txt",
+            &[],
+            &[],
+            "HeadObject",
+            "s3:GetObject",
+            o,
+        ),
+        (
+            "PUT",
+            "/bkt/dir/key.txt",
+            &[],
+            &[],
+            "PutObject",
+            "s3:PutObject",
+            o,
+        ),
+        (
+            "DELETE",
+            "/bkt/dir/key.txt",
+            &[("versionId", "v1")],
+            &[],
+            "DeleteObject",
+            "s3:DeleteObjectVersion",
+            o,
+        ),
+        (
+            "POST",
+            "/bkt/dir/key.txt",
+            &[("uploads", "")],
+            &[],
+            "CreateMultipartUpload",
+            "s3:PutObject",
+            o,
+        ),
+        (
+            "PUT",
+            "/bkt/dir/key.txt",
+            &[("partNumber", "1"), ("uploadId", "u")],
+            &[],
+            "UploadPart",
+            "s3:PutObject",
+            o,
+        ),
+        (
+            "POST",
+            "/bkt/dir/key.txt",
+            &[("uploadId", "u")],
+            &[],
+            "CompleteMultipartUpload",
+            "s3:PutObject",
+            o,
+        ),
+        (
+            "DELETE",
+            "/bkt/dir/key.txt",
+            &[("uploadId", "u")],
+            &[],
+            "AbortMultipartUpload",
+            "s3:AbortMultipartUpload",
+            o,
+        ),
+        (
+            "GET",
+            "/bkt/dir/key.txt",
+            &[("uploadId", "u")],
+            &[],
+            "ListParts",
+            "s3:ListMultipartUploadParts",
+            o,
+        ),
+        (
+            "GET",
+            "/bkt/dir/key.txt",
+            &[("tagging", "")],
+            &[],
+            "GetObjectTagging",
+            "s3:GetObjectTagging",
+            o,
+        ),
+        (
+            "PUT",
+            "/bkt/dir/key.txt",
+            &[("tagging", ""), ("versionId", "v")],
+            &[],
+            "PutObjectTagging",
+            "s3:PutObjectVersionTagging",
+            o,
+        ),
+        (
+            "DELETE",
+            "/bkt/dir/key.txt",
+            &[("tagging", "")],
+            &[],
+            "DeleteObjectTagging",
+            "s3:DeleteObjectTagging",
+            o,
+        ),
+        (
+            "GET",
+            "/bkt/dir/key.txt",
+            &[("acl", "")],
+            &[],
+            "GetObjectAcl",
+            "s3:GetObjectAcl",
+            o,
+        ),
+        (
+            "PUT",
+            "/bkt/dir/key.txt",
+            &[("retention", "")],
+            &[],
+            "PutObjectRetention",
+            "s3:PutObjectRetention",
+            o,
+        ),
+        (
+            "GET",
+            "/bkt/dir/key.txt",
+            &[("legal-hold", "")],
+            &[],
+            "GetObjectLegalHold",
+            "s3:GetObjectLegalHold",
+            o,
+        ),
+        (
+            "GET",
+            "/bkt/dir/key.txt",
+            &[("attributes", ""), ("versionId", "v")],
+            &[],
+            "GetObjectAttributes",
+            "s3:GetObjectVersionAttributes",
+            o,
+        ),
+        (
+            "POST",
+            "/bkt/dir/key.txt",
+            &[("select", ""), ("select-type", "2")],
+            &[],
+            "SelectObjectContent",
+            "s3:GetObject",
+            o,
+        ),
+        (
+            "POST",
+            "/bkt/dir/key.txt",
+            &[("restore", "")],
+            &[],
+            "RestoreObject",
+            "s3:RestoreObject",
+            o,
+        ),
+        (
+            "GET",
+            "/bkt/dir/key.txt",
+            &[
+                ("x-id", "GetObject"),
+                ("response-content-type", "text/plain"),
+            ],
+            &[],
+            "GetObject",
+            "s3:GetObject",
+            o,
+        ),
+    ];
+    for (method, path, query, headers, op, action, resource) in cases {
+        let c = run(method, path, query, headers)
+            .unwrap_or_else(|e| panic!("{method} {path} {query:?}: {e:?}"));
+        assert_eq!(c.operation, *op, "{method} {path} {query:?}");
+        assert_eq!(
+            actions(&c)[0],
+            (*action, *resource),
+            "{method} {path} {query:?}"
+        );
+    }
+    assert!(cases.len() >= 39);
+}
+
+#[test]
+fn copy_needs_both_sides() {
+    let c = run(
+        "PUT",
+        "/dst/new",
+        &[],
+        &[("x-amz-copy-source", "/src/old%20name.txt?versionId=v3")],
+    )
+    .unwrap();
+    assert_eq!(c.operation, "CopyObject");
+    assert_eq!(
+        actions(&c),
+        vec![
+            ("s3:PutObject", "arn:aws:s3:::dst/new"),
+            ("s3:GetObjectVersion", "arn:aws:s3:::src/old name.txt")
+        ]
+    );
+    let c = run(
+        "PUT",
+        "/dst/new",
+        &[("partNumber", "2"), ("uploadId", "u")],
+        &[("x-amz-copy-source", "src/a")],
+    )
+    .unwrap();
+    assert_eq!(c.operation, "UploadPartCopy");
+    assert_eq!(actions(&c)[1], ("s3:GetObject", "arn:aws:s3:::src/a"));
+    assert_eq!(
+        run("PUT", "/dst/new", &[], &[("x-amz-copy-source", "nobucket")])
+            .unwrap_err()
+            .code,
+        "InvalidRequest"
+    );
+}
+
+#[test]
+fn add_on_actions() {
+    let c = run(
+        "PUT",
+        "/b1b/k",
+        &[],
+        &[
+            ("x-amz-acl", "public-read"),
+            ("x-amz-tagging", "a=b"),
+            ("x-amz-object-lock-legal-hold", "ON"),
+        ],
+    )
+    .unwrap();
+    let names: Vec<_> = c.checks.iter().map(|k| k.action).collect();
+    assert_eq!(
+        names,
+        [
+            "s3:PutObject",
+            "s3:PutObjectAcl",
+            "s3:PutObjectTagging",
+            "s3:PutObjectLegalHold"
+        ]
+    );
+    assert!(
+        c.condition_keys
+            .contains(&("s3:x-amz-acl", "public-read".to_string()))
+    );
+    let c = run(
+        "PUT",
+        "/newbucket",
+        &[],
+        &[("x-amz-bucket-object-lock-enabled", "true")],
+    )
+    .unwrap();
+    assert_eq!(c.checks.len(), 3);
+    let c = run(
+        "DELETE",
+        "/b1b/k",
+        &[],
+        &[("x-amz-bypass-governance-retention", "true")],
+    )
+    .unwrap();
+    assert_eq!(c.checks[1].action, "s3:BypassGovernanceRetention");
+}
+
+#[test]
+fn list_condition_keys() {
+    let c = run(
+        "GET",
+        "/bkt",
+        &[
+            ("list-type", "2"),
+            ("prefix", "home/bob/"),
+            ("delimiter", "/"),
+            ("max-keys", "10"),
+        ],
+        &[],
+    )
+    .unwrap();
+    for key in [
+        ("s3:prefix", "home/bob/"),
+        ("s3:delimiter", "/"),
+        ("s3:max-keys", "10"),
+    ] {
+        assert!(
+            c.condition_keys.contains(&(key.0, key.1.to_string())),
+            "{key:?}"
+        );
+    }
+    let c = run("GET", "/bkt", &[("list-type", "2")], &[]).unwrap();
+    assert!(
+        !c.condition_keys.iter().any(|(k, _)| *k == "s3:prefix"),
+        "an absent prefix is an absent key"
+    );
+}
+
+#[test]
+fn ambiguous_requests_are_refused_not_guessed() {
+    // MinIO reads this as UploadPart, s3s as PutObjectTagging.
+    let e = run(
+        "PUT",
+        "/bkt/k",
+        &[("partNumber", "1"), ("uploadId", "U"), ("tagging", "")],
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(e.code, "InvalidRequest");
+    assert!(e.message.contains("Ambiguous"), "{e:?}");
+    // MinIO reads this as ListParts, s3s as GetObjectAcl.
+    assert_eq!(
+        run("GET", "/bkt/k", &[("uploadId", "U"), ("acl", "")], &[])
+            .unwrap_err()
+            .code,
+        "InvalidRequest"
+    );
+    assert_eq!(
+        run("GET", "/bkt", &[("acl", ""), ("acl", "")], &[])
+            .unwrap_err()
+            .code,
+        "InvalidRequest"
+    );
+    assert_eq!(
+        run("PUT", "/bkt/k", &[("partNumber", "1")], &[])
+            .unwrap_err()
+            .code,
+        "InvalidRequest"
+    );
+    assert_eq!(
+        run("GET", "/bkt/k", &[("unknownthing", "")], &[])
+            .unwrap_err()
+            .code,
+        "InvalidRequest"
+    );
+    assert_eq!(
+        run("GET", "/bkt", &[("list-type", "3")], &[])
+            .unwrap_err()
+            .code,
+        "InvalidRequest"
+    );
+    assert_eq!(
+        run("POST", "/bkt", &[], &[]).unwrap_err().code,
+        "NotImplemented"
+    );
+    assert_eq!(
+        run("PATCH", "/bkt/k", &[], &[]).unwrap_err().code,
+        "MethodNotAllowed"
+    );
+    assert_eq!(
+        run("DELETE", "/", &[], &[]).unwrap_err().code,
+        "MethodNotAllowed"
+    );
+}
+
+#[test]
+fn delete_objects_is_checked_per_key() {
+    let c = run("POST", "/bkt", &[("delete", "")], &[]).unwrap();
+    assert!(c.per_key_delete && c.checks.is_empty());
+}
+
+#[test]
+fn addressing() {
+    let hosts = ["s3.localhost".to_string()];
+    let t = address(Some("photos.s3.localhost:7480"), "/2026/a%20b.jpg", &hosts).unwrap();
+    assert_eq!(
+        (t.bucket.as_deref(), t.key.as_deref()),
+        (Some("photos"), Some("2026/a b.jpg"))
+    );
+    let t = address(Some("photos.s3.localhost"), "/", &hosts).unwrap();
+    assert_eq!((t.bucket.as_deref(), t.key), (Some("photos"), None));
+    let t = address(Some("s3.localhost"), "/bkt/x", &hosts).unwrap();
+    assert_eq!(
+        (t.bucket.as_deref(), t.key.as_deref()),
+        (Some("bkt"), Some("x"))
+    );
+    // Keys keep '+', '//' and trailing slashes exactly.
+    let t = address(Some("127.0.0.1"), "/bkt/a+b//c/", &hosts).unwrap();
+    assert_eq!(t.key.as_deref(), Some("a+b//c/"));
+    let t = address(Some("127.0.0.1"), "/bkt/a%2Fb", &hosts).unwrap();
+    assert_eq!(t.key.as_deref(), Some("a/b"));
+    assert_eq!(
+        address(None, "/", &hosts).unwrap(),
+        Target {
+            bucket: None,
+            key: None
+        }
+    );
+    assert_eq!(
+        address(None, "/Bad_Bucket/k", &hosts).unwrap_err().code,
+        "InvalidBucketName"
+    );
+    assert_eq!(
+        address(None, "/ab/k", &hosts).unwrap_err().code,
+        "InvalidBucketName"
+    );
+    assert_eq!(
+        address(None, "/bkt/%zz", &hosts).unwrap_err().code,
+        "InvalidRequest"
+    );
+    assert_eq!(
+        address(None, &format!("/bkt/{}", "k".repeat(1025)), &hosts)
+            .unwrap_err()
+            .code,
+        "KeyTooLongError"
+    );
+}
