@@ -18,9 +18,11 @@
 //! request through without verification; there is no switch that skips it.
 #![forbid(unsafe_code)]
 
+pub mod authz;
 pub mod config;
 pub mod identity;
 pub mod policy;
+pub mod proxy;
 pub mod s3;
 pub mod server;
 pub mod sigv4;

@@ -8,12 +8,13 @@ use serde::{Deserialize, Serialize};
 use super::mfa::{MfaError, MfaVerifier};
 use super::token::{Keyring, Purpose, SessionClaims};
 use super::xml::{escape, success, timestamp};
+use crate::authz::CallerPolicies;
 use crate::identity::{
     Caller, IdentityStore, KeyKind, decode_access_key_id, new_access_key_id, new_secret_access_key,
 };
 use crate::policy::{
-    CompiledPolicy, Decision, Evaluation, PolicyDocument, PolicyKind, RequestContext,
-    authorize_assume_role, decide, policy_size,
+    Decision, PolicyDocument, PolicyKind, RequestContext, authorize_assume_role, decide,
+    policy_size,
 };
 
 /// An STS error: HTTP status, AWS code, message.
@@ -44,15 +45,7 @@ impl StsError {
     }
 }
 
-/// Request facts that feed condition keys.
-#[derive(Debug, Clone, Default)]
-pub struct RequestInfo {
-    pub now: i64,
-    pub source_ip: Option<String>,
-    pub secure_transport: bool,
-    pub user_agent: Option<String>,
-    pub region: String,
-}
+pub use crate::authz::RequestInfo;
 
 /// Everything the actions need; one per config snapshot.
 pub struct StsService {
@@ -60,36 +53,6 @@ pub struct StsService {
     pub keyring: Arc<Keyring>,
     pub mfa: MfaVerifier,
     pub partition: String,
-}
-
-/// The policies on the caller's side of an evaluation.
-struct CallerPolicies {
-    identity: Vec<Arc<CompiledPolicy>>,
-    boundary: Option<Arc<CompiledPolicy>>,
-    /// `Some` for sessions created with session policies.
-    session: Option<Vec<Arc<CompiledPolicy>>>,
-}
-
-impl CallerPolicies {
-    /// Runs `f` with an [`Evaluation`] borrowing these policies.
-    fn with_evaluation<R>(
-        &self,
-        principal: &crate::policy::Principal,
-        f: impl FnOnce(&Evaluation<'_>) -> R,
-    ) -> R {
-        let identity: Vec<&CompiledPolicy> = self.identity.iter().map(|p| p.as_ref()).collect();
-        let session: Option<Vec<&CompiledPolicy>> = self
-            .session
-            .as_ref()
-            .map(|s| s.iter().map(|p| p.as_ref()).collect());
-        f(&Evaluation {
-            identity: &identity,
-            boundary: self.boundary.as_deref(),
-            session: session.as_deref(),
-            resource: None,
-            principal: Some(principal),
-        })
-    }
 }
 
 /// An authorization failure message, sealed for `DecodeAuthorizationMessage`.
@@ -200,41 +163,14 @@ impl StsService {
         ))
     }
 
-    /// The caller's identity-side policies: user policies (+ boundary), or the role's policies
-    /// plus the session's own session policies.
     fn caller_policies(&self, caller: &Caller) -> Result<CallerPolicies, StsError> {
-        let invalid = || {
+        crate::authz::caller_policies(&self.store, caller).map_err(|_| {
             StsError::new(
                 403,
                 "InvalidClientTokenId",
                 "The security token included in the request is invalid.",
             )
-        };
-        match caller {
-            Caller::User { user, .. } => Ok(CallerPolicies {
-                identity: user.policies.clone(),
-                boundary: user.boundary.clone(),
-                session: None,
-            }),
-            Caller::Session(claims) => match &claims.role_arn {
-                Some(role_arn) => {
-                    let role = self.store.role(role_arn).ok_or_else(invalid)?;
-                    Ok(CallerPolicies {
-                        identity: role.policies.clone(),
-                        boundary: role.boundary.clone(),
-                        session: claims.session_policies.clone(),
-                    })
-                }
-                None => {
-                    let user = self.store.user(&claims.arn).ok_or_else(invalid)?;
-                    Ok(CallerPolicies {
-                        identity: user.policies.clone(),
-                        boundary: user.boundary.clone(),
-                        session: None,
-                    })
-                }
-            },
-        }
+        })
     }
 
     /// Condition keys every STS call carries.
@@ -245,53 +181,7 @@ impl StsService {
         caller: &Caller,
         info: &RequestInfo,
     ) -> RequestContext {
-        let mut c = RequestContext::new(action, resource);
-        let principal = caller.principal();
-        c.set("aws:CurrentTime", timestamp(info.now))
-            .set("aws:EpochTime", info.now.to_string())
-            .set("aws:SecureTransport", info.secure_transport.to_string())
-            .set(
-                "aws:PrincipalArn",
-                match &principal.kind {
-                    crate::policy::PrincipalKind::AssumedRole { role_arn } => role_arn.clone(),
-                    _ => principal.arn.clone(),
-                },
-            )
-            .set("aws:PrincipalAccount", caller.account())
-            .set("aws:userid", caller.user_id())
-            .set("aws:RequestedRegion", info.region.clone());
-        if let Some(ip) = &info.source_ip {
-            c.set("aws:SourceIp", ip.clone());
-        }
-        if let Some(ua) = &info.user_agent {
-            c.set("aws:UserAgent", ua.clone());
-        }
-        match caller {
-            Caller::User { user, .. } => {
-                c.set("aws:username", user.name.clone())
-                    .set("aws:PrincipalType", "User");
-            }
-            Caller::Session(claims) => {
-                c.set("aws:PrincipalType", claims.principal_type.clone())
-                    .set("aws:TokenIssueTime", timestamp(claims.issued_at));
-                if let Some(name) = &claims.user_name {
-                    c.set("aws:username", name.clone());
-                }
-                match claims.mfa_at {
-                    Some(at) => {
-                        c.set("aws:MultiFactorAuthPresent", "true")
-                            .set("aws:MultiFactorAuthAge", (info.now - at).max(0).to_string());
-                    }
-                    None => {
-                        c.set("aws:MultiFactorAuthPresent", "false");
-                    }
-                }
-                if let Some(si) = &claims.source_identity {
-                    c.set("aws:SourceIdentity", si.clone());
-                }
-            }
-        }
-        c
+        crate::authz::global_context(action, resource, caller, info)
     }
 
     /// Verifies `SerialNumber` + `TokenCode` for `caller` (a user, or a session of a user).

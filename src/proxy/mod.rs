@@ -1,0 +1,305 @@
+//! Forwarding to backends: the pooled client, header hygiene, and request bodies that verify
+//! themselves while they stream.
+//!
+//! A body whose declared SHA-256 is checked here never hands its last frame to the backend
+//! before the digest matches; on a mismatch the body ends with an error, hyper aborts the
+//! upstream request, and the backend never completes the object.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::HeaderMap;
+use http_body::{Body, Frame, SizeHint};
+use sha2::{Digest, Sha256};
+
+/// Headers that describe one hop, never forwarded (RFC 9110 §7.6.1), plus client auth.
+pub const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "proxy-connection",
+];
+
+/// Client authentication that must not reach the backend: it is replaced by our signature.
+pub const CLIENT_AUTH: &[&str] = &[
+    "authorization",
+    "x-amz-security-token",
+    "x-amz-date",
+    "x-amz-content-sha256",
+    "host",
+    "expect",
+];
+
+/// Copies the headers a backend needs, dropping hop-by-hop and client auth headers.
+pub fn forwardable_headers(from: &HeaderMap) -> HeaderMap {
+    let connection_named: Vec<String> = from
+        .get_all(http::header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(',').map(|s| s.trim().to_ascii_lowercase()))
+        .collect();
+    let mut out = HeaderMap::with_capacity(from.len());
+    for (name, value) in from {
+        let n = name.as_str();
+        if HOP_BY_HOP.contains(&n)
+            || CLIENT_AUTH.contains(&n)
+            || connection_named.iter().any(|c| c == n)
+        {
+            continue;
+        }
+        out.append(name.clone(), value.clone());
+    }
+    out
+}
+
+/// Error of a verifying body: the digest did not match, or the body was cut short or ran long.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BodyError {
+    Sha256Mismatch { client: String, computed: String },
+    Length { expected: u64, got: u64 },
+    Upstream(String),
+}
+
+impl std::fmt::Display for BodyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BodyError::Sha256Mismatch { .. } => f.write_str("x-amz-content-sha256 mismatch"),
+            BodyError::Length { expected, got } => write!(
+                f,
+                "body length {got} differs from Content-Length {expected}"
+            ),
+            BodyError::Upstream(e) => write!(f, "client body error: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for BodyError {}
+
+/// Streams `inner` while hashing it; the frame that completes `length` bytes is released only
+/// if the SHA-256 of the whole body equals `expected`. Memory: one frame.
+pub struct VerifiedBody<B> {
+    inner: B,
+    hasher: Option<Sha256>,
+    expected: Option<[u8; 32]>,
+    length: u64,
+    seen: u64,
+    /// Where a failure is reported for the response (the body itself only sees an error).
+    failure: std::sync::Arc<std::sync::Mutex<Option<BodyError>>>,
+}
+
+impl<B> VerifiedBody<B> {
+    /// `expected`: the declared digest (`None` for UNSIGNED-PAYLOAD, which only checks length).
+    pub fn new(
+        inner: B,
+        expected: Option<[u8; 32]>,
+        length: u64,
+    ) -> (Self, std::sync::Arc<std::sync::Mutex<Option<BodyError>>>) {
+        let failure = std::sync::Arc::new(std::sync::Mutex::new(None));
+        (
+            VerifiedBody {
+                inner,
+                hasher: expected.map(|_| Sha256::new()),
+                expected,
+                length,
+                seen: 0,
+                failure: failure.clone(),
+            },
+            failure,
+        )
+    }
+
+    fn fail(&mut self, e: BodyError) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        *self.failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.clone());
+        Poll::Ready(Some(Err(e)))
+    }
+}
+
+impl<B> Body for VerifiedBody<B>
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Some(Err(e))) => {
+                let e = BodyError::Upstream(e.to_string());
+                this.fail(e)
+            }
+            Poll::Ready(None) => {
+                if this.seen != this.length {
+                    let e = BodyError::Length {
+                        expected: this.length,
+                        got: this.seen,
+                    };
+                    return this.fail(e);
+                }
+                if this.length == 0
+                    && let (Some(h), Some(expected)) = (this.hasher.take(), this.expected)
+                {
+                    let computed: [u8; 32] = h.finalize().into();
+                    if computed != expected {
+                        let e = BodyError::Sha256Mismatch {
+                            client: hex::encode(expected),
+                            computed: hex::encode(computed),
+                        };
+                        return this.fail(e);
+                    }
+                }
+                Poll::Ready(None)
+            }
+            Poll::Ready(Some(Ok(frame))) => {
+                let Ok(data) = frame.into_data() else {
+                    // Trailers are not forwarded in this mode.
+                    return Poll::Ready(Some(Ok(Frame::data(Bytes::new()))));
+                };
+                this.seen += data.len() as u64;
+                if this.seen > this.length {
+                    let e = BodyError::Length {
+                        expected: this.length,
+                        got: this.seen,
+                    };
+                    return this.fail(e);
+                }
+                if let Some(h) = &mut this.hasher {
+                    h.update(&data);
+                }
+                if this.seen == this.length
+                    && let (Some(h), Some(expected)) = (this.hasher.take(), this.expected)
+                {
+                    // This frame completes the body: release it only if the digest matches.
+                    let computed: [u8; 32] = h.finalize().into();
+                    if !bool::from(subtle::ConstantTimeEq::ct_eq(&computed[..], &expected[..])) {
+                        let e = BodyError::Sha256Mismatch {
+                            client: hex::encode(expected),
+                            computed: hex::encode(computed),
+                        };
+                        return this.fail(e);
+                    }
+                }
+                Poll::Ready(Some(Ok(Frame::data(data))))
+            }
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.length)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+
+    use http_body_util::BodyExt;
+
+    use super::*;
+
+    /// A body made of fixed frames.
+    struct Frames(VecDeque<Bytes>);
+
+    impl Body for Frames {
+        type Data = Bytes;
+        type Error = std::convert::Infallible;
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+            Poll::Ready(self.0.pop_front().map(|b| Ok(Frame::data(b))))
+        }
+    }
+
+    fn frames(parts: &[&'static [u8]]) -> Frames {
+        Frames(parts.iter().map(|p| Bytes::from_static(p)).collect())
+    }
+
+    /// Polls the body to the end; returns the data released before the first error.
+    async fn drain<B: Body<Data = Bytes> + Unpin>(mut body: B) -> (Vec<u8>, bool) {
+        let mut out = Vec::new();
+        while let Some(frame) = body.frame().await {
+            match frame {
+                Ok(f) => out.extend_from_slice(&f.into_data().unwrap_or_default()),
+                Err(_) => return (out, false),
+            }
+        }
+        (out, true)
+    }
+
+    #[tokio::test]
+    async fn a_matching_body_streams_through() {
+        let digest: [u8; 32] = Sha256::digest(b"hello world").into();
+        let (body, failure) = VerifiedBody::new(frames(&[b"hello ", b"world"]), Some(digest), 11);
+        assert_eq!(drain(body).await, (b"hello world".to_vec(), true));
+        assert!(failure.lock().unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_mismatch_withholds_the_last_frame() {
+        let digest: [u8; 32] = Sha256::digest(b"hello world").into();
+        let (body, failure) = VerifiedBody::new(frames(&[b"hello ", b"there"]), Some(digest), 11);
+        let (released, ok) = drain(body).await;
+        assert!(!ok);
+        assert_eq!(
+            released, b"hello ",
+            "the completing frame must never be released"
+        );
+        assert!(matches!(
+            *failure.lock().unwrap(),
+            Some(BodyError::Sha256Mismatch { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn length_errors() {
+        let (body, _) = VerifiedBody::new(frames(&[b"abc"]), None, 5);
+        assert!(!drain(body).await.1, "too short");
+        let (body, failure) = VerifiedBody::new(frames(&[b"abc", b"def"]), None, 5);
+        let (released, ok) = drain(body).await;
+        assert!(!ok && released == b"abc");
+        assert!(matches!(
+            *failure.lock().unwrap(),
+            Some(BodyError::Length {
+                expected: 5,
+                got: 6
+            })
+        ));
+        let empty: [u8; 32] = Sha256::digest(b"").into();
+        let (body, _) = VerifiedBody::new(frames(&[]), Some(empty), 0);
+        assert!(drain(body).await.1);
+    }
+
+    #[test]
+    fn hop_by_hop_and_client_auth_are_dropped() {
+        let mut h = HeaderMap::new();
+        for (k, v) in [
+            ("connection", "keep-alive, x-custom"),
+            ("x-custom", "1"),
+            ("authorization", "AWS4-HMAC-SHA256 x"),
+            ("x-amz-security-token", "t"),
+            ("content-md5", "abc"),
+            ("range", "bytes=0-1"),
+            ("x-amz-meta-a", "b"),
+        ] {
+            h.append(
+                http::HeaderName::from_static(k),
+                http::HeaderValue::from_static(v),
+            );
+        }
+        let out = forwardable_headers(&h);
+        let names: Vec<_> = out.keys().map(|k| k.as_str()).collect();
+        assert_eq!(names, ["content-md5", "range", "x-amz-meta-a"]);
+    }
+}
