@@ -6,6 +6,7 @@
 //! `503 ServiceUnavailable` in the S3 error shape: it fails closed, nothing is forwarded.
 
 mod metrics;
+pub mod s3_http;
 pub mod sts_http;
 mod tls;
 
@@ -36,6 +37,34 @@ use crate::sts::{Keyring, StsService};
 /// How long in-flight requests may take to finish after a shutdown signal.
 pub const DRAIN_GRACE: Duration = Duration::from_secs(10);
 
+/// Errors carried by gateway response bodies.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+/// The gateway listener's response body: a fixed error document or a streamed backend body.
+pub type GatewayBody = http_body_util::combinators::UnsyncBoxBody<Bytes, BoxError>;
+
+/// Boxes a body into a [`GatewayBody`].
+pub fn boxed<B>(body: B) -> GatewayBody
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    http_body_util::BodyExt::boxed_unsync(http_body_util::BodyExt::map_err(body, Into::into))
+}
+
+type UpstreamBody = http_body_util::combinators::UnsyncBoxBody<Bytes, crate::proxy::BodyError>;
+
+/// A backend with its pooled client and the signer for its credentials.
+pub struct BackendClient {
+    pub name: String,
+    pub kind: crate::config::BackendKind,
+    pub url: http::Uri,
+    pub signer: crate::sigv4::Signer,
+    pub client: hyper_util::client::legacy::Client<
+        hyper_util::client::legacy::connect::HttpConnector,
+        UpstreamBody,
+    >,
+}
+
 /// Shared state of a running server: one config snapshot and what is derived from it.
 pub struct State {
     pub config: Arc<Config>,
@@ -44,6 +73,7 @@ pub struct State {
     pub keyring: Arc<Keyring>,
     pub sts: StsService,
     pub signing_keys: SigningKeyCache,
+    pub backends: Vec<BackendClient>,
 }
 
 impl State {
@@ -57,6 +87,47 @@ impl State {
             mfa: MfaVerifier::default(),
             partition: config.server.partition.clone(),
         };
+        let mut backends = Vec::new();
+        for b in &config.backends {
+            if b.url.scheme_str() != Some("http") {
+                return Err(format!(
+                    "backend \"{}\": https backends are not supported yet; use an http:// URL on a trusted network",
+                    b.name
+                ));
+            }
+            let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
+            connector.set_nodelay(true);
+            let client =
+                hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build(connector);
+            let (akid, secret, token) = match &b.credentials {
+                Some(c) => (
+                    c.access_key_id.as_str(),
+                    c.secret_access_key.expose(),
+                    c.session_token.as_ref().map(|t| t.expose()),
+                ),
+                None => ("", "", None),
+            };
+            let service = if b.kind == crate::config::BackendKind::S3 {
+                "s3"
+            } else {
+                "execute-api"
+            };
+            let signer = crate::sigv4::Signer::new(
+                akid,
+                secret,
+                token,
+                &b.region,
+                service,
+                SigningKeyCache::default(),
+            );
+            backends.push(BackendClient {
+                name: b.name.clone(),
+                kind: b.kind,
+                url: b.url.clone(),
+                signer,
+                client,
+            });
+        }
         Ok(State {
             config,
             metrics: Metrics::default(),
@@ -64,7 +135,15 @@ impl State {
             keyring,
             sts,
             signing_keys: SigningKeyCache::default(),
+            backends,
         })
+    }
+
+    /// The S3 backend requests go to.
+    pub fn s3_backend(&self) -> Option<&BackendClient> {
+        self.backends
+            .iter()
+            .find(|b| b.kind == crate::config::BackendKind::S3)
     }
 }
 
@@ -177,7 +256,7 @@ async fn accept_optional(
     }
 }
 
-type Body = Full<Bytes>;
+type Body = GatewayBody;
 
 async fn gateway(
     state: Arc<State>,
@@ -186,14 +265,9 @@ async fn gateway(
 ) -> Result<Response<Body>, Infallible> {
     let (parts, body) = req.into_parts();
     let response = if sts_http::is_sts_request(&parts) || is_unsigned_sts_form(&parts) {
-        sts_http::handle(&state, peer, parts, body).await
+        sts_http::handle(&state, peer, parts, body).await.map(boxed)
     } else {
-        s3_error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "ServiceUnavailable",
-            "stsgate does not forward S3 requests yet: the S3 gateway pipeline is not enabled in this build",
-            parts.method == http::Method::HEAD,
-        )
+        s3_http::handle(&state, peer, parts, body).await
     };
     state.metrics.record_gateway(response.status());
     Ok(response)
@@ -211,7 +285,10 @@ fn is_unsigned_sts_form(parts: &http::request::Parts) -> bool {
             .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
 }
 
-async fn admin(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+async fn admin(
+    state: Arc<State>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     let (status, content_type, body) = match (req.method(), req.uri().path()) {
         (&http::Method::GET, "/health") => {
             (StatusCode::OK, "text/plain", Bytes::from_static(b"ok\n"))
@@ -238,7 +315,12 @@ async fn admin(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bod
 }
 
 /// An S3-style `<Error>` response (no body for HEAD, as S3 does).
-pub fn s3_error(status: StatusCode, code: &str, message: &str, head: bool) -> Response<Body> {
+pub fn s3_error(
+    status: StatusCode,
+    code: &str,
+    message: &str,
+    head: bool,
+) -> Response<Full<Bytes>> {
     let request_id = new_request_id();
     let body = if head {
         Bytes::new()

@@ -276,6 +276,24 @@ impl Gateway {
         }
     }
 
+    /// The demo config pointed at `backend` (its URL, key and region), plus `extra` TOML
+    /// inserted before the backends section.
+    pub fn in_front_of(backend: &Backend, extra: &str) -> Gateway {
+        let demo = std::fs::read_to_string(repo_root().join("config/stsgate.toml")).unwrap();
+        let start = demo.find("[[backends]]").unwrap();
+        let end = demo[start..].find("\n\n").map(|i| start + i).unwrap();
+        let backend_toml = format!(
+            "[[backends]]\nname = \"{}\"\nkind = \"s3\"\nurl = \"{}\"\nregion = \"{}\"\naccess_key_id = \"{}\"\nsecret_access_key = \"{}\"",
+            backend.kind,
+            backend.endpoint,
+            backend.region,
+            backend.access_key_id,
+            backend.secret_access_key
+        );
+        let text = format!("{}{extra}\n{backend_toml}{}", &demo[..start], &demo[end..]);
+        Gateway::start(&text)
+    }
+
     pub fn demo() -> Gateway {
         Gateway::start(&std::fs::read_to_string(repo_root().join("config/stsgate.toml")).unwrap())
     }

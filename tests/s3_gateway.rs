@@ -1,0 +1,429 @@
+//! The S3 gateway in front of real backends (Garage, s3s-fs), driven by aws-cli with temporary
+//! credentials from AssumeRole: the seed stories, forwarding, and refusals that never reach
+//! the backend.
+
+mod support;
+
+use std::process::Command;
+
+use serde_json::Value;
+use support::{AUDITOR, AwsCli, Backend, DEVELOP, Gateway, S3_ROLE, sha256_file, write_test_file};
+
+/// A role develop may assume with full access to the test bucket.
+const WRITER_ROLE: &str = r#"
+[[accounts.roles]]
+name = "s3_writer"
+trust_policy = '{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/develop"},"Action":"sts:AssumeRole"}}'
+inline_policies = [{ name = "All", document = '{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*"}}' }]
+"#;
+
+fn assume(gw: &Gateway, role: &str, session: &str, policy: Option<&str>) -> AwsCli {
+    let develop = gw.aws(DEVELOP.0, DEVELOP.1, None);
+    let mut args = vec![
+        "sts",
+        "assume-role",
+        "--role-arn",
+        role,
+        "--role-session-name",
+        session,
+    ];
+    if let Some(p) = policy {
+        args.extend(["--policy", p]);
+    }
+    let v: Value = serde_json::from_str(&develop.ok(&args)).unwrap();
+    let c = &v["Credentials"];
+    gw.aws(
+        c["AccessKeyId"].as_str().unwrap(),
+        c["SecretAccessKey"].as_str().unwrap(),
+        Some(c["SessionToken"].as_str().unwrap()),
+    )
+}
+
+fn fails(aws: &AwsCli, args: &[&str]) -> String {
+    let out = aws.run(args);
+    assert!(
+        !out.status.success(),
+        "aws {} unexpectedly succeeded",
+        args.join(" ")
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn backend_has(backend: &Backend, key: &str) -> bool {
+    backend
+        .aws()
+        .run(&[
+            "s3api",
+            "head-object",
+            "--bucket",
+            &backend.bucket,
+            "--key",
+            key,
+        ])
+        .status
+        .success()
+}
+
+fn seed_stories(kind: &str) {
+    let Some(backend) = Backend::start(kind) else {
+        return;
+    };
+    let gw = Gateway::in_front_of(&backend, WRITER_ROLE);
+    let bucket = backend.bucket.clone();
+    let dir = backend.dir().to_path_buf();
+    let seed = dir.join("seed.bin");
+    write_test_file(&seed, 5000, 1);
+    backend.aws().ok(&[
+        "s3",
+        "cp",
+        seed.to_str().unwrap(),
+        &format!("s3://{bucket}/docs/seed.bin"),
+    ]);
+
+    // Read-only role: list and get work, byte-exact.
+    let reader = assume(&gw, S3_ROLE, "reader", None);
+    let listing = reader.ok(&["s3", "ls", &format!("s3://{bucket}/docs/")]);
+    assert!(listing.contains("seed.bin"), "{listing}\n{}", gw.log());
+    let got = dir.join("got.bin");
+    reader.ok(&[
+        "s3",
+        "cp",
+        &format!("s3://{bucket}/docs/seed.bin"),
+        got.to_str().unwrap(),
+    ]);
+    assert_eq!(sha256_file(&got), sha256_file(&seed));
+
+    // Put is refused with a decodable message, and the backend never sees the object.
+    let err = fails(
+        &reader,
+        &[
+            "s3",
+            "cp",
+            seed.to_str().unwrap(),
+            &format!("s3://{bucket}/docs/denied.bin"),
+        ],
+    );
+    assert!(
+        err.contains("AccessDenied")
+            && err
+                .contains("is not authorized to perform: s3:PutObject on resource: arn:aws:s3:::"),
+        "{err}"
+    );
+    assert!(
+        !backend_has(&backend, "docs/denied.bin"),
+        "a refused PutObject reached the backend"
+    );
+    let blob = err
+        .split("Encoded authorization failure message: ")
+        .nth(1)
+        .expect("an encoded message")
+        .split_whitespace()
+        .next()
+        .unwrap();
+    let decoded: Value = serde_json::from_str(&gw.aws(AUDITOR.0, AUDITOR.1, None).ok(&[
+        "sts",
+        "decode-authorization-message",
+        "--encoded-message",
+        blob,
+    ]))
+    .unwrap();
+    let message: Value = serde_json::from_str(decoded["DecodedMessage"].as_str().unwrap()).unwrap();
+    assert_eq!(message["allowed"], false);
+    assert_eq!(message["context"]["action"], "s3:PutObject");
+    assert_eq!(
+        message["context"]["resource"],
+        format!("arn:aws:s3:::{bucket}/docs/denied.bin")
+    );
+    assert_eq!(
+        message["context"]["principal"]["arn"],
+        "arn:aws:sts::111122223333:assumed-role/s3_role/reader"
+    );
+
+    // A session policy that only allows listing: GetObject is refused.
+    let list_only = assume(
+        &gw,
+        S3_ROLE,
+        "lister",
+        Some(
+            r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*"}}"#,
+        ),
+    );
+    list_only.ok(&["s3", "ls", &format!("s3://{bucket}/")]);
+    let err = fails(
+        &list_only,
+        &[
+            "s3",
+            "cp",
+            &format!("s3://{bucket}/docs/seed.bin"),
+            got.to_str().unwrap(),
+        ],
+    );
+    assert!(err.contains("403") || err.contains("AccessDenied"), "{err}");
+    let err = fails(
+        &list_only,
+        &[
+            "s3api",
+            "get-object",
+            "--bucket",
+            &bucket,
+            "--key",
+            "docs/seed.bin",
+            got.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        err.contains("because no session policy allows the s3:GetObject action"),
+        "{err}"
+    );
+
+    // s3:prefix confines a session to its own folder.
+    let folder = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*","Condition":{"StringLike":{"s3:prefix":"docs/*"}}}}"#;
+    let confined = assume(&gw, S3_ROLE, "confined", Some(folder));
+    confined.ok(&[
+        "s3api",
+        "list-objects-v2",
+        "--bucket",
+        &bucket,
+        "--prefix",
+        "docs/",
+    ]);
+    let err = fails(
+        &confined,
+        &[
+            "s3api",
+            "list-objects-v2",
+            "--bucket",
+            &bucket,
+            "--prefix",
+            "other/",
+        ],
+    );
+    assert!(err.contains("AccessDenied"), "{err}");
+    let err = fails(
+        &confined,
+        &["s3api", "list-objects-v2", "--bucket", &bucket],
+    );
+    assert!(
+        err.contains("AccessDenied"),
+        "listing without a prefix must be refused: {err}"
+    );
+}
+
+fn writer_flows(kind: &str) {
+    let Some(backend) = Backend::start(kind) else {
+        return;
+    };
+    let gw = Gateway::in_front_of(&backend, WRITER_ROLE);
+    let bucket = backend.bucket.clone();
+    let dir = backend.dir().to_path_buf();
+    let writer = assume(
+        &gw,
+        "arn:aws:iam::111122223333:role/s3_writer",
+        "writer",
+        None,
+    );
+
+    // 20 MiB: a multipart upload through the gateway, downloaded byte-exact.
+    let big = dir.join("big.bin");
+    write_test_file(&big, 20 * 1024 * 1024, 9);
+    writer.ok(&[
+        "s3",
+        "cp",
+        big.to_str().unwrap(),
+        &format!("s3://{bucket}/big/20MiB.bin"),
+    ]);
+    let back = dir.join("back.bin");
+    writer.ok(&[
+        "s3",
+        "cp",
+        &format!("s3://{bucket}/big/20MiB.bin"),
+        back.to_str().unwrap(),
+    ]);
+    assert_eq!(sha256_file(&back), sha256_file(&big));
+
+    // Presigned GET through the gateway.
+    let url = writer.ok(&[
+        "s3",
+        "presign",
+        &format!("s3://{bucket}/big/20MiB.bin"),
+        "--expires-in",
+        "300",
+    ]);
+    let fetched = dir.join("presigned.bin");
+    let status = Command::new("curl")
+        .args(["-sS", "-f", "-o"])
+        .arg(&fetched)
+        .arg(url.trim())
+        .status()
+        .unwrap();
+    assert!(
+        status.success(),
+        "presigned GET through the gateway failed\n{}",
+        gw.log()
+    );
+    assert_eq!(sha256_file(&fetched), sha256_file(&big));
+
+    // Copy, list with prefix, delete.
+    writer.ok(&[
+        "s3api",
+        "copy-object",
+        "--bucket",
+        &bucket,
+        "--key",
+        "copy/one.bin",
+        "--copy-source",
+        &format!("{bucket}/big/20MiB.bin"),
+    ]);
+    let listed: Value = serde_json::from_str(&writer.ok(&[
+        "s3api",
+        "list-objects-v2",
+        "--bucket",
+        &bucket,
+        "--prefix",
+        "copy/",
+    ]))
+    .unwrap();
+    assert_eq!(listed["Contents"][0]["Key"], "copy/one.bin");
+    writer.ok(&["s3", "rm", &format!("s3://{bucket}/copy/one.bin")]);
+    assert!(!backend_has(&backend, "copy/one.bin"));
+}
+
+#[test]
+fn seed_stories_against_garage() {
+    seed_stories("garage");
+}
+
+#[test]
+fn seed_stories_against_s3s_fs() {
+    seed_stories("s3s-fs");
+}
+
+#[test]
+fn uploads_downloads_presign_copy_against_garage() {
+    writer_flows("garage");
+}
+
+#[test]
+fn uploads_downloads_presign_copy_against_s3s_fs() {
+    writer_flows("s3s-fs");
+}
+
+fn refusals(kind: &str) {
+    let Some(backend) = Backend::start(kind) else {
+        return;
+    };
+    let gw = Gateway::in_front_of(&backend, WRITER_ROLE);
+    let bucket = backend.bucket.clone();
+    let loaded = stsgate::config::load(&gw.config_path).unwrap();
+    let state = stsgate::server::State::new(std::sync::Arc::new(loaded.config)).unwrap();
+    let develop = gw.aws(DEVELOP.0, DEVELOP.1, None);
+    let v: Value = serde_json::from_str(&develop.ok(&[
+        "sts",
+        "assume-role",
+        "--role-arn",
+        "arn:aws:iam::111122223333:role/s3_writer",
+        "--role-session-name",
+        "refusals",
+    ]))
+    .unwrap();
+    let c = &v["Credentials"];
+    let (akid, secret, token) = (
+        c["AccessKeyId"].as_str().unwrap(),
+        c["SecretAccessKey"].as_str().unwrap(),
+        c["SessionToken"].as_str().unwrap(),
+    );
+
+    // Expired session: sealed by the same keyring with an expiry in the past.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let mut claims: stsgate::sts::SessionClaims = serde_json::from_slice(
+        &state
+            .keyring
+            .open(stsgate::sts::Purpose::SessionToken, token)
+            .unwrap(),
+    )
+    .unwrap();
+    claims.expires_at = now - 5;
+    let expired = state.keyring.seal(
+        stsgate::sts::Purpose::SessionToken,
+        &serde_json::to_vec(&claims).unwrap(),
+    );
+    let err = fails(
+        &gw.aws(akid, secret, Some(&expired)),
+        &["s3api", "list-objects-v2", "--bucket", &bucket],
+    );
+    assert!(err.contains("ExpiredToken"), "{err}");
+    // Tampered token.
+    let mut bad = token.as_bytes().to_vec();
+    let i = bad.len() / 3;
+    bad[i] = if bad[i] == b'A' { b'B' } else { b'A' };
+    let err = fails(
+        &gw.aws(akid, secret, Some(std::str::from_utf8(&bad).unwrap())),
+        &["s3api", "list-objects-v2", "--bucket", &bucket],
+    );
+    assert!(err.contains("InvalidClientTokenId"), "{err}");
+
+    // A body that does not match its signed SHA-256: refused, and no object is created.
+    let good = b"the body that was signed";
+    let forged = b"a body of the same length";
+    let forged = &forged[..good.len()];
+    let host = gw.endpoint.trim_start_matches("http://").to_string();
+    let path = format!("/{bucket}/forged.bin");
+    let mut headers = http::HeaderMap::new();
+    headers.insert("host", http::HeaderValue::from_str(&host).unwrap());
+    headers.insert("content-length", http::HeaderValue::from(good.len()));
+    let signer = stsgate::sigv4::Signer::new(
+        akid,
+        secret,
+        Some(token),
+        "us-east-1",
+        "s3",
+        stsgate::sigv4::SigningKeyCache::default(),
+    );
+    let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(good));
+    signer
+        .sign(
+            "PUT",
+            &path,
+            "",
+            &mut headers,
+            &hash,
+            stsgate::sigv4::AmzDate::now(),
+        )
+        .unwrap();
+    let body_file = backend.dir().join("forged.body");
+    std::fs::write(&body_file, forged).unwrap();
+    let mut curl = Command::new("curl");
+    curl.args(["-sS", "-X", "PUT", "--data-binary"])
+        .arg(format!("@{}", body_file.display()))
+        .arg(format!("{}{path}", gw.endpoint));
+    for (name, value) in &headers {
+        if name != "host" && name != "content-length" {
+            curl.arg("-H")
+                .arg(format!("{}: {}", name, value.to_str().unwrap()));
+        }
+    }
+    let out = curl.output().unwrap();
+    let response = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        response.contains("<Code>XAmzContentSHA256Mismatch</Code>"),
+        "{response}\n{}",
+        gw.log()
+    );
+    assert!(
+        !backend_has(&backend, "forged.bin"),
+        "an object whose body failed verification was created"
+    );
+}
+
+#[test]
+fn refusals_against_garage() {
+    refusals("garage");
+}
+
+#[test]
+fn refusals_against_s3s_fs() {
+    refusals("s3s-fs");
+}
