@@ -279,6 +279,7 @@ fn serve(path: &std::path::Path) -> ExitCode {
                 .unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let loaded = match config::load(path) {
         Ok(loaded) => loaded,

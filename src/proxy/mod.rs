@@ -200,6 +200,104 @@ where
     }
 }
 
+/// Decodes an aws-chunked body as it streams: only verified data goes out, and the chunk that
+/// completes the object is released only after the final chunk, the trailer signature and the
+/// trailing checksum have verified (see [`crate::sigv4::ChunkedDecoder`]). Memory: one chunk.
+pub struct ChunkedBody<B> {
+    inner: B,
+    decoder: crate::sigv4::ChunkedDecoder,
+    pending: std::collections::VecDeque<Bytes>,
+    decoded_length: u64,
+    done: bool,
+    failure: std::sync::Arc<std::sync::Mutex<Option<crate::sigv4::SigV4Error>>>,
+}
+
+impl<B> ChunkedBody<B> {
+    pub fn new(
+        inner: B,
+        decoder: crate::sigv4::ChunkedDecoder,
+        decoded_length: u64,
+    ) -> (
+        Self,
+        std::sync::Arc<std::sync::Mutex<Option<crate::sigv4::SigV4Error>>>,
+    ) {
+        let failure = std::sync::Arc::new(std::sync::Mutex::new(None));
+        (
+            ChunkedBody {
+                inner,
+                decoder,
+                pending: Default::default(),
+                decoded_length,
+                done: false,
+                failure: failure.clone(),
+            },
+            failure,
+        )
+    }
+
+    fn fail(
+        &mut self,
+        e: crate::sigv4::SigV4Error,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        let message = e.to_string();
+        *self.failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+        self.done = true;
+        Poll::Ready(Some(Err(BodyError::Upstream(message))))
+    }
+}
+
+impl<B> Body for ChunkedBody<B>
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        let this = &mut *self;
+        loop {
+            if let Some(data) = this.pending.pop_front() {
+                return Poll::Ready(Some(Ok(Frame::data(data))));
+            }
+            if this.done {
+                return Poll::Ready(None);
+            }
+            let mut out = Vec::new();
+            match Pin::new(&mut this.inner).poll_frame(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Err(e))) => {
+                    return this.fail(crate::sigv4::SigV4Error::IncompleteBody {
+                        message: format!("the request body ended with an error: {e}"),
+                    });
+                }
+                Poll::Ready(Some(Ok(frame))) => {
+                    if let Ok(data) = frame.into_data()
+                        && let Err(e) = this.decoder.push(&data, &mut out)
+                    {
+                        return this.fail(e);
+                    }
+                }
+                Poll::Ready(None) => {
+                    if let Err(e) = this.decoder.finish(&mut out) {
+                        return this.fail(e);
+                    }
+                    this.done = true;
+                }
+            }
+            this.pending
+                .extend(out.into_iter().filter(|b| !b.is_empty()));
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.decoded_length)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::VecDeque;

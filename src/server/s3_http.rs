@@ -1,8 +1,9 @@
 //! The S3 path over HTTP: verify SigV4, resolve the credentials, classify, authorize every check,
 //! then forward re-signed with the backend's credentials, streaming both bodies.
 //!
-//! Not yet handled here (refused with 501, never forwarded): aws-chunked bodies and
-//! DeleteObjects (its per-key checks need the body).
+//! aws-chunked bodies are decoded and verified here (chunk signatures, trailer signature, trailing
+//! checksum) and reach the backend as plain bytes. Not yet handled (refused with 501, never
+//! forwarded): DeleteObjects, whose per-key checks need the body.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -209,16 +210,6 @@ pub async fn handle(
         Ok(m) => m,
         Err(e) => return sigv4_error(&e, head, &request_id),
     };
-    if mode.is_streaming() {
-        return error_response(
-            501,
-            "NotImplemented",
-            "aws-chunked (STREAMING-*) uploads are not supported by this gateway yet; send x-amz-content-sha256 with the body's SHA-256 or UNSIGNED-PAYLOAD",
-            &[],
-            head,
-            &request_id,
-        );
-    }
     let caller = match state.identities.resolve(
         &state.keyring,
         parsed.credential.access_key_id(),
@@ -228,7 +219,7 @@ pub async fn handle(
         Ok(c) => c,
         Err(e) => return credential_error(e, head, &request_id),
     };
-    if let Err(e) = verify_signature(
+    let signing = match verify_signature(
         &parsed,
         &req,
         caller.secret(),
@@ -236,8 +227,9 @@ pub async fn handle(
         UriMode::S3,
         &state.signing_keys,
     ) {
-        return sigv4_error(&e, head, &request_id);
-    }
+        Ok(s) => s,
+        Err(e) => return sigv4_error(&e, head, &request_id),
+    };
 
     // 2. Classify.
     let decoded_query = match parse_form(query) {
@@ -324,6 +316,7 @@ pub async fn handle(
     }
 
     // 4. Forward.
+    tracing::info!(operation = classified.operation, caller = %caller.arn(), payload = %payload_line, "s3 request authorized; forwarding");
     forward(
         state,
         &parts,
@@ -331,10 +324,17 @@ pub async fn handle(
         &target,
         mode,
         &payload_line,
+        signing,
         &caller,
         &request_id,
     )
     .await
+}
+
+/// Where the outgoing body reports a verification failure.
+enum Outgoing {
+    Plain(std::sync::Arc<std::sync::Mutex<Option<BodyError>>>),
+    Chunked(std::sync::Arc<std::sync::Mutex<Option<SigV4Error>>>),
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -345,6 +345,7 @@ async fn forward(
     target: &crate::s3::Target,
     mode: PayloadMode,
     payload_line: &str,
+    signing: crate::sigv4::SigningContext,
     caller: &Caller,
     request_id: &str,
 ) -> Response<GatewayBody> {
@@ -402,6 +403,7 @@ async fn forward(
             );
         }
         None if matches!(parts.method, http::Method::PUT | http::Method::POST)
+            && !mode.is_streaming()
             && parts.headers.contains_key(header::TRANSFER_ENCODING) =>
         {
             return error_response(
@@ -415,9 +417,73 @@ async fn forward(
         }
         None => 0,
     };
-    let (expected, backend_hash) = match mode {
-        PayloadMode::Sha256(h) => (Some(h), payload_line.to_string()),
-        _ => (None, "UNSIGNED-PAYLOAD".to_string()),
+    let uri = format!(
+        "{}://{authority}{path}{}{query}",
+        backend.url.scheme_str().unwrap_or("http"),
+        if query.is_empty() { "" } else { "?" }
+    );
+    let (upstream_body, outgoing, backend_hash) = if mode.is_streaming() {
+        // Decode the aws-chunked envelope here; the backend gets the verified plain bytes.
+        let decoded_length = match parts
+            .headers
+            .get("x-amz-decoded-content-length")
+            .and_then(|v| v.to_str().ok())
+            .map(str::parse::<u64>)
+        {
+            Some(Ok(n)) => n,
+            _ => {
+                return error_response(
+                    411,
+                    "MissingContentLength",
+                    "aws-chunked uploads need the x-amz-decoded-content-length header.",
+                    &[],
+                    head,
+                    request_id,
+                );
+            }
+        };
+        let trailers: Vec<String> = parts
+            .headers
+            .get_all("x-amz-trailer")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(|t| t.trim().to_ascii_lowercase())
+            .filter(|t| !t.is_empty())
+            .collect();
+        let (signing, signed_trailer) = match mode {
+            PayloadMode::StreamingSigned { trailer } => (Some(signing), trailer),
+            _ => (None, false),
+        };
+        let decoder = match crate::sigv4::ChunkedDecoder::new(crate::sigv4::ChunkedParams {
+            decoded_length,
+            trailers,
+            signing,
+            signed_trailer,
+        }) {
+            Ok(d) => d,
+            Err(e) => return sigv4_error(&e, head, request_id),
+        };
+        let (chunked, failure) = crate::proxy::ChunkedBody::new(body, decoder, decoded_length);
+        strip_chunked_headers(&mut headers);
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(decoded_length));
+        (
+            chunked.boxed_unsync(),
+            Outgoing::Chunked(failure),
+            "UNSIGNED-PAYLOAD".to_string(),
+        )
+    } else {
+        let expected = match mode {
+            PayloadMode::Sha256(h) => Some(h),
+            _ => None,
+        };
+        let (verified, failure) = VerifiedBody::new(body, expected, content_length);
+        let hash = if expected.is_some() {
+            payload_line.to_string()
+        } else {
+            "UNSIGNED-PAYLOAD".to_string()
+        };
+        (verified.boxed_unsync(), Outgoing::Plain(failure), hash)
     };
     if let Err(e) = backend.signer.sign(
         parts.method.as_str(),
@@ -429,19 +495,13 @@ async fn forward(
     ) {
         return sigv4_error(&e, head, request_id);
     }
-    let uri = format!(
-        "{}://{authority}{path}{}{query}",
-        backend.url.scheme_str().unwrap_or("http"),
-        if query.is_empty() { "" } else { "?" }
-    );
-    let (verified, failure) = VerifiedBody::new(body, expected, content_length);
     let mut upstream = http::Request::builder()
         .method(parts.method.clone())
         .uri(&uri);
     if let Some(h) = upstream.headers_mut() {
         *h = headers;
     }
-    let Ok(upstream) = upstream.body(verified.boxed_unsync()) else {
+    let Ok(upstream) = upstream.body(upstream_body) else {
         return error_response(
             400,
             "InvalidRequest",
@@ -452,24 +512,18 @@ async fn forward(
         );
     };
     let result = tokio::time::timeout(BACKEND_TIMEOUT, backend.client.request(upstream)).await;
-    let body_failure = failure.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    if let Some(f) = body_failure {
-        tracing::info!(caller = %caller.arn(), error = %f, "request body failed verification; upstream aborted");
-        return match f {
-            BodyError::Sha256Mismatch { client, computed } => sigv4_error(
-                &SigV4Error::XAmzContentSHA256Mismatch { client, computed },
-                head,
-                request_id,
-            ),
-            BodyError::Length { .. } | BodyError::Upstream(_) => error_response(
-                400,
-                "IncompleteBody",
-                "You did not provide the number of bytes specified by the Content-Length HTTP header",
-                &[],
-                head,
-                request_id,
-            ),
-        };
+    let refused = match &outgoing {
+        Outgoing::Plain(f) => f.lock().unwrap_or_else(|p| p.into_inner()).clone().map(|f| match f {
+            BodyError::Sha256Mismatch { client, computed } => SigV4Error::XAmzContentSHA256Mismatch { client, computed },
+            BodyError::Length { .. } | BodyError::Upstream(_) => {
+                SigV4Error::IncompleteBody { message: "You did not provide the number of bytes specified by the Content-Length HTTP header".into() }
+            }
+        }),
+        Outgoing::Chunked(f) => f.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+    };
+    if let Some(e) = refused {
+        tracing::info!(caller = %caller.arn(), error = %e, "request body failed verification; upstream aborted");
+        return sigv4_error(&e, head, request_id);
     }
     match result {
         Err(_) => error_response(
@@ -508,6 +562,31 @@ async fn forward(
                     .boxed_unsync(),
             )
         }
+    }
+}
+
+/// Removes the aws-chunked envelope's headers (keeping any other content coding).
+fn strip_chunked_headers(headers: &mut http::HeaderMap) {
+    let codings: Vec<String> = headers
+        .get_all(header::CONTENT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|c| c.trim().to_string())
+        .filter(|c| !c.is_empty() && !c.eq_ignore_ascii_case("aws-chunked"))
+        .collect();
+    headers.remove(header::CONTENT_ENCODING);
+    if !codings.is_empty()
+        && let Ok(v) = HeaderValue::from_str(&codings.join(","))
+    {
+        headers.insert(header::CONTENT_ENCODING, v);
+    }
+    for name in [
+        "x-amz-decoded-content-length",
+        "x-amz-trailer",
+        "transfer-encoding",
+    ] {
+        headers.remove(name);
     }
 }
 
