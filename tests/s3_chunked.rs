@@ -148,6 +148,15 @@ async fn aws_sdk_rust_chunked_upload_against_s3s_fs() {
     sdk_round_trip("s3s-fs").await;
 }
 
+/// What to break in a hand-built body.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    None,
+    /// Flip a bit of this chunk's signature (0-based; the last index is the final empty chunk).
+    ChunkSignature(usize),
+    WrongChecksum,
+}
+
 /// Sends a hand-built aws-chunked PUT with curl; returns the response body.
 fn send_chunked(
     gw: &Gateway,
@@ -156,8 +165,7 @@ fn send_chunked(
     key: &str,
     mode: &str,
     data: &[u8],
-    corrupt_chunk: Option<usize>,
-    bad_checksum: bool,
+    fault: Fault,
 ) -> String {
     let host = gw.endpoint.trim_start_matches("http://").to_string();
     let path = format!("/{bucket}/{key}");
@@ -180,7 +188,7 @@ fn send_chunked(
                 let mut sig =
                     chunk_signature(&key, &now, &scope, &previous, &Sha256::digest(chunk).into());
                 previous = sig;
-                if corrupt_chunk == Some(i) {
+                if fault == Fault::ChunkSignature(i) {
                     sig[0] ^= 1;
                 }
                 body.extend_from_slice(
@@ -199,7 +207,7 @@ fn send_chunked(
             let mut c = Checksum::new(ChecksumAlgorithm::Crc32);
             c.update(data);
             let mut value = c.finalize_base64();
-            if bad_checksum {
+            if fault == Fault::WrongChecksum {
                 value = "AAAAAA==".into();
             }
             body.extend_from_slice(format!("x-amz-checksum-crc32:{value}\r\n\r\n").as_bytes());
@@ -281,8 +289,7 @@ fn hand_built(kind: &str) {
         "signed-ok.bin",
         "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
         &data,
-        None,
-        false,
+        Fault::None,
     );
     assert!(!ok.contains("<Error>"), "{ok}\n{}", gw.log());
     assert!(backend_has(&backend, "signed-ok.bin"));
@@ -302,8 +309,7 @@ fn hand_built(kind: &str) {
         "signed-bad.bin",
         "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
         &data,
-        Some(2),
-        false,
+        Fault::ChunkSignature(2),
     );
     assert!(bad.contains("<Code>SignatureDoesNotMatch</Code>"), "{bad}");
     assert!(
@@ -317,8 +323,7 @@ fn hand_built(kind: &str) {
         "signed-bad-final.bin",
         "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
         &data,
-        Some(5),
-        false,
+        Fault::ChunkSignature(5),
     );
     assert!(
         bad_final.contains("<Code>SignatureDoesNotMatch</Code>"),
@@ -336,8 +341,7 @@ fn hand_built(kind: &str) {
         "trailer-ok.bin",
         "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
         &data,
-        None,
-        false,
+        Fault::None,
     );
     assert!(!trailer_ok.contains("<Error>"), "{trailer_ok}");
     assert!(backend_has(&backend, "trailer-ok.bin"));
@@ -348,8 +352,7 @@ fn hand_built(kind: &str) {
         "trailer-bad.bin",
         "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
         &data,
-        None,
-        true,
+        Fault::WrongChecksum,
     );
     assert!(
         trailer_bad.contains("<Code>BadDigest</Code>"),
