@@ -208,7 +208,7 @@ fn http_get(port: u16, path: &str) -> Option<String> {
 }
 
 #[test]
-fn serve_answers_health_and_fails_closed_on_the_gateway() {
+fn serve_answers_health_and_refuses_anonymous_requests() {
     let (gw, admin) = (free_port(), free_port());
     let text = demo_text()
         .replace(
