@@ -221,12 +221,24 @@ fn serve_answers_health_and_refuses_anonymous_requests() {
         );
     let dir = tempfile::tempdir().unwrap();
     let path = write_config(dir.path(), &text);
-    let mut child = stsgate()
-        .args(["serve", "--config"])
-        .arg(&path)
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    /// Kills the server even when an assertion fails first (an orphan would also keep the
+    /// test's stdout open).
+    struct KillOnDrop(std::process::Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = KillOnDrop(
+        stsgate()
+            .args(["serve", "--config"])
+            .arg(&path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let deadline = Instant::now() + Duration::from_secs(20);
     let health = loop {
         if let Some(r) = http_get(admin, "/health") {
@@ -237,19 +249,20 @@ fn serve_answers_health_and_refuses_anonymous_requests() {
     };
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
     let gateway = http_get(gw, "/stsgate-test/key").unwrap();
-    assert!(gateway.starts_with("HTTP/1.1 503"), "{gateway}");
+    assert!(gateway.starts_with("HTTP/1.1 403"), "{gateway}");
     assert!(
-        gateway.contains("<Code>ServiceUnavailable</Code>"),
+        gateway.contains("<Code>AccessDenied</Code>")
+            && gateway.contains("anonymous requests are not accepted"),
         "{gateway}"
     );
     let metrics = http_get(admin, "/metrics").unwrap();
     assert!(
-        metrics.contains("stsgate_gateway_responses_total{class=\"5xx\"} 1"),
+        metrics.contains("stsgate_gateway_responses_total{class=\"4xx\"} 1"),
         "{metrics}"
     );
     // SIGTERM drains and exits 0.
-    let _ = Command::new("kill").arg(child.id().to_string()).status();
-    let status = child.wait().unwrap();
+    let _ = Command::new("kill").arg(child.0.id().to_string()).status();
+    let status = child.0.wait().unwrap();
     assert_eq!(status.code(), Some(0));
 }
 

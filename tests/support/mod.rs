@@ -256,6 +256,7 @@ impl Gateway {
             .arg("serve")
             .arg("--config")
             .arg(&config_path)
+            .stdout(std::process::Stdio::null())
             .stderr(log)
             .spawn()
             .unwrap();
