@@ -123,6 +123,21 @@ pub fn address(
     path: &str,
     public_hosts: &[String],
 ) -> Result<Target, ClassifyError> {
+    // The bucket segment must read the same whether a backend splits the path before or after
+    // decoding it. (In a virtual-hosted request the first segment belongs to the key.)
+    let raw_first = path.trim_start_matches('/').split('/').next().unwrap_or("");
+    let host_name = host.map(|h| h.split(':').next().unwrap_or("").to_ascii_lowercase());
+    let virtual_hosted = host_name.as_deref().is_some_and(|h| {
+        public_hosts
+            .iter()
+            .any(|b| h.len() > b.len() + 1 && h.ends_with(&format!(".{b}")))
+    });
+    if raw_first.contains('%') && !virtual_hosted {
+        return Err(ClassifyError {
+            code: "InvalidBucketName",
+            message: "The bucket name in the path must not be percent-encoded".into(),
+        });
+    }
     let decoded = percent_decode(path.as_bytes(), false)
         .map_err(|_| invalid("The request path contains an invalid percent-encoding"))?;
     let decoded =
@@ -196,6 +211,14 @@ pub fn classify(
         if !KEYWORDS.contains(&name.as_str()) && !is_neutral(name) {
             return Err(invalid(format!(
                 "The query parameter '{name}' is not supported by this gateway"
+            )));
+        }
+    }
+    // A repeated parameter could be read differently by the backend than here.
+    for (i, (name, _)) in query.iter().enumerate() {
+        if query[..i].iter().any(|(n, _)| n == name) {
+            return Err(invalid(format!(
+                "The query parameter '{name}' is given more than once"
             )));
         }
     }

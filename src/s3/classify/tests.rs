@@ -540,6 +540,18 @@ fn ambiguous_requests_are_refused_not_guessed() {
             .code,
         "InvalidRequest"
     );
+    // Repeated neutral parameters too: the backend might read the other one.
+    assert_eq!(
+        run(
+            "GET",
+            "/bkt/k",
+            &[("versionId", "a"), ("versionId", "b")],
+            &[]
+        )
+        .unwrap_err()
+        .code,
+        "InvalidRequest"
+    );
     assert_eq!(
         run("PUT", "/bkt/k", &[("partNumber", "1")], &[])
             .unwrap_err()
@@ -617,6 +629,16 @@ fn addressing() {
         address(None, "/bkt/%zz", &hosts).unwrap_err().code,
         "InvalidRequest"
     );
+    // An encoded slash in the bucket segment would split differently at the backend.
+    assert_eq!(
+        address(Some("127.0.0.1"), "/bkt%2Fx/key", &hosts)
+            .unwrap_err()
+            .code,
+        "InvalidBucketName"
+    );
+    // In a virtual-hosted request the first segment is part of the key.
+    let t = address(Some("photos.s3.localhost"), "/a%2Fb", &hosts).unwrap();
+    assert_eq!(t.key.as_deref(), Some("a/b"));
     assert_eq!(
         address(None, &format!("/bkt/{}", "k".repeat(1025)), &hosts)
             .unwrap_err()
