@@ -12,14 +12,7 @@ use sha2::{Digest, Sha256};
 use stsgate::sigv4::checksum::{Checksum, ChecksumAlgorithm};
 use stsgate::sigv4::chunked::chunk_signature;
 use stsgate::sigv4::{AmzDate, Signer, SigningKey, SigningKeyCache};
-use support::{Backend, DEVELOP, Gateway};
-
-const WRITER_ROLE: &str = r#"
-[[accounts.roles]]
-name = "s3_writer"
-trust_policy = '{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/develop"},"Action":"sts:AssumeRole"}}'
-inline_policies = [{ name = "All", document = '{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*"}}' }]
-"#;
+use support::{Backend, DEVELOP, Gateway, WRITER_ROLE, backend_has};
 
 struct Session {
     akid: String,
@@ -44,21 +37,6 @@ fn writer_session(gw: &Gateway) -> Session {
         secret: c["SecretAccessKey"].as_str().unwrap().into(),
         token: c["SessionToken"].as_str().unwrap().into(),
     }
-}
-
-fn backend_has(backend: &Backend, key: &str) -> bool {
-    backend
-        .aws()
-        .run(&[
-            "s3api",
-            "head-object",
-            "--bucket",
-            &backend.bucket,
-            "--key",
-            key,
-        ])
-        .status
-        .success()
 }
 
 async fn sdk_round_trip(kind: &str) {

@@ -7,15 +7,10 @@ mod support;
 use std::process::Command;
 
 use serde_json::Value;
-use support::{AUDITOR, AwsCli, Backend, DEVELOP, Gateway, S3_ROLE, sha256_file, write_test_file};
-
-/// A role develop may assume with full access to the test bucket.
-const WRITER_ROLE: &str = r#"
-[[accounts.roles]]
-name = "s3_writer"
-trust_policy = '{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/develop"},"Action":"sts:AssumeRole"}}'
-inline_policies = [{ name = "All", document = '{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*"}}' }]
-"#;
+use support::{
+    AUDITOR, AwsCli, Backend, DEVELOP, Gateway, S3_ROLE, WRITER_ROLE, backend_has, sha256_file,
+    write_test_file,
+};
 
 fn assume(gw: &Gateway, role: &str, session: &str, policy: Option<&str>) -> AwsCli {
     let develop = gw.aws(DEVELOP.0, DEVELOP.1, None);
@@ -47,21 +42,6 @@ fn fails(aws: &AwsCli, args: &[&str]) -> String {
         args.join(" ")
     );
     String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn backend_has(backend: &Backend, key: &str) -> bool {
-    backend
-        .aws()
-        .run(&[
-            "s3api",
-            "head-object",
-            "--bucket",
-            &backend.bucket,
-            "--key",
-            key,
-        ])
-        .status
-        .success()
 }
 
 fn seed_stories(kind: &str) {

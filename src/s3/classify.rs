@@ -584,6 +584,17 @@ pub fn classify(
                     });
                 }
             };
+            // Deleting or shortening object-lock retention in governance mode needs this too.
+            let bypass_addon = |c: &mut Classified| {
+                if header("x-amz-bypass-governance-retention")
+                    .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+                {
+                    c.checks.push(Check {
+                        action: "s3:BypassGovernanceRetention",
+                        resource: object_arn.clone().unwrap_or_default(),
+                    });
+                }
+            };
             let source = |c: &mut Classified| -> Result<(), ClassifyError> {
                 let raw = copy_source.unwrap_or_default();
                 let (path, source_version) = match raw.split_once("?versionId=") {
@@ -644,14 +655,7 @@ pub fn classify(
                         &object_arn,
                         keys,
                     );
-                    if header("x-amz-bypass-governance-retention")
-                        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
-                    {
-                        c.checks.push(Check {
-                            action: "s3:BypassGovernanceRetention",
-                            resource: object_arn.clone().unwrap_or_default(),
-                        });
-                    }
+                    bypass_addon(&mut c);
                     c
                 }
                 ("POST", Some("uploads")) => {
@@ -725,14 +729,7 @@ pub fn classify(
                         &object_arn,
                         keys,
                     );
-                    if header("x-amz-bypass-governance-retention")
-                        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
-                    {
-                        c.checks.push(Check {
-                            action: "s3:BypassGovernanceRetention",
-                            resource: object_arn.clone().unwrap_or_default(),
-                        });
-                    }
+                    bypass_addon(&mut c);
                     c
                 }
                 ("GET", Some("legal-hold")) => one(

@@ -338,3 +338,27 @@ pub const AUDITOR: (&str, &str) = (
 );
 pub const S3_ROLE: &str = "arn:aws:iam::111122223333:role/s3_role";
 pub const NO_SKILL_MFA: &str = "arn:aws:iam::111122223333:mfa/no_skill";
+
+/// A role develop may assume with full S3 access (for tests that write through the gateway).
+pub const WRITER_ROLE: &str = r#"
+[[accounts.roles]]
+name = "s3_writer"
+trust_policy = '{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/develop"},"Action":"sts:AssumeRole"}}'
+inline_policies = [{ name = "All", document = '{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*"}}' }]
+"#;
+
+/// True if the backend itself has `key` (checked with the backend's own credentials).
+pub fn backend_has(backend: &Backend, key: &str) -> bool {
+    backend
+        .aws()
+        .run(&[
+            "s3api",
+            "head-object",
+            "--bucket",
+            &backend.bucket,
+            "--key",
+            key,
+        ])
+        .status
+        .success()
+}
