@@ -1,0 +1,203 @@
+//! More real S3 clients through the gateway against Garage, with temporary credentials from
+//! AssumeRole: boto3 (default checksums), rclone and s3cmd: upload, download, list, delete.
+
+mod support;
+
+use std::process::Command;
+
+use serde_json::Value;
+use support::{Backend, DEVELOP, Gateway, WRITER_ROLE, backend_has, sha256_file, write_test_file};
+
+struct Creds {
+    akid: String,
+    secret: String,
+    token: String,
+}
+
+fn setup() -> Option<(Backend, Gateway, Creds)> {
+    let backend = Backend::start("garage")?;
+    let gw = Gateway::in_front_of(&backend, WRITER_ROLE);
+    let develop = gw.aws(DEVELOP.0, DEVELOP.1, None);
+    let v: Value = serde_json::from_str(&develop.ok(&[
+        "sts",
+        "assume-role",
+        "--role-arn",
+        "arn:aws:iam::111122223333:role/s3_writer",
+        "--role-session-name",
+        "clients",
+    ]))
+    .unwrap();
+    let c = &v["Credentials"];
+    let creds = Creds {
+        akid: c["AccessKeyId"].as_str().unwrap().into(),
+        secret: c["SecretAccessKey"].as_str().unwrap().into(),
+        token: c["SessionToken"].as_str().unwrap().into(),
+    };
+    Some((backend, gw, creds))
+}
+
+fn tool(name: &str) -> bool {
+    if support::which(name).is_some() {
+        return true;
+    }
+    support::unavailable(name, "not installed (scripts/test.sh installs it)");
+    false
+}
+
+#[test]
+fn boto3_upload_download_list_delete() {
+    if !Command::new("python3")
+        .args(["-c", "import boto3"])
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        support::unavailable("boto3", "python3 with boto3 is not installed");
+        return;
+    }
+    let Some((backend, gw, c)) = setup() else {
+        return;
+    };
+    let big = backend.dir().join("boto3-big.bin");
+    write_test_file(&big, 9 * 1024 * 1024, 3);
+    let script = r#"
+import hashlib, sys, boto3
+from boto3.s3.transfer import TransferConfig
+endpoint, akid, secret, token, bucket, big = sys.argv[1:7]
+s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id=akid, aws_secret_access_key=secret, aws_session_token=token)
+s3.put_object(Bucket=bucket, Key="boto3/small.txt", Body=b"hello from boto3")
+assert s3.get_object(Bucket=bucket, Key="boto3/small.txt")["Body"].read() == b"hello from boto3"
+s3.upload_file(big, bucket, "boto3/big.bin", Config=TransferConfig(multipart_threshold=5 * 1024 * 1024, multipart_chunksize=5 * 1024 * 1024))
+body = s3.get_object(Bucket=bucket, Key="boto3/big.bin")["Body"].read()
+print(hashlib.sha256(body).hexdigest())
+keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="boto3/")["Contents"])
+assert keys == ["boto3/big.bin", "boto3/small.txt"], keys
+s3.delete_object(Bucket=bucket, Key="boto3/small.txt")
+"#;
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .args([
+            &gw.endpoint,
+            &c.akid,
+            &c.secret,
+            &c.token,
+            &backend.bucket,
+            big.to_str().unwrap(),
+        ])
+        .env_remove("AWS_PROFILE")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        gw.log()
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        sha256_file(&big)
+    );
+    assert!(!backend_has(&backend, "boto3/small.txt"));
+    assert!(backend_has(&backend, "boto3/big.bin"));
+}
+
+#[test]
+fn rclone_copy_list_cat_delete() {
+    if !tool("rclone") {
+        return;
+    }
+    let Some((backend, gw, c)) = setup() else {
+        return;
+    };
+    let file = backend.dir().join("rclone.bin");
+    write_test_file(&file, 3 * 1024 * 1024 + 5, 4);
+    let rclone = |args: &[&str]| {
+        let out = Command::new("rclone")
+            .args(args)
+            // rclone 1.60 cannot apply AWS_CA_BUNDLE to its own HTTP transport (and needs no CA for http).
+            .env_remove("AWS_CA_BUNDLE")
+            .env("RCLONE_CONFIG", backend.dir().join("rclone.conf"))
+            .env("RCLONE_CONFIG_GW_TYPE", "s3")
+            .env("RCLONE_CONFIG_GW_PROVIDER", "Other")
+            .env("RCLONE_CONFIG_GW_ACCESS_KEY_ID", &c.akid)
+            .env("RCLONE_CONFIG_GW_SECRET_ACCESS_KEY", &c.secret)
+            .env("RCLONE_CONFIG_GW_SESSION_TOKEN", &c.token)
+            .env("RCLONE_CONFIG_GW_ENDPOINT", &gw.endpoint)
+            .env("RCLONE_CONFIG_GW_REGION", "us-east-1")
+            .env("RCLONE_CONFIG_GW_FORCE_PATH_STYLE", "true")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "rclone {}: {}\n{}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr),
+            gw.log()
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let remote = format!("gw:{}/rclone/", backend.bucket);
+    rclone(&["copy", file.to_str().unwrap(), &remote]);
+    let listing = rclone(&["ls", &remote]);
+    assert!(
+        listing.contains("rclone.bin") && listing.contains(&(3 * 1024 * 1024 + 5).to_string()),
+        "{listing}"
+    );
+    let back = backend.dir().join("rclone-back");
+    rclone(&[
+        "copy",
+        &format!("{remote}rclone.bin"),
+        back.to_str().unwrap(),
+    ]);
+    assert_eq!(sha256_file(&back.join("rclone.bin")), sha256_file(&file));
+    rclone(&["delete", &remote]);
+    assert!(!backend_has(&backend, "rclone/rclone.bin"));
+}
+
+#[test]
+fn s3cmd_put_get_ls_del() {
+    if !tool("s3cmd") {
+        return;
+    }
+    let Some((backend, gw, c)) = setup() else {
+        return;
+    };
+    let host = gw.endpoint.trim_start_matches("http://").to_string();
+    let cfg = backend.dir().join("s3cmd.cfg");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[default]\naccess_key = {}\nsecret_key = {}\naccess_token = {}\nhost_base = {host}\nhost_bucket = {host}\nuse_https = False\nsignature_v2 = False\nbucket_location = us-east-1\n",
+            c.akid, c.secret, c.token
+        ),
+    )
+    .unwrap();
+    let file = backend.dir().join("s3cmd.bin");
+    write_test_file(&file, 200_000, 5);
+    let s3cmd = |args: &[&str]| {
+        let out = Command::new("s3cmd")
+            .arg("-c")
+            .arg(&cfg)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "s3cmd {}: {}{}\n{}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            gw.log()
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let url = format!("s3://{}/s3cmd/object.bin", backend.bucket);
+    s3cmd(&["put", file.to_str().unwrap(), &url]);
+    let listing = s3cmd(&["ls", &format!("s3://{}/s3cmd/", backend.bucket)]);
+    assert!(listing.contains("object.bin"), "{listing}");
+    let back = backend.dir().join("s3cmd.out");
+    s3cmd(&["get", "--force", &url, back.to_str().unwrap()]);
+    assert_eq!(sha256_file(&back), sha256_file(&file));
+    s3cmd(&["del", &url]);
+    assert!(!backend_has(&backend, "s3cmd/object.bin"));
+}
