@@ -407,3 +407,92 @@ fn refusals_against_garage() {
 fn refusals_against_s3s_fs() {
     refusals("s3s-fs");
 }
+
+fn delete_objects(kind: &str) {
+    let Some(backend) = Backend::start(kind) else {
+        return;
+    };
+    let gw = Gateway::in_front_of(&backend, WRITER_ROLE);
+    let bucket = backend.bucket.clone();
+    let file = backend.dir().join("small.txt");
+    std::fs::write(&file, b"x").unwrap();
+    for key in ["multi/a.txt", "multi/b.txt", "multi/keep1.txt"] {
+        backend.aws().ok(&[
+            "s3",
+            "cp",
+            file.to_str().unwrap(),
+            &format!("s3://{bucket}/{key}"),
+        ]);
+    }
+    // A session that may delete everything except multi/keep*: one denied key refuses the whole
+    // request, naming it, and nothing is deleted.
+    let guarded = assume(
+        &gw,
+        "arn:aws:iam::111122223333:role/s3_writer",
+        "guarded",
+        Some(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"},{"Effect":"Deny","Action":"s3:DeleteObject","Resource":"arn:aws:s3:::*/multi/keep*"}]}"#,
+        ),
+    );
+    let request = r#"{"Objects":[{"Key":"multi/a.txt"},{"Key":"multi/keep1.txt"}]}"#;
+    let err = fails(
+        &guarded,
+        &[
+            "s3api",
+            "delete-objects",
+            "--bucket",
+            &bucket,
+            "--delete",
+            request,
+        ],
+    );
+    assert!(
+        err.contains("AccessDenied")
+            && err.contains(&format!(
+                "s3:DeleteObject on resource: arn:aws:s3:::{bucket}/multi/keep1.txt"
+            )),
+        "{err}"
+    );
+    assert!(
+        err.contains("with an explicit deny in a session policy"),
+        "{err}"
+    );
+    assert!(
+        backend_has(&backend, "multi/a.txt") && backend_has(&backend, "multi/keep1.txt"),
+        "a refused DeleteObjects deleted something"
+    );
+    // The writer's own session deletes all three in one DeleteObjects request.
+    let writer = assume(
+        &gw,
+        "arn:aws:iam::111122223333:role/s3_writer",
+        "cleaner",
+        None,
+    );
+    let all =
+        r#"{"Objects":[{"Key":"multi/a.txt"},{"Key":"multi/b.txt"},{"Key":"multi/keep1.txt"}]}"#;
+    writer.ok(&[
+        "s3api",
+        "delete-objects",
+        "--bucket",
+        &bucket,
+        "--delete",
+        all,
+    ]);
+    for key in ["multi/a.txt", "multi/b.txt", "multi/keep1.txt"] {
+        assert!(!backend_has(&backend, key), "{key} survived\n{}", gw.log());
+    }
+    assert!(
+        gw.log().contains("operation=\"DeleteObjects\""),
+        "the deletes should have gone through DeleteObjects"
+    );
+}
+
+#[test]
+fn delete_objects_against_garage() {
+    delete_objects("garage");
+}
+
+#[test]
+fn delete_objects_against_s3s_fs() {
+    delete_objects("s3s-fs");
+}

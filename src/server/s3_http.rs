@@ -254,16 +254,20 @@ pub async fn handle(
         Ok(c) => c,
         Err(e) => return classify_error(e, head, &request_id),
     };
-    if classified.per_key_delete {
-        return error_response(
-            501,
-            "NotImplemented",
-            "DeleteObjects is not supported by this gateway yet; delete objects one by one",
-            &[],
-            head,
-            &request_id,
-        );
-    }
+    // DeleteObjects names its keys in the body: buffer it (it is small), verify it, and turn
+    // every key into a check, so the whole request is refused if any key is denied.
+    let mut classified = classified;
+    let body = if classified.per_key_delete {
+        match delete_objects_checks(body, mode, &target).await {
+            Ok((bytes, checks)) => {
+                classified.checks = checks;
+                RequestBody::Buffered(bytes)
+            }
+            Err(e) => return sigv4_error(&e, head, &request_id),
+        }
+    } else {
+        RequestBody::Stream(body)
+    };
 
     // 3. Authorize every check.
     let info = RequestInfo {
@@ -331,6 +335,80 @@ pub async fn handle(
     .await
 }
 
+/// The request body: streamed from the client, or already read (DeleteObjects).
+enum RequestBody {
+    Stream(Incoming),
+    Buffered(Bytes),
+}
+
+/// Largest DeleteObjects body accepted (1,000 keys of up to 1,024 bytes, plus markup).
+const MAX_DELETE_BODY: usize = 2 * 1024 * 1024;
+
+/// Reads and verifies a DeleteObjects body; returns it with one check per key.
+async fn delete_objects_checks(
+    body: Incoming,
+    mode: PayloadMode,
+    target: &crate::s3::Target,
+) -> Result<(Bytes, Vec<crate::s3::Check>), SigV4Error> {
+    let PayloadMode::Sha256(expected) = mode else {
+        return Err(SigV4Error::InvalidRequest("DeleteObjects bodies must be signed: send x-amz-content-sha256 with the SHA-256 of the body".into()));
+    };
+    let bytes = http_body_util::Limited::new(body, MAX_DELETE_BODY)
+        .collect()
+        .await
+        .map_err(|_| {
+            SigV4Error::InvalidRequest(format!(
+                "The DeleteObjects body is larger than {MAX_DELETE_BODY} bytes or was cut off"
+            ))
+        })?
+        .to_bytes();
+    let computed: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(&bytes).into();
+    if !bool::from(subtle::ConstantTimeEq::ct_eq(&computed[..], &expected[..])) {
+        return Err(SigV4Error::XAmzContentSHA256Mismatch {
+            client: hex::encode(expected),
+            computed: hex::encode(computed),
+        });
+    }
+    let malformed = || {
+        SigV4Error::InvalidRequest("The XML you provided was not well-formed or did not validate against our published schema (MalformedXML)".into())
+    };
+    let text = std::str::from_utf8(&bytes).map_err(|_| malformed())?;
+    let doc = roxmltree::Document::parse(text).map_err(|_| malformed())?;
+    if !doc.root_element().has_tag_name("Delete") {
+        return Err(malformed());
+    }
+    let bucket = target.bucket.as_deref().unwrap_or_default();
+    let mut checks = Vec::new();
+    for object in doc
+        .root_element()
+        .children()
+        .filter(|n| n.has_tag_name("Object"))
+    {
+        let child = |name: &str| {
+            object
+                .children()
+                .find(|n| n.has_tag_name(name))
+                .map(|n| n.text().unwrap_or_default().to_string())
+        };
+        let key = child("Key")
+            .filter(|k| !k.is_empty())
+            .ok_or_else(malformed)?;
+        let action = if child("VersionId").is_some() {
+            "s3:DeleteObjectVersion"
+        } else {
+            "s3:DeleteObject"
+        };
+        checks.push(crate::s3::Check {
+            action,
+            resource: format!("arn:aws:s3:::{bucket}/{key}"),
+        });
+    }
+    if checks.is_empty() || checks.len() > 1000 {
+        return Err(malformed());
+    }
+    Ok((bytes, checks))
+}
+
 /// Where the outgoing body reports a verification failure.
 enum Outgoing {
     Plain(std::sync::Arc<std::sync::Mutex<Option<BodyError>>>),
@@ -341,7 +419,7 @@ enum Outgoing {
 async fn forward(
     state: &State,
     parts: &http::request::Parts,
-    body: Incoming,
+    body: RequestBody,
     target: &crate::s3::Target,
     mode: PayloadMode,
     payload_line: &str,
@@ -422,68 +500,79 @@ async fn forward(
         backend.url.scheme_str().unwrap_or("http"),
         if query.is_empty() { "" } else { "?" }
     );
-    let (upstream_body, outgoing, backend_hash) = if mode.is_streaming() {
-        // Decode the aws-chunked envelope here; the backend gets the verified plain bytes.
-        let decoded_length = match parts
-            .headers
-            .get("x-amz-decoded-content-length")
-            .and_then(|v| v.to_str().ok())
-            .map(str::parse::<u64>)
-        {
-            Some(Ok(n)) => n,
-            _ => {
-                return error_response(
-                    411,
-                    "MissingContentLength",
-                    "aws-chunked uploads need the x-amz-decoded-content-length header.",
-                    &[],
-                    head,
-                    request_id,
-                );
-            }
-        };
-        let trailers: Vec<String> = parts
-            .headers
-            .get_all("x-amz-trailer")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .map(|t| t.trim().to_ascii_lowercase())
-            .filter(|t| !t.is_empty())
-            .collect();
-        let (signing, signed_trailer) = match mode {
-            PayloadMode::StreamingSigned { trailer } => (Some(signing), trailer),
-            _ => (None, false),
-        };
-        let decoder = match crate::sigv4::ChunkedDecoder::new(crate::sigv4::ChunkedParams {
-            decoded_length,
-            trailers,
-            signing,
-            signed_trailer,
-        }) {
-            Ok(d) => d,
-            Err(e) => return sigv4_error(&e, head, request_id),
-        };
-        let (chunked, failure) = crate::proxy::ChunkedBody::new(body, decoder, decoded_length);
-        strip_chunked_headers(&mut headers);
-        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(decoded_length));
-        (
-            chunked.boxed_unsync(),
-            Outgoing::Chunked(failure),
-            "UNSIGNED-PAYLOAD".to_string(),
-        )
-    } else {
-        let expected = match mode {
-            PayloadMode::Sha256(h) => Some(h),
-            _ => None,
-        };
-        let (verified, failure) = VerifiedBody::new(body, expected, content_length);
-        let hash = if expected.is_some() {
-            payload_line.to_string()
-        } else {
-            "UNSIGNED-PAYLOAD".to_string()
-        };
-        (verified.boxed_unsync(), Outgoing::Plain(failure), hash)
+    let (upstream_body, outgoing, backend_hash) = match body {
+        // Already read and verified against its signed SHA-256 (DeleteObjects).
+        RequestBody::Buffered(bytes) => (
+            http_body_util::Full::new(bytes)
+                .map_err(|never: std::convert::Infallible| match never {})
+                .boxed_unsync(),
+            Outgoing::Plain(Default::default()),
+            payload_line.to_string(),
+        ),
+        RequestBody::Stream(body) if mode.is_streaming() => {
+            // Decode the aws-chunked envelope here; the backend gets the verified plain bytes.
+            let decoded_length = match parts
+                .headers
+                .get("x-amz-decoded-content-length")
+                .and_then(|v| v.to_str().ok())
+                .map(str::parse::<u64>)
+            {
+                Some(Ok(n)) => n,
+                _ => {
+                    return error_response(
+                        411,
+                        "MissingContentLength",
+                        "aws-chunked uploads need the x-amz-decoded-content-length header.",
+                        &[],
+                        head,
+                        request_id,
+                    );
+                }
+            };
+            let trailers: Vec<String> = parts
+                .headers
+                .get_all("x-amz-trailer")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .map(|t| t.trim().to_ascii_lowercase())
+                .filter(|t| !t.is_empty())
+                .collect();
+            let (signing, signed_trailer) = match mode {
+                PayloadMode::StreamingSigned { trailer } => (Some(signing), trailer),
+                _ => (None, false),
+            };
+            let decoder = match crate::sigv4::ChunkedDecoder::new(crate::sigv4::ChunkedParams {
+                decoded_length,
+                trailers,
+                signing,
+                signed_trailer,
+            }) {
+                Ok(d) => d,
+                Err(e) => return sigv4_error(&e, head, request_id),
+            };
+            let (chunked, failure) = crate::proxy::ChunkedBody::new(body, decoder, decoded_length);
+            strip_chunked_headers(&mut headers);
+            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(decoded_length));
+            (
+                chunked.boxed_unsync(),
+                Outgoing::Chunked(failure),
+                "UNSIGNED-PAYLOAD".to_string(),
+            )
+        }
+        RequestBody::Stream(body) => {
+            let expected = match mode {
+                PayloadMode::Sha256(h) => Some(h),
+                _ => None,
+            };
+            let (verified, failure) = VerifiedBody::new(body, expected, content_length);
+            let hash = if expected.is_some() {
+                payload_line.to_string()
+            } else {
+                "UNSIGNED-PAYLOAD".to_string()
+            };
+            (verified.boxed_unsync(), Outgoing::Plain(failure), hash)
+        }
     };
     if let Err(e) = backend.signer.sign(
         parts.method.as_str(),
