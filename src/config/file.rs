@@ -185,4 +185,7 @@ pub struct RawBackend {
     pub session_token: Option<Spanned<String>>,
     /// PEM CA bundle to trust for an https backend.
     pub ca_file: Option<Spanned<String>>,
+    /// Seconds the backend may stay silent: to start answering once the request body is sent,
+    /// or while it reads the body.
+    pub timeout_seconds: Option<Spanned<u64>>,
 }

@@ -164,6 +164,8 @@ pub struct Backend {
     pub region: String,
     pub credentials: Option<BackendCredentials>,
     pub ca_file: Option<PathBuf>,
+    /// How long the backend (or the client, during an upload) may stay silent.
+    pub timeout: Duration,
 }
 
 #[derive(Debug)]

@@ -304,6 +304,12 @@ fn backend_problems() {
         "kind must be \"s3\" or \"http\", not \"s4\"",
         line_of(&text, "kind = \"s4\""),
     );
+    let text = demo_with("timeout_seconds = 60", "timeout_seconds = 0");
+    assert_error(
+        &text,
+        "timeout_seconds must be between 1 and 3600, not 0",
+        line_of(&text, "timeout_seconds = 0"),
+    );
 }
 
 #[test]

@@ -1024,6 +1024,20 @@ impl Validator<'_, '_> {
             Some(None) => return None,
             None => None,
         };
+        let timeout = b.timeout_seconds.as_ref().map_or(60, |t| *t.get_ref());
+        if !(1..=3600).contains(&timeout) {
+            let span = b
+                .timeout_seconds
+                .as_ref()
+                .map(|t| t.span())
+                .unwrap_or_default();
+            self.p.error(
+                &span,
+                &at,
+                format!("timeout_seconds must be between 1 and 3600, not {timeout}"),
+            );
+            ok = false;
+        }
         if !ok {
             return None;
         }
@@ -1036,6 +1050,7 @@ impl Validator<'_, '_> {
             region: b.region.clone().unwrap_or_else(|| "us-east-1".to_string()),
             credentials,
             ca_file,
+            timeout: Duration::from_secs(timeout),
         })
     }
 }

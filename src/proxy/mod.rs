@@ -298,6 +298,109 @@ where
     }
 }
 
+/// Who an upstream request is waiting on while its body is being sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stall {
+    /// The client has not sent the next bytes.
+    Client,
+    /// The body is sent (or the backend stopped reading it): the backend has not answered.
+    Backend,
+}
+
+/// Progress of an upstream request body, shared between the body and the forwarder, so a long
+/// upload that keeps moving is never cut off by the backend timeout, and a stalled one is
+/// blamed on the right side.
+#[derive(Debug)]
+pub struct Progress {
+    state: std::sync::Mutex<ProgressState>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct ProgressState {
+    last: std::time::Instant,
+    sent_all: bool,
+    waiting_on_client: bool,
+}
+
+impl Progress {
+    /// When the current wait started, and who is being waited on.
+    pub fn waiting_since(&self) -> (std::time::Instant, Stall) {
+        let s = *self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let who = if !s.sent_all && s.waiting_on_client {
+            Stall::Client
+        } else {
+            Stall::Backend
+        };
+        (s.last, who)
+    }
+
+    fn update(&self, f: impl FnOnce(&mut ProgressState)) {
+        f(&mut self.state.lock().unwrap_or_else(|p| p.into_inner()));
+    }
+}
+
+/// A body that reports its [`Progress`] each time it is polled.
+pub struct Tracked<B> {
+    inner: B,
+    progress: std::sync::Arc<Progress>,
+}
+
+impl<B: Body> Tracked<B> {
+    pub fn new(inner: B) -> (Self, std::sync::Arc<Progress>) {
+        let empty = inner.is_end_stream() || inner.size_hint().exact() == Some(0);
+        let progress = std::sync::Arc::new(Progress {
+            state: std::sync::Mutex::new(ProgressState {
+                last: std::time::Instant::now(),
+                sent_all: empty,
+                waiting_on_client: false,
+            }),
+        });
+        (
+            Tracked {
+                inner,
+                progress: progress.clone(),
+            },
+            progress,
+        )
+    }
+}
+
+impl<B: Body + Unpin> Body for Tracked<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        let end = this.inner.is_end_stream();
+        this.progress.update(|s| match &polled {
+            Poll::Pending => s.waiting_on_client = true,
+            Poll::Ready(Some(Ok(_))) => {
+                s.last = std::time::Instant::now();
+                s.waiting_on_client = false;
+                s.sent_all |= end;
+            }
+            Poll::Ready(None) | Poll::Ready(Some(Err(_))) => {
+                s.last = std::time::Instant::now();
+                s.waiting_on_client = false;
+                s.sent_all = true;
+            }
+        });
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::VecDeque;

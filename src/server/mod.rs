@@ -1,9 +1,8 @@
 //! Listeners: the gateway listener (S3, STS and HTTP APIs on one port) and the admin listener
 //! (`/health`, `/ready`, `/metrics`). HTTP/1.1 and HTTP/2, optional TLS (rustls), graceful drain.
 //!
-//! Requests signed for `sts` (and unsigned Query-API forms) go to the STS endpoint. Until the S3
-//! pipeline (authenticate → classify → authorize → forward) is wired in, every other request gets
-//! `503 ServiceUnavailable` in the S3 error shape: it fails closed, nothing is forwarded.
+//! Requests signed for `sts` (and unsigned Query-API forms) go to the STS endpoint; every other
+//! request takes the S3 path (`s3_http`: authenticate → classify → authorize → forward).
 
 mod metrics;
 pub mod s3_http;
@@ -51,7 +50,8 @@ where
     http_body_util::BodyExt::boxed_unsync(http_body_util::BodyExt::map_err(body, Into::into))
 }
 
-type UpstreamBody = http_body_util::combinators::UnsyncBoxBody<Bytes, crate::proxy::BodyError>;
+pub(crate) type UpstreamBody =
+    http_body_util::combinators::UnsyncBoxBody<Bytes, crate::proxy::BodyError>;
 
 /// A backend with its pooled client and the signer for its credentials.
 pub struct BackendClient {
@@ -59,6 +59,8 @@ pub struct BackendClient {
     pub kind: crate::config::BackendKind,
     pub url: http::Uri,
     pub signer: crate::sigv4::Signer,
+    /// How long the backend may stay silent (see [`crate::proxy::Progress`]).
+    pub timeout: Duration,
     pub client: hyper_util::client::legacy::Client<
         hyper_util::client::legacy::connect::HttpConnector,
         UpstreamBody,
@@ -125,6 +127,7 @@ impl State {
                 kind: b.kind,
                 url: b.url.clone(),
                 signer,
+                timeout: b.timeout,
                 client,
             });
         }

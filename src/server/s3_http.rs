@@ -2,11 +2,10 @@
 //! then forward re-signed with the backend's credentials, streaming both bodies.
 //!
 //! aws-chunked bodies are decoded and verified here (chunk signatures, trailer signature, trailing
-//! checksum) and reach the backend as plain bytes. Not yet handled (refused with 501, never
-//! forwarded): DeleteObjects, whose per-key checks need the body.
+//! checksum) and reach the backend as plain bytes. DeleteObjects bodies (at most 2 MiB) are read
+//! first, because every key they name is a check of its own.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
@@ -17,16 +16,13 @@ use super::{GatewayBody, State, boxed, xml_escape};
 use crate::authz::{RequestInfo, caller_policies, failure_message, global_context};
 use crate::identity::{Caller, CredentialError};
 use crate::policy::Decision;
-use crate::proxy::{BodyError, VerifiedBody, forwardable_headers};
+use crate::proxy::{BodyError, Stall, VerifiedBody, forwardable_headers};
 use crate::s3::{ClassifyError, address, classify};
 use crate::sigv4::{
     AmzDate, AuthKind, PayloadMode, RequestParts, SigV4Error, UriMode, VerifyPolicy,
     parse_request_auth, verify_signature,
 };
 use crate::sts::parse_form;
-
-/// How long the backend may take to start answering.
-const BACKEND_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// An S3 `<Error>` with extra elements (already escaped values), no body for HEAD.
 pub fn error_response(
@@ -590,7 +586,8 @@ async fn forward(
     if let Some(h) = upstream.headers_mut() {
         *h = headers;
     }
-    let Ok(upstream) = upstream.body(upstream_body) else {
+    let (upstream_body, progress) = crate::proxy::Tracked::new(upstream_body);
+    let Ok(upstream) = upstream.body(upstream_body.boxed_unsync()) else {
         return error_response(
             400,
             "InvalidRequest",
@@ -600,7 +597,7 @@ async fn forward(
             request_id,
         );
     };
-    let result = tokio::time::timeout(BACKEND_TIMEOUT, backend.client.request(upstream)).await;
+    let result = send_watched(backend, upstream, progress).await;
     let refused = match &outgoing {
         Outgoing::Plain(f) => f.lock().unwrap_or_else(|p| p.into_inner()).clone().map(|f| match f {
             BodyError::Sha256Mismatch { client, computed } => SigV4Error::XAmzContentSHA256Mismatch { client, computed },
@@ -615,14 +612,31 @@ async fn forward(
         return sigv4_error(&e, head, request_id);
     }
     match result {
-        Err(_) => error_response(
-            504,
-            "GatewayTimeout",
-            "The backend did not answer in time",
-            &[],
-            head,
-            request_id,
-        ),
+        Err(Stall::Client) => {
+            tracing::info!(caller = %caller.arn(), "client stopped sending the request body; upstream aborted");
+            error_response(
+                400,
+                "RequestTimeout",
+                "Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed.",
+                &[],
+                head,
+                request_id,
+            )
+        }
+        Err(Stall::Backend) => {
+            tracing::warn!(backend = %backend.name, timeout_seconds = backend.timeout.as_secs(), "backend did not answer in time; upstream aborted");
+            error_response(
+                504,
+                "GatewayTimeout",
+                &format!(
+                    "The backend did not answer within {} seconds",
+                    backend.timeout.as_secs()
+                ),
+                &[],
+                head,
+                request_id,
+            )
+        }
         Ok(Err(e)) if e.is_connect() => error_response(
             503,
             "ServiceUnavailable",
@@ -650,6 +664,32 @@ async fn forward(
                     .map_err(|e| -> super::BoxError { Box::new(e) })
                     .boxed_unsync(),
             )
+        }
+    }
+}
+
+/// Sends `upstream` and waits for the response head. The wait is cut off, aborting the upstream
+/// request, when nothing has moved for the backend's timeout: no body bytes from the client
+/// (`Stall::Client`), or no answer once the body is sent or while the backend is not reading it
+/// (`Stall::Backend`). A long upload that keeps moving is never cut off.
+async fn send_watched(
+    backend: &super::BackendClient,
+    upstream: http::Request<super::UpstreamBody>,
+    progress: std::sync::Arc<crate::proxy::Progress>,
+) -> Result<Result<Response<Incoming>, hyper_util::client::legacy::Error>, Stall> {
+    let response = backend.client.request(upstream);
+    tokio::pin!(response);
+    loop {
+        let (since, _) = progress.waiting_since();
+        let deadline = tokio::time::Instant::from_std(since + backend.timeout);
+        tokio::select! {
+            r = &mut response => return Ok(r),
+            () = tokio::time::sleep_until(deadline) => {
+                let (since, who) = progress.waiting_since();
+                if since.elapsed() >= backend.timeout {
+                    return Err(who);
+                }
+            }
         }
     }
 }

@@ -8,6 +8,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub mod recorder;
+
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -280,9 +282,6 @@ impl Gateway {
     /// The demo config pointed at `backend` (its URL, key and region), plus `extra` TOML
     /// inserted before the backends section.
     pub fn in_front_of(backend: &Backend, extra: &str) -> Gateway {
-        let demo = std::fs::read_to_string(repo_root().join("config/stsgate.toml")).unwrap();
-        let start = demo.find("[[backends]]").unwrap();
-        let end = demo[start..].find("\n\n").map(|i| start + i).unwrap();
         let backend_toml = format!(
             "[[backends]]\nname = \"{}\"\nkind = \"s3\"\nurl = \"{}\"\nregion = \"{}\"\naccess_key_id = \"{}\"\nsecret_access_key = \"{}\"",
             backend.kind,
@@ -291,6 +290,15 @@ impl Gateway {
             backend.access_key_id,
             backend.secret_access_key
         );
+        Gateway::with_backend(&backend_toml, extra)
+    }
+
+    /// The demo config with its `[[backends]]` entry replaced by `backend_toml`, plus `extra`
+    /// TOML inserted before it.
+    pub fn with_backend(backend_toml: &str, extra: &str) -> Gateway {
+        let demo = std::fs::read_to_string(repo_root().join("config/stsgate.toml")).unwrap();
+        let start = demo.find("[[backends]]").unwrap();
+        let end = demo[start..].find("\n\n").map(|i| start + i).unwrap();
         let text = format!("{}{extra}\n{backend_toml}{}", &demo[..start], &demo[end..]);
         Gateway::start(&text)
     }

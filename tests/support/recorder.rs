@@ -1,0 +1,289 @@
+//! An in-process S3 backend that records every request the gateway forwards to it.
+//!
+//! Real backends (Garage, s3s-fs) show *what ended up stored*; this one shows *what arrived*:
+//! each request's method, path, query, headers and body, and whether the gateway's re-signature
+//! verifies with the backend's own credentials. It keeps objects and tag sets in memory (neither
+//! Garage nor s3s-fs implements object tagging), and can be told to fail, stall or stay silent,
+//! so forwarding, pass-through and timeouts can be asserted from the backend's side.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use sha2::{Digest, Sha256};
+
+/// The recorder's own key pair: the gateway must re-sign with it.
+pub const RECORDER_KEY: (&str, &str) = (
+    "GKrecorder0123456789abcdef",
+    "recorder-secret-0123456789abcdef0123456789abcdef0123456789abcd",
+);
+
+/// One request as the backend received it.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub headers: HeaderMap,
+    /// `None` if the body did not arrive whole (the gateway aborted the upload).
+    pub body: Option<Bytes>,
+    /// The gateway's re-signature checked with [`RECORDER_KEY`] (and the body against its hash).
+    pub signature: Result<(), String>,
+}
+
+impl Seen {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// What the recorder does with the next requests.
+#[derive(Debug, Clone)]
+pub enum Behaviour {
+    /// Store and serve objects and tag sets in memory.
+    Store,
+    /// Answer every request with this S3 error (after reading the body).
+    Fail { status: u16, code: &'static str },
+    /// Read the request, then wait this long before answering as `Store` would.
+    Delay(Duration),
+}
+
+#[derive(Default)]
+struct Shared {
+    seen: Vec<Seen>,
+    objects: HashMap<String, Bytes>,
+    tags: HashMap<String, Bytes>,
+}
+
+/// A running recorder; stops when dropped.
+pub struct Recorder {
+    pub endpoint: String,
+    pub addr: SocketAddr,
+    shared: Arc<Mutex<Shared>>,
+    behaviour: Arc<Mutex<Behaviour>>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Recorder {
+    pub fn start() -> Recorder {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("tokio runtime");
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().unwrap();
+        let shared = Arc::new(Mutex::new(Shared::default()));
+        let behaviour = Arc::new(Mutex::new(Behaviour::Store));
+        let (s, b) = (shared.clone(), behaviour.clone());
+        runtime.spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let (s, b) = (s.clone(), b.clone());
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |req| {
+                        let (s, b) = (s.clone(), b.clone());
+                        async move { Ok::<_, std::convert::Infallible>(handle(s, b, addr, req).await) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Recorder {
+            endpoint: format!("http://{addr}"),
+            addr,
+            shared,
+            behaviour,
+            _runtime: runtime,
+        }
+    }
+
+    pub fn set(&self, behaviour: Behaviour) {
+        *self.behaviour.lock().unwrap() = behaviour;
+    }
+
+    /// Every request received so far.
+    pub fn seen(&self) -> Vec<Seen> {
+        self.shared.lock().unwrap().seen.clone()
+    }
+
+    /// The stored object at `/bucket/key`.
+    pub fn object(&self, path: &str) -> Option<Bytes> {
+        self.shared.lock().unwrap().objects.get(path).cloned()
+    }
+
+    /// Forgets what was received (objects stay).
+    pub fn clear_seen(&self) {
+        self.shared.lock().unwrap().seen.clear();
+    }
+}
+
+fn verify(
+    parts: &http::request::Parts,
+    body: Option<&Bytes>,
+    listen: SocketAddr,
+) -> Result<(), String> {
+    use stsgate::sigv4::*;
+    let now = AmzDate::now();
+    let regions = ["us-east-1".to_string()];
+    let policy = verify::VerifyPolicy {
+        regions: &regions,
+        services: &["s3"],
+        max_skew: Duration::from_secs(900),
+        now,
+    };
+    let host = parts.headers.get("host").and_then(|v| v.to_str().ok());
+    if host != Some(&listen.to_string()) {
+        return Err(format!(
+            "Host is {host:?}, not the backend's address {listen}"
+        ));
+    }
+    let req = RequestParts {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query().unwrap_or(""),
+        headers: &parts.headers,
+        authority: None,
+    };
+    let parsed = verify::parse_request_auth(&req, &policy)
+        .map_err(|e| e.to_string())?
+        .ok_or("the request is not signed")?;
+    if parsed.credential.access_key_id() != RECORDER_KEY.0 {
+        return Err(format!(
+            "signed with {}, not the backend's key",
+            parsed.credential.access_key_id()
+        ));
+    }
+    let payload = parsed
+        .content_sha256
+        .unwrap_or("UNSIGNED-PAYLOAD")
+        .to_string();
+    verify::verify_signature(
+        &parsed,
+        &req,
+        RECORDER_KEY.1,
+        &payload,
+        UriMode::S3,
+        &SigningKeyCache::disabled(),
+    )
+    .map_err(|e| e.to_string())?;
+    if payload != "UNSIGNED-PAYLOAD"
+        && let Some(body) = body
+        && hex::encode(Sha256::digest(body)) != payload
+    {
+        return Err("the body does not match the signed x-amz-content-sha256".into());
+    }
+    Ok(())
+}
+
+fn xml_error(status: u16, code: &str) -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/xml")
+        .header("x-amz-request-id", "RECORDER-REQUEST-ID")
+        .header("x-recorder-note", "passed through")
+        .body(Full::new(Bytes::from(format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>the recorder says {code}</Message><Resource>recorder</Resource><RequestId>RECORDER-REQUEST-ID</RequestId></Error>"
+        ))))
+        .unwrap()
+}
+
+async fn handle(
+    shared: Arc<Mutex<Shared>>,
+    behaviour: Arc<Mutex<Behaviour>>,
+    listen: SocketAddr,
+    req: Request<Incoming>,
+) -> Response<Full<Bytes>> {
+    let (parts, body) = req.into_parts();
+    // Test-only: the recorder keeps whole bodies so tests can compare them.
+    let body = body.collect().await.ok().map(|b| b.to_bytes());
+    let signature = verify(&parts, body.as_ref(), listen);
+    let query = parts.uri.query().unwrap_or("").to_string();
+    let path = parts.uri.path().to_string();
+    shared.lock().unwrap().seen.push(Seen {
+        method: parts.method.to_string(),
+        path: path.clone(),
+        query: query.clone(),
+        headers: parts.headers.clone(),
+        body: body.clone(),
+        signature,
+    });
+    let Some(body) = body else {
+        return xml_error(400, "IncompleteBody");
+    };
+    let behaviour = behaviour.lock().unwrap().clone();
+    match behaviour {
+        Behaviour::Fail { status, code } => return xml_error(status, code),
+        Behaviour::Delay(d) => tokio::time::sleep(d).await,
+        Behaviour::Store => {}
+    }
+    let tagging = query.split('&').any(|p| p == "tagging" || p == "tagging=");
+    let mut s = shared.lock().unwrap();
+    let ok = |status: StatusCode, body: Bytes| {
+        Response::builder()
+            .status(status)
+            .header("x-amz-request-id", "RECORDER-REQUEST-ID")
+            .body(Full::new(body))
+            .unwrap()
+    };
+    match (parts.method.as_str(), tagging) {
+        ("PUT", true) => {
+            s.tags.insert(path, body);
+            ok(StatusCode::OK, Bytes::new())
+        }
+        ("GET", true) => match s.tags.get(&path) {
+            Some(t) => ok(StatusCode::OK, t.clone()),
+            None => ok(
+                StatusCode::OK,
+                Bytes::from_static(b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Tagging xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><TagSet></TagSet></Tagging>"),
+            ),
+        },
+        ("DELETE", true) => {
+            s.tags.remove(&path);
+            ok(StatusCode::NO_CONTENT, Bytes::new())
+        }
+        ("PUT", false) => {
+            let etag = format!("\"{}\"", &hex::encode(Sha256::digest(&body))[..32]);
+            s.objects.insert(path, body);
+            let mut r = ok(StatusCode::OK, Bytes::new());
+            r.headers_mut().insert("etag", etag.parse().unwrap());
+            r
+        }
+        ("GET" | "HEAD", false) => match s.objects.get(&path) {
+            Some(o) => {
+                let etag = format!("\"{}\"", &hex::encode(Sha256::digest(o))[..32]);
+                let mut r = ok(
+                    StatusCode::OK,
+                    if parts.method == http::Method::HEAD {
+                        Bytes::new()
+                    } else {
+                        o.clone()
+                    },
+                );
+                r.headers_mut().insert("etag", etag.parse().unwrap());
+                r.headers_mut()
+                    .insert("content-type", "application/octet-stream".parse().unwrap());
+                r.headers_mut()
+                    .insert("content-length", o.len().to_string().parse().unwrap());
+                r
+            }
+            None => xml_error(404, "NoSuchKey"),
+        },
+        ("DELETE", false) => {
+            s.objects.remove(&path);
+            ok(StatusCode::NO_CONTENT, Bytes::new())
+        }
+        _ => ok(StatusCode::OK, Bytes::new()),
+    }
+}
