@@ -645,6 +645,31 @@ fn a_silent_backend_is_504_but_a_slow_steady_upload_is_never_cut_off() {
     assert_eq!(answer.code().as_deref(), Some("GatewayTimeout"));
     assert!(answer.body.contains("within 1 seconds"), "{}", answer.body);
 
+    // A backend that goes silent in the middle of a response body: the client's download is
+    // cut short (curl: exit 18, partial file) instead of hanging.
+    rec.set(Behaviour::StallBody);
+    let started = std::time::Instant::now();
+    let answer = send(
+        &gw,
+        Some(&creds),
+        &Call {
+            path: "/recorded/stalls.txt",
+            curl: &["--max-time", "20"],
+            ..Default::default()
+        },
+    );
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.downloaded, 10, "{answer:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the client hung on a silent backend: {answer:?}"
+    );
+    assert!(
+        gw.log().contains("backend went silent mid-response"),
+        "{}",
+        gw.log()
+    );
+
     // 192 KiB in 8 KiB pieces every 200 ms: about 5 s of upload with a 1 s timeout, never
     // silent for 1 s. It must not be cut off.
     rec.set(Behaviour::Store);

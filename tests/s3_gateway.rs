@@ -266,6 +266,15 @@ fn writer_flows(kind: &str) {
     assert_eq!(listed["Contents"][0]["Key"], "copy/one.bin");
     writer.ok(&["s3", "rm", &format!("s3://{bucket}/copy/one.bin")]);
     assert!(!backend_has(&backend, "copy/one.bin"));
+
+    // Buckets: mb, ls (ListBuckets), rb through the gateway.
+    let fresh = format!("{bucket}-made");
+    writer.ok(&["s3", "mb", &format!("s3://{fresh}")]);
+    let buckets = writer.ok(&["s3", "ls"]);
+    assert!(buckets.contains(&fresh), "{buckets}");
+    writer.ok(&["s3", "rb", &format!("s3://{fresh}")]);
+    let buckets = backend.aws().ok(&["s3", "ls"]);
+    assert!(!buckets.contains(&fresh), "{buckets}");
 }
 
 #[test]

@@ -5,6 +5,7 @@
 //! before the digest matches; on a mismatch the body ends with an error, hyper aborts the
 //! upstream request, and the backend never completes the object.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -390,6 +391,92 @@ impl<B: Body + Unpin> Body for Tracked<B> {
             }
         });
         polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// A backend response body that fails when the backend sends nothing for `idle` while the
+/// gateway is waiting for it (time the client takes to read does not count). The client's
+/// connection is then closed mid-body, which every S3 client reports as a truncated download,
+/// instead of hanging forever.
+pub struct IdleTimeout<B> {
+    inner: B,
+    idle: std::time::Duration,
+    timer: Pin<Box<tokio::time::Sleep>>,
+    waiting: bool,
+}
+
+/// The backend went silent in the middle of a response body.
+#[derive(Debug)]
+pub struct BackendIdle(pub std::time::Duration);
+
+impl std::fmt::Display for BackendIdle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the backend sent nothing for {} s in the middle of a response body",
+            self.0.as_secs()
+        )
+    }
+}
+
+impl std::error::Error for BackendIdle {}
+
+impl<B> IdleTimeout<B> {
+    pub fn new(inner: B, idle: std::time::Duration) -> Self {
+        IdleTimeout {
+            inner,
+            idle,
+            timer: Box::pin(tokio::time::sleep(idle)),
+            waiting: false,
+        }
+    }
+}
+
+impl<B> Body for IdleTimeout<B>
+where
+    B: Body + Unpin,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Data = B::Data;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<B::Data>, Self::Error>>> {
+        let this = &mut *self;
+        if !this.waiting {
+            // A new wait starts now: time spent while nobody asked for data does not count.
+            let deadline = tokio::time::Instant::now() + this.idle;
+            this.timer.as_mut().reset(deadline);
+        }
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(frame) => {
+                this.waiting = false;
+                Poll::Ready(frame.map(|r| r.map_err(Into::into)))
+            }
+            Poll::Pending => {
+                this.waiting = true;
+                match this.timer.as_mut().poll(cx) {
+                    Poll::Ready(()) => {
+                        tracing::warn!(
+                            idle_seconds = this.idle.as_secs(),
+                            "backend went silent mid-response; closing the client connection"
+                        );
+                        Poll::Ready(Some(Err(Box::new(BackendIdle(this.idle)))))
+                    }
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+        }
     }
 
     fn is_end_stream(&self) -> bool {

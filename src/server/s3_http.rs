@@ -660,9 +660,7 @@ async fn forward(
             }
             Response::from_parts(
                 rparts,
-                rbody
-                    .map_err(|e| -> super::BoxError { Box::new(e) })
-                    .boxed_unsync(),
+                crate::proxy::IdleTimeout::new(rbody, backend.timeout).boxed_unsync(),
             )
         }
     }

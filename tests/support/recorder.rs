@@ -51,6 +51,26 @@ pub enum Behaviour {
     Fail { status: u16, code: &'static str },
     /// Read the request, then wait this long before answering as `Store` would.
     Delay(Duration),
+    /// Answer 200 announcing 100 bytes, send 10, then go silent forever.
+    StallBody,
+}
+
+/// A response body that sends one piece and then never another.
+struct Stalling(Option<Bytes>);
+
+impl http_body::Body for Stalling {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        match self.0.take() {
+            Some(b) => std::task::Poll::Ready(Some(Ok(http_body::Frame::data(b)))),
+            None => std::task::Poll::Pending,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -204,6 +224,26 @@ async fn handle(
     behaviour: Arc<Mutex<Behaviour>>,
     listen: SocketAddr,
     req: Request<Incoming>,
+) -> Response<RecorderBody> {
+    let stall = matches!(*behaviour.lock().unwrap(), Behaviour::StallBody);
+    let response = stored(shared, behaviour, listen, req).await;
+    if stall {
+        return Response::builder()
+            .status(200)
+            .header("content-length", "100")
+            .body(Stalling(Some(Bytes::from_static(b"0123456789"))).boxed())
+            .unwrap();
+    }
+    response.map(|b| b.map_err(|never| match never {}).boxed())
+}
+
+type RecorderBody = http_body_util::combinators::BoxBody<Bytes, std::convert::Infallible>;
+
+async fn stored(
+    shared: Arc<Mutex<Shared>>,
+    behaviour: Arc<Mutex<Behaviour>>,
+    listen: SocketAddr,
+    req: Request<Incoming>,
 ) -> Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
     // Test-only: the recorder keeps whole bodies so tests can compare them.
@@ -226,7 +266,7 @@ async fn handle(
     match behaviour {
         Behaviour::Fail { status, code } => return xml_error(status, code),
         Behaviour::Delay(d) => tokio::time::sleep(d).await,
-        Behaviour::Store => {}
+        Behaviour::Store | Behaviour::StallBody => {}
     }
     let tagging = query.split('&').any(|p| p == "tagging" || p == "tagging=");
     let mut s = shared.lock().unwrap();
