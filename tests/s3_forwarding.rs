@@ -1014,3 +1014,60 @@ fn refused_requests_never_reach_the_backend() {
     assert_eq!(answer.status, 404, "{answer:?}");
     assert_eq!(rec.seen().len(), 1);
 }
+
+#[test]
+fn principal_tags_confine_a_role_session_to_its_team_folder() {
+    let rec = Recorder::start();
+    let team_role = r#"
+[[accounts.roles]]
+name = "s3_team"
+trust_policy = '{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/develop"},"Action":"sts:AssumeRole"}}'
+inline_policies = [{ name = "TeamFolder", document = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:PutObject","Resource":"arn:aws:s3:::recorded/${aws:PrincipalTag/team}/*"},{"Effect":"Allow","Action":"s3:GetObject","Resource":"*","Condition":{"StringEquals":{"aws:PrincipalTag/level":"senior"}}}]}' }]
+tags = { team = "blue", level = "junior" }
+"#;
+    let toml = format!(
+        "[[backends]]\nname = \"recorder\"\nkind = \"s3\"\nurl = \"{}\"\nregion = \"us-east-1\"\naccess_key_id = \"{}\"\nsecret_access_key = \"{}\"\n",
+        rec.endpoint, RECORDER_KEY.0, RECORDER_KEY.1
+    );
+    let gw = Gateway::with_backend(&toml, team_role);
+    let creds = assume(&gw, "arn:aws:iam::111122223333:role/s3_team", "team", None);
+    let put = |path: &'static str| {
+        send(
+            &gw,
+            Some(&creds),
+            &Call {
+                method: "PUT",
+                path,
+                body: b"team data",
+                ..Default::default()
+            },
+        )
+    };
+    let own = put("/recorded/blue/a.txt");
+    assert_eq!(own.status, 200, "{own:?}\n{}", gw.log());
+    let other = put("/recorded/red/a.txt");
+    assert_eq!(other.status, 403, "{other:?}");
+    assert!(
+        other
+            .body
+            .contains("s3:PutObject on resource: arn:aws:s3:::recorded/red/a.txt"),
+        "{}",
+        other.body
+    );
+    // The condition on aws:PrincipalTag/level does not match "junior".
+    let get = send(
+        &gw,
+        Some(&creds),
+        &Call {
+            path: "/recorded/blue/a.txt",
+            ..Default::default()
+        },
+    );
+    assert_eq!(get.status, 403, "{get:?}");
+    let arrived: Vec<_> = rec
+        .seen()
+        .iter()
+        .map(|s| format!("{} {}", s.method, s.path))
+        .collect();
+    assert_eq!(arrived, ["PUT /recorded/blue/a.txt"]);
+}

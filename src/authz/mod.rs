@@ -28,6 +28,8 @@ pub struct CallerPolicies {
     pub boundary: Option<Arc<CompiledPolicy>>,
     /// `Some` for sessions created with session policies.
     pub session: Option<Vec<Arc<CompiledPolicy>>>,
+    /// The principal's IAM tags (the role's for role sessions, the user's otherwise).
+    pub tags: Arc<std::collections::BTreeMap<String, String>>,
 }
 
 /// Why a caller's policies could not be found (a session whose role or user no longer exists).
@@ -46,6 +48,7 @@ pub fn caller_policies(
             identity: user.policies.clone(),
             boundary: user.boundary.clone(),
             session: None,
+            tags: user.tags.clone(),
         }),
         Caller::Session(s) => match &s.role_arn {
             Some(role_arn) => {
@@ -54,6 +57,7 @@ pub fn caller_policies(
                     identity: role.policies.clone(),
                     boundary: role.boundary.clone(),
                     session: s.session_policies.clone(),
+                    tags: role.tags.clone(),
                 })
             }
             None => {
@@ -62,6 +66,7 @@ pub fn caller_policies(
                     identity: user.policies.clone(),
                     boundary: user.boundary.clone(),
                     session: None,
+                    tags: user.tags.clone(),
                 })
             }
         },
@@ -69,6 +74,13 @@ pub fn caller_policies(
 }
 
 impl CallerPolicies {
+    /// Sets `aws:PrincipalTag/<key>` for each of the principal's tags.
+    pub fn add_principal_tags(&self, ctx: &mut RequestContext) {
+        for (key, value) in self.tags.iter() {
+            ctx.set(&format!("aws:PrincipalTag/{key}"), value.clone());
+        }
+    }
+
     /// Runs `f` with an [`Evaluation`] borrowing these policies.
     pub fn with_evaluation<R>(
         &self,

@@ -1,7 +1,7 @@
 //! Users, roles and their compiled policies, built once per config snapshot, and resolution of an
 //! access key id (plus session token) to the caller it belongs to.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,6 +22,8 @@ pub struct UserEntry {
     pub boundary: Option<Arc<CompiledPolicy>>,
     /// MFA device serials and seeds.
     pub mfa: Vec<(String, Secret)>,
+    /// IAM tags: `aws:PrincipalTag/<key>` for the user and its GetSessionToken sessions.
+    pub tags: Arc<BTreeMap<String, String>>,
 }
 
 #[derive(Debug)]
@@ -34,6 +36,8 @@ pub struct RoleEntry {
     pub policies: Vec<Arc<CompiledPolicy>>,
     pub boundary: Option<Arc<CompiledPolicy>>,
     pub max_session_duration: Duration,
+    /// IAM tags: `aws:PrincipalTag/<key>` for the role's sessions.
+    pub tags: Arc<BTreeMap<String, String>>,
 }
 
 /// Who signed a request.
@@ -162,6 +166,7 @@ impl IdentityStore {
                         .iter()
                         .map(|d| (d.serial.clone(), d.seed.clone()))
                         .collect(),
+                    tags: Arc::new(u.tags.clone()),
                 });
                 for k in u.access_keys.iter().filter(|k| k.active) {
                     store
@@ -194,6 +199,7 @@ impl IdentityStore {
                         policies,
                         boundary: boundary(r.permissions_boundary, account)?,
                         max_session_duration: r.max_session_duration,
+                        tags: Arc::new(r.tags.clone()),
                     }),
                 );
             }

@@ -283,6 +283,7 @@ pub async fn handle(
     let principal = caller.principal();
     for check in &classified.checks {
         let mut ctx = global_context(check.action, &check.resource, &caller, &info);
+        policies.add_principal_tags(&mut ctx);
         for (key, value) in &classified.condition_keys {
             ctx.set(key, value.clone());
         }

@@ -181,7 +181,11 @@ impl StsService {
         caller: &Caller,
         info: &RequestInfo,
     ) -> RequestContext {
-        crate::authz::global_context(action, resource, caller, info)
+        let mut ctx = crate::authz::global_context(action, resource, caller, info);
+        if let Ok(policies) = crate::authz::caller_policies(&self.store, caller) {
+            policies.add_principal_tags(&mut ctx);
+        }
+        ctx
     }
 
     /// Verifies `SerialNumber` + `TokenCode` for `caller` (a user, or a session of a user).
