@@ -1013,6 +1013,26 @@ fn refused_requests_never_reach_the_backend() {
     let answer = send(&gw, Some(&writer), &get);
     assert_eq!(answer.status, 404, "{answer:?}");
     assert_eq!(rec.seen().len(), 1);
+
+    // Operators see the refusals by code, and the forwarded request by the backend's class.
+    let out = Command::new("curl")
+        .args(["-sS", &format!("{}/metrics", gw.admin)])
+        .output()
+        .unwrap();
+    let metrics = String::from_utf8_lossy(&out.stdout);
+    for line in [
+        "stsgate_s3_refused_total{code=\"AccessDenied\"} 3",
+        "stsgate_s3_refused_total{code=\"InvalidAccessKeyId\"} 1",
+        "stsgate_s3_refused_total{code=\"SignatureDoesNotMatch\"} 2",
+        "stsgate_s3_refused_total{code=\"ExpiredToken\"} 2",
+        "stsgate_s3_refused_total{code=\"InvalidClientTokenId\"} 1",
+        "stsgate_s3_refused_total{code=\"RequestTimeTooSkewed\"} 1",
+        "stsgate_s3_refused_total{code=\"InvalidRequest\"} 2",
+        "stsgate_s3_forwarded_total{class=\"4xx\"} 1",
+        "stsgate_s3_forwarded_total{class=\"2xx\"} 0",
+    ] {
+        assert!(metrics.contains(line), "no `{line}` in\n{metrics}");
+    }
 }
 
 #[test]

@@ -270,7 +270,11 @@ async fn gateway(
     let response = if sts_http::is_sts_request(&parts) || is_unsigned_sts_form(&parts) {
         sts_http::handle(&state, peer, parts, body).await.map(boxed)
     } else {
-        s3_http::handle(&state, peer, parts, body).await
+        let response = s3_http::handle(&state, peer, parts, body).await;
+        state
+            .metrics
+            .record_s3(response.status(), response.extensions().get());
+        response
     };
     state.metrics.record_gateway(response.status());
     Ok(response)

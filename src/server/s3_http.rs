@@ -58,6 +58,7 @@ pub fn error_response(
     if head && let Ok(v) = HeaderValue::from_str(code) {
         r = r.header("x-amz-error-code", v);
     }
+    r = r.extension(super::metrics::Refusal(code.to_string()));
     r.body(boxed(http_body_util::Full::new(body)))
         .expect("static response parts are valid")
 }

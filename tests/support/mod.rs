@@ -218,6 +218,8 @@ pub fn write_test_file(path: &Path, len: usize, seed: u64) {
 /// A running `stsgate serve` with a given config text (ports replaced by free ones).
 pub struct Gateway {
     pub endpoint: String,
+    /// The admin listener (`/health`, `/ready`, `/metrics`).
+    pub admin: String,
     pub config_path: PathBuf,
     child: std::process::Child,
     _dir: tempfile::TempDir,
@@ -273,6 +275,7 @@ impl Gateway {
         }
         Gateway {
             endpoint: format!("http://127.0.0.1:{gw}"),
+            admin: format!("http://127.0.0.1:{admin}"),
             config_path,
             child,
             _dir: dir,
