@@ -1091,3 +1091,67 @@ tags = { team = "blue", level = "junior" }
         .collect();
     assert_eq!(arrived, ["PUT /recorded/blue/a.txt"]);
 }
+
+#[test]
+fn a_missing_key_is_access_denied_for_callers_who_may_not_list_the_bucket() {
+    let rec = Recorder::start();
+    let gw = gateway_for(&rec.endpoint, "");
+    let writer = assume(&gw, WRITER, "lister", None);
+    let get_only = assume(
+        &gw,
+        WRITER,
+        "get-only",
+        Some(
+            r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}}"#,
+        ),
+    );
+    let put = send(
+        &gw,
+        Some(&writer),
+        &Call {
+            method: "PUT",
+            path: "/recorded/present.txt",
+            body: b"here",
+            ..Default::default()
+        },
+    );
+    assert_eq!(put.status, 200, "{put:?}");
+    let get = |creds: &Creds, method: &'static str, path: &'static str| {
+        send(
+            &gw,
+            Some(creds),
+            &Call {
+                method,
+                path,
+                ..Default::default()
+            },
+        )
+    };
+    // May list: the backend's 404 NoSuchKey passes through.
+    let missing = get(&writer, "GET", "/recorded/absent.txt");
+    assert_eq!(
+        (missing.status, missing.code().as_deref()),
+        (404, Some("NoSuchKey")),
+        "{missing:?}"
+    );
+    // May not list: 403 AccessDenied naming s3:ListBucket, for GET and HEAD alike.
+    let hidden = get(&get_only, "GET", "/recorded/absent.txt");
+    assert_eq!(
+        (hidden.status, hidden.code().as_deref()),
+        (403, Some("AccessDenied")),
+        "{hidden:?}"
+    );
+    assert!(
+        hidden
+            .body
+            .contains("s3:ListBucket on resource: arn:aws:s3:::recorded "),
+        "{}",
+        hidden.body
+    );
+    let head = get(&get_only, "HEAD", "/recorded/absent.txt");
+    assert_eq!(head.status, 403, "{head:?}");
+    assert_eq!(head.downloaded, 0);
+    // Objects that exist are served as usual.
+    let present = get(&get_only, "GET", "/recorded/present.txt");
+    assert_eq!((present.status, present.body.as_str()), (200, "here"));
+}

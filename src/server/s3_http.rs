@@ -282,10 +282,11 @@ pub async fn handle(
         return credential_error(CredentialError::InvalidToken, head, &request_id);
     };
     let principal = caller.principal();
-    for check in &classified.checks {
-        let mut ctx = global_context(check.action, &check.resource, &caller, &info);
+    // Evaluates one check; on a refusal, the AccessDenied response with its sealed message.
+    let authorize = |action: &str, resource: &str, request_keys: &[(&str, String)]| {
+        let mut ctx = global_context(action, resource, &caller, &info);
         policies.add_principal_tags(&mut ctx);
-        for (key, value) in &classified.condition_keys {
+        for (key, value) in request_keys {
             ctx.set(key, value.clone());
         }
         ctx.set("s3:signatureversion", "AWS4-HMAC-SHA256");
@@ -300,26 +301,38 @@ pub async fn handle(
         }
         let outcome =
             policies.with_evaluation(&principal, |eval| crate::policy::decide(eval, &ctx));
-        if outcome.decision != Decision::Allow {
-            let blob = state.sts.seal_authorization_message(
-                caller.account(),
-                failure_message(&outcome, &ctx, &caller),
-            );
-            let message = format!(
-                "User: {} is not authorized to perform: {} on resource: {} {} Encoded authorization failure message: {blob}",
-                caller.arn(),
-                check.action,
-                check.resource,
-                outcome.reason(check.action)
-            );
-            tracing::info!(caller = %caller.arn(), action = check.action, resource = %check.resource, decision = outcome.decision.as_str(), "s3 request refused");
-            return error_response(403, "AccessDenied", &message, &[], head, &request_id);
+        if outcome.decision == Decision::Allow {
+            return Ok(());
+        }
+        let blob = state
+            .sts
+            .seal_authorization_message(caller.account(), failure_message(&outcome, &ctx, &caller));
+        let message = format!(
+            "User: {} is not authorized to perform: {} on resource: {} {} Encoded authorization failure message: {blob}",
+            caller.arn(),
+            action,
+            resource,
+            outcome.reason(action)
+        );
+        tracing::info!(caller = %caller.arn(), action, resource, decision = outcome.decision.as_str(), "s3 request refused");
+        Err(Box::new(error_response(
+            403,
+            "AccessDenied",
+            &message,
+            &[],
+            head,
+            &request_id,
+        )))
+    };
+    for check in &classified.checks {
+        if let Err(refused) = authorize(check.action, &check.resource, &classified.condition_keys) {
+            return *refused;
         }
     }
 
     // 4. Forward.
     tracing::info!(operation = classified.operation, caller = %caller.arn(), payload = %payload_line, "s3 request authorized; forwarding");
-    forward(
+    let response = forward(
         state,
         &parts,
         body,
@@ -330,7 +343,17 @@ pub async fn handle(
         &caller,
         &request_id,
     )
-    .await
+    .await;
+    // As S3 does: a caller who may not list the bucket learns nothing from a missing key, so
+    // the backend's 404 becomes the AccessDenied that s3:ListBucket would have given.
+    if response.status() == StatusCode::NOT_FOUND
+        && matches!(classified.operation, "GetObject" | "HeadObject")
+        && let Some(bucket) = &target.bucket
+        && let Err(refused) = authorize("s3:ListBucket", &format!("arn:aws:s3:::{bucket}"), &[])
+    {
+        return *refused;
+    }
+    response
 }
 
 /// The request body: streamed from the client, or already read (DeleteObjects).
