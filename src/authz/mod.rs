@@ -74,11 +74,20 @@ pub fn caller_policies(
 }
 
 impl CallerPolicies {
-    /// Sets `aws:PrincipalTag/<key>` for each of the principal's tags.
-    pub fn add_principal_tags(&self, ctx: &mut RequestContext) {
+    /// The global condition keys for `caller` doing `action` on `resource`, with the principal's
+    /// tags as `aws:PrincipalTag/<key>`.
+    pub fn context(
+        &self,
+        action: &str,
+        resource: &str,
+        caller: &Caller,
+        info: &RequestInfo,
+    ) -> RequestContext {
+        let mut ctx = global_context(action, resource, caller, info);
         for (key, value) in self.tags.iter() {
             ctx.set(&format!("aws:PrincipalTag/{key}"), value.clone());
         }
+        ctx
     }
 
     /// Runs `f` with an [`Evaluation`] borrowing these policies.

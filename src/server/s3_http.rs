@@ -13,7 +13,7 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
 use super::{GatewayBody, State, boxed, xml_escape};
-use crate::authz::{RequestInfo, caller_policies, failure_message, global_context};
+use crate::authz::{RequestInfo, caller_policies, failure_message};
 use crate::identity::{Caller, CredentialError};
 use crate::policy::Decision;
 use crate::proxy::{BodyError, Stall, VerifiedBody, forwardable_headers};
@@ -284,8 +284,7 @@ pub async fn handle(
     let principal = caller.principal();
     // Evaluates one check; on a refusal, the AccessDenied response with its sealed message.
     let authorize = |action: &str, resource: &str, request_keys: &[(&str, String)]| {
-        let mut ctx = global_context(action, resource, &caller, &info);
-        policies.add_principal_tags(&mut ctx);
+        let mut ctx = policies.context(action, resource, &caller, &info);
         for (key, value) in request_keys {
             ctx.set(key, value.clone());
         }

@@ -13,8 +13,7 @@ use crate::identity::{
     Caller, IdentityStore, KeyKind, decode_access_key_id, new_access_key_id, new_secret_access_key,
 };
 use crate::policy::{
-    Decision, PolicyDocument, PolicyKind, RequestContext, authorize_assume_role, decide,
-    policy_size,
+    Decision, PolicyDocument, PolicyKind, authorize_assume_role, decide, policy_size,
 };
 
 /// An STS error: HTTP status, AWS code, message.
@@ -171,21 +170,6 @@ impl StsService {
                 "The security token included in the request is invalid.",
             )
         })
-    }
-
-    /// Condition keys every STS call carries.
-    fn base_context(
-        &self,
-        action: &str,
-        resource: &str,
-        caller: &Caller,
-        info: &RequestInfo,
-    ) -> RequestContext {
-        let mut ctx = crate::authz::global_context(action, resource, caller, info);
-        if let Ok(policies) = crate::authz::caller_policies(&self.store, caller) {
-            policies.add_principal_tags(&mut ctx);
-        }
-        ctx
     }
 
     /// Verifies `SerialNumber` + `TokenCode` for `caller` (a user, or a session of a user).
@@ -408,7 +392,7 @@ impl StsService {
         }
 
         let policies = self.caller_policies(caller)?;
-        let mut ctx = self.base_context("sts:AssumeRole", role_arn, caller, info);
+        let mut ctx = policies.context("sts:AssumeRole", role_arn, caller, info);
         ctx.set("sts:RoleSessionName", session_name);
         if let Some(ext) = params_get(params, "ExternalId") {
             if !(2..=1224).contains(&ext.len()) {
@@ -557,7 +541,7 @@ impl StsService {
             ));
         }
         let policies = self.caller_policies(caller)?;
-        let ctx = self.base_context("sts:DecodeAuthorizationMessage", "*", caller, info);
+        let ctx = policies.context("sts:DecodeAuthorizationMessage", "*", caller, info);
         let outcome = policies.with_evaluation(&caller.principal(), |eval| decide(eval, &ctx));
         if outcome.decision != Decision::Allow {
             return Err(StsError::access_denied(format!(
