@@ -13,61 +13,22 @@ use std::time::Duration;
 
 use serde_json::Value;
 use support::recorder::{Behaviour, RECORDER_KEY, Recorder};
-use support::{AwsCli, DEVELOP, Gateway, S3_ROLE, WRITER_ROLE};
+use support::{Creds, Gateway, S3_ROLE, WRITER_ROLE, assume, expired_copy, fails};
 
 const BUCKET: &str = "recorded";
 const WRITER: &str = "arn:aws:iam::111122223333:role/s3_writer";
 
 fn gateway_for(url: &str, backend_extra: &str) -> Gateway {
+    gateway_with(url, backend_extra, WRITER_ROLE)
+}
+
+/// The demo config plus `extra` TOML, in front of `url` with the recorder's key.
+fn gateway_with(url: &str, backend_extra: &str, extra: &str) -> Gateway {
     let toml = format!(
         "[[backends]]\nname = \"recorder\"\nkind = \"s3\"\nurl = \"{url}\"\nregion = \"us-east-1\"\naccess_key_id = \"{}\"\nsecret_access_key = \"{}\"\n{backend_extra}",
         RECORDER_KEY.0, RECORDER_KEY.1
     );
-    Gateway::with_backend(&toml, WRITER_ROLE)
-}
-
-struct Creds {
-    key_id: String,
-    secret: String,
-    token: Option<String>,
-}
-
-impl Creds {
-    fn aws(&self, gw: &Gateway) -> AwsCli {
-        gw.aws(&self.key_id, &self.secret, self.token.as_deref())
-    }
-}
-
-fn assume(gw: &Gateway, role: &str, session: &str, policy: Option<&str>) -> Creds {
-    let develop = gw.aws(DEVELOP.0, DEVELOP.1, None);
-    let mut args = vec![
-        "sts",
-        "assume-role",
-        "--role-arn",
-        role,
-        "--role-session-name",
-        session,
-    ];
-    if let Some(p) = policy {
-        args.extend(["--policy", p]);
-    }
-    let v: Value = serde_json::from_str(&develop.ok(&args)).unwrap();
-    let c = &v["Credentials"];
-    Creds {
-        key_id: c["AccessKeyId"].as_str().unwrap().to_string(),
-        secret: c["SecretAccessKey"].as_str().unwrap().to_string(),
-        token: Some(c["SessionToken"].as_str().unwrap().to_string()),
-    }
-}
-
-fn fails(aws: &AwsCli, args: &[&str]) -> String {
-    let out = aws.run(args);
-    assert!(
-        !out.status.success(),
-        "aws {} unexpectedly succeeded",
-        args.join(" ")
-    );
-    String::from_utf8_lossy(&out.stderr).into_owned()
+    Gateway::with_backend(&toml, extra)
 }
 
 /// A request signed by hand with stsgate's signer and sent with curl.
@@ -203,30 +164,6 @@ fn send(gw: &Gateway, creds: Option<&Creds>, call: &Call) -> Answer {
         uploaded,
         downloaded,
         verbose: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-/// `creds` with its session token re-sealed to have expired `ago` seconds ago.
-fn expired_copy(gw: &Gateway, creds: &Creds, ago: i64) -> Creds {
-    let loaded = stsgate::config::load(&gw.config_path).unwrap();
-    let state = stsgate::server::State::new(std::sync::Arc::new(loaded.config)).unwrap();
-    let purpose = stsgate::sts::Purpose::SessionToken;
-    let mut claims: stsgate::sts::SessionClaims = serde_json::from_slice(
-        &state
-            .keyring
-            .open(purpose, creds.token.as_deref().unwrap())
-            .unwrap(),
-    )
-    .unwrap();
-    claims.expires_at = stsgate::sigv4::AmzDate::now().unix() - ago;
-    Creds {
-        key_id: creds.key_id.clone(),
-        secret: creds.secret.clone(),
-        token: Some(
-            state
-                .keyring
-                .seal(purpose, &serde_json::to_vec(&claims).unwrap()),
-        ),
     }
 }
 
@@ -1045,11 +982,7 @@ trust_policy = '{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal
 inline_policies = [{ name = "TeamFolder", document = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:PutObject","Resource":"arn:aws:s3:::recorded/${aws:PrincipalTag/team}/*"},{"Effect":"Allow","Action":"s3:GetObject","Resource":"*","Condition":{"StringEquals":{"aws:PrincipalTag/level":"senior"}}}]}' }]
 tags = { team = "blue", level = "junior" }
 "#;
-    let toml = format!(
-        "[[backends]]\nname = \"recorder\"\nkind = \"s3\"\nurl = \"{}\"\nregion = \"us-east-1\"\naccess_key_id = \"{}\"\nsecret_access_key = \"{}\"\n",
-        rec.endpoint, RECORDER_KEY.0, RECORDER_KEY.1
-    );
-    let gw = Gateway::with_backend(&toml, team_role);
+    let gw = gateway_with(&rec.endpoint, "", team_role);
     let creds = assume(&gw, "arn:aws:iam::111122223333:role/s3_team", "team", None);
     let put = |path: &'static str| {
         send(

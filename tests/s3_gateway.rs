@@ -8,40 +8,13 @@ use std::process::Command;
 
 use serde_json::Value;
 use support::{
-    AUDITOR, AwsCli, Backend, DEVELOP, Gateway, S3_ROLE, WRITER_ROLE, backend_has, sha256_file,
-    write_test_file,
+    AUDITOR, AwsCli, Backend, Gateway, S3_ROLE, WRITER_ROLE, backend_has, expired_copy, fails,
+    sha256_file, write_test_file,
 };
 
+/// aws-cli with temporary credentials for `role`.
 fn assume(gw: &Gateway, role: &str, session: &str, policy: Option<&str>) -> AwsCli {
-    let develop = gw.aws(DEVELOP.0, DEVELOP.1, None);
-    let mut args = vec![
-        "sts",
-        "assume-role",
-        "--role-arn",
-        role,
-        "--role-session-name",
-        session,
-    ];
-    if let Some(p) = policy {
-        args.extend(["--policy", p]);
-    }
-    let v: Value = serde_json::from_str(&develop.ok(&args)).unwrap();
-    let c = &v["Credentials"];
-    gw.aws(
-        c["AccessKeyId"].as_str().unwrap(),
-        c["SecretAccessKey"].as_str().unwrap(),
-        Some(c["SessionToken"].as_str().unwrap()),
-    )
-}
-
-fn fails(aws: &AwsCli, args: &[&str]) -> String {
-    let out = aws.run(args);
-    assert!(
-        !out.status.success(),
-        "aws {} unexpectedly succeeded",
-        args.join(" ")
-    );
-    String::from_utf8_lossy(&out.stderr).into_owned()
+    support::assume(gw, role, session, policy).aws(gw)
 }
 
 fn seed_stories(kind: &str) {
@@ -303,42 +276,20 @@ fn refusals(kind: &str) {
     };
     let gw = Gateway::in_front_of(&backend, WRITER_ROLE);
     let bucket = backend.bucket.clone();
-    let loaded = stsgate::config::load(&gw.config_path).unwrap();
-    let state = stsgate::server::State::new(std::sync::Arc::new(loaded.config)).unwrap();
-    let develop = gw.aws(DEVELOP.0, DEVELOP.1, None);
-    let v: Value = serde_json::from_str(&develop.ok(&[
-        "sts",
-        "assume-role",
-        "--role-arn",
+    let creds = support::assume(
+        &gw,
         "arn:aws:iam::111122223333:role/s3_writer",
-        "--role-session-name",
         "refusals",
-    ]))
-    .unwrap();
-    let c = &v["Credentials"];
+        None,
+    );
     let (akid, secret, token) = (
-        c["AccessKeyId"].as_str().unwrap(),
-        c["SecretAccessKey"].as_str().unwrap(),
-        c["SessionToken"].as_str().unwrap(),
+        creds.key_id.as_str(),
+        creds.secret.as_str(),
+        creds.token.as_deref().unwrap(),
     );
 
     // Expired session: sealed by the same keyring with an expiry in the past.
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    let mut claims: stsgate::sts::SessionClaims = serde_json::from_slice(
-        &state
-            .keyring
-            .open(stsgate::sts::Purpose::SessionToken, token)
-            .unwrap(),
-    )
-    .unwrap();
-    claims.expires_at = now - 5;
-    let expired = state.keyring.seal(
-        stsgate::sts::Purpose::SessionToken,
-        &serde_json::to_vec(&claims).unwrap(),
-    );
+    let expired = expired_copy(&gw, &creds, 5).token.unwrap();
     let err = fails(
         &gw.aws(akid, secret, Some(&expired)),
         &["s3api", "list-objects-v2", "--bucket", &bucket],

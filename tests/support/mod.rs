@@ -373,3 +373,74 @@ pub fn backend_has(backend: &Backend, key: &str) -> bool {
         .status
         .success()
 }
+
+/// Temporary credentials, usable with aws-cli or a hand signer.
+pub struct Creds {
+    pub key_id: String,
+    pub secret: String,
+    pub token: Option<String>,
+}
+
+impl Creds {
+    pub fn aws(&self, gw: &Gateway) -> AwsCli {
+        gw.aws(&self.key_id, &self.secret, self.token.as_deref())
+    }
+}
+
+/// Temporary credentials for `role` from AssumeRole as develop (with a session policy).
+pub fn assume(gw: &Gateway, role: &str, session: &str, policy: Option<&str>) -> Creds {
+    let develop = gw.aws(DEVELOP.0, DEVELOP.1, None);
+    let mut args = vec![
+        "sts",
+        "assume-role",
+        "--role-arn",
+        role,
+        "--role-session-name",
+        session,
+    ];
+    if let Some(p) = policy {
+        args.extend(["--policy", p]);
+    }
+    let v: serde_json::Value = serde_json::from_str(&develop.ok(&args)).unwrap();
+    let c = &v["Credentials"];
+    Creds {
+        key_id: c["AccessKeyId"].as_str().unwrap().to_string(),
+        secret: c["SecretAccessKey"].as_str().unwrap().to_string(),
+        token: Some(c["SessionToken"].as_str().unwrap().to_string()),
+    }
+}
+
+/// Runs aws-cli expecting failure; returns its stderr.
+pub fn fails(aws: &AwsCli, args: &[&str]) -> String {
+    let out = aws.run(args);
+    assert!(
+        !out.status.success(),
+        "aws {} unexpectedly succeeded",
+        args.join(" ")
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// `creds` with its session token re-sealed to have expired `ago` seconds ago.
+pub fn expired_copy(gw: &Gateway, creds: &Creds, ago: i64) -> Creds {
+    let loaded = stsgate::config::load(&gw.config_path).unwrap();
+    let state = stsgate::server::State::new(std::sync::Arc::new(loaded.config)).unwrap();
+    let purpose = stsgate::sts::Purpose::SessionToken;
+    let mut claims: stsgate::sts::SessionClaims = serde_json::from_slice(
+        &state
+            .keyring
+            .open(purpose, creds.token.as_deref().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    claims.expires_at = stsgate::sigv4::AmzDate::now().unix() - ago;
+    Creds {
+        key_id: creds.key_id.clone(),
+        secret: creds.secret.clone(),
+        token: Some(
+            state
+                .keyring
+                .seal(purpose, &serde_json::to_vec(&claims).unwrap()),
+        ),
+    }
+}
