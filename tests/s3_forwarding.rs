@@ -866,7 +866,7 @@ fn refused_requests_never_reach_the_backend() {
             },
         ),
         400,
-        "InvalidRequest",
+        "InvalidArgument",
     ));
 
     // Presigned URLs: expired URL, expired session, tampered signature.
@@ -964,7 +964,8 @@ fn refused_requests_never_reach_the_backend() {
         "stsgate_s3_refused_total{code=\"ExpiredToken\"} 2",
         "stsgate_s3_refused_total{code=\"InvalidClientTokenId\"} 1",
         "stsgate_s3_refused_total{code=\"RequestTimeTooSkewed\"} 1",
-        "stsgate_s3_refused_total{code=\"InvalidRequest\"} 2",
+        "stsgate_s3_refused_total{code=\"InvalidRequest\"} 1",
+        "stsgate_s3_refused_total{code=\"InvalidArgument\"} 1",
         "stsgate_s3_forwarded_total{class=\"4xx\"} 1",
         "stsgate_s3_forwarded_total{class=\"2xx\"} 0",
     ] {

@@ -188,4 +188,8 @@ pub struct RawBackend {
     /// Seconds the backend may stay silent: to start answering once the request body is sent,
     /// or while it reads the body.
     pub timeout_seconds: Option<Spanned<u64>>,
+    /// Pass the backend's identifying response headers (`Server`, `x-amz-id-2`, `x-minio-*`)
+    /// through to clients. Off by default.
+    #[serde(default)]
+    pub pass_fingerprints: bool,
 }

@@ -166,6 +166,8 @@ pub struct Backend {
     pub ca_file: Option<PathBuf>,
     /// How long the backend (or the client, during an upload) may stay silent.
     pub timeout: Duration,
+    /// Pass the backend's identifying response headers through to clients.
+    pub pass_fingerprints: bool,
 }
 
 #[derive(Debug)]

@@ -1051,6 +1051,7 @@ impl Validator<'_, '_> {
             credentials,
             ca_file,
             timeout: Duration::from_secs(timeout),
+            pass_fingerprints: b.pass_fingerprints,
         })
     }
 }

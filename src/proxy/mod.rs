@@ -27,36 +27,64 @@ pub const HOP_BY_HOP: &[&str] = &[
     "proxy-connection",
 ];
 
-/// Client authentication that must not reach the backend: it is replaced by our signature.
-pub const CLIENT_AUTH: &[&str] = &[
-    "authorization",
-    "x-amz-security-token",
-    "x-amz-date",
-    "x-amz-content-sha256",
-    "host",
-    "expect",
-];
+/// Response headers that identify the backend (its software, its host id): dropped unless the
+/// backend's `pass_fingerprints` is set.
+const FINGERPRINTS: &[&str] = &["server", "x-amz-id-2", "x-powered-by", "via"];
+const FINGERPRINT_PREFIXES: &[&str] = &["x-minio-", "x-rgw-", "x-garage-", "x-ceph-"];
 
-/// Copies the headers a backend needs, dropping hop-by-hop and client auth headers.
-pub fn forwardable_headers(from: &HeaderMap) -> HeaderMap {
-    let connection_named: Vec<String> = from
-        .get_all(http::header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(',').map(|s| s.trim().to_ascii_lowercase()))
-        .collect();
-    let mut out = HeaderMap::with_capacity(from.len());
-    for (name, value) in from {
-        let n = name.as_str();
-        if HOP_BY_HOP.contains(&n)
-            || CLIENT_AUTH.contains(&n)
-            || connection_named.iter().any(|c| c == n)
-        {
-            continue;
-        }
-        out.append(name.clone(), value.clone());
+/// Cleans a backend response's headers for the client: hop-by-hop headers always go, backend
+/// fingerprints unless `pass_fingerprints`.
+pub fn response_headers(headers: &mut HeaderMap, pass_fingerprints: bool) {
+    for name in HOP_BY_HOP {
+        headers.remove(*name);
     }
-    out
+    if pass_fingerprints {
+        return;
+    }
+    for name in FINGERPRINTS {
+        headers.remove(*name);
+    }
+    let vendor: Vec<http::HeaderName> = headers
+        .keys()
+        .filter(|k| {
+            FINGERPRINT_PREFIXES
+                .iter()
+                .any(|p| k.as_str().starts_with(p))
+        })
+        .cloned()
+        .collect();
+    for name in vendor {
+        headers.remove(name);
+    }
+}
+
+/// The backend request line of a typed S3 request, path style: `/{bucket}/{key}` with the key
+/// encoded by the gateway (one encoding, `/` kept), and the operation's own parameters. Nothing of
+/// the client's request line is reused.
+pub fn s3_upstream_target(request: &crate::s3::Classified) -> (String, String) {
+    use crate::sigv4::encoding::uri_encode_into;
+    let mut path = Vec::with_capacity(64);
+    path.push(b'/');
+    if let Some(bucket) = &request.target.bucket {
+        path.extend_from_slice(bucket.as_bytes());
+        if let Some(key) = &request.target.key {
+            path.push(b'/');
+            uri_encode_into(&mut path, key.as_bytes(), true);
+        }
+    }
+    let mut query = Vec::new();
+    for (name, value) in &request.params {
+        if !query.is_empty() {
+            query.push(b'&');
+        }
+        query.extend_from_slice(name.as_bytes());
+        if !value.is_empty() || !crate::s3::classify::KEYWORDS.contains(name) {
+            query.push(b'=');
+            uri_encode_into(&mut query, value.as_bytes(), false);
+        }
+    }
+    let ascii = |v: Vec<u8>| String::from_utf8(v).expect("percent-encoding yields ASCII");
+    (ascii(path), ascii(query))
 }
 
 /// Error of a verifying body: the digest did not match, or the body was cut short or ran long.
@@ -570,24 +598,27 @@ mod tests {
     }
 
     #[test]
-    fn hop_by_hop_and_client_auth_are_dropped() {
+    fn fingerprints_are_dropped_unless_passed() {
         let mut h = HeaderMap::new();
         for (k, v) in [
-            ("connection", "keep-alive, x-custom"),
-            ("x-custom", "1"),
-            ("authorization", "AWS4-HMAC-SHA256 x"),
-            ("x-amz-security-token", "t"),
-            ("content-md5", "abc"),
-            ("range", "bytes=0-1"),
-            ("x-amz-meta-a", "b"),
+            ("connection", "keep-alive"),
+            ("server", "MinIO"),
+            ("x-amz-id-2", "dd9025bab4ad464b049177c95eb6ebf3"),
+            ("x-minio-deployment-id", "x"),
+            ("x-amz-request-id", "r"),
+            ("etag", "\"e\""),
         ] {
             h.append(
                 http::HeaderName::from_static(k),
                 http::HeaderValue::from_static(v),
             );
         }
-        let out = forwardable_headers(&h);
-        let names: Vec<_> = out.keys().map(|k| k.as_str()).collect();
-        assert_eq!(names, ["content-md5", "range", "x-amz-meta-a"]);
+        let mut passed = h.clone();
+        response_headers(&mut h, false);
+        let mut names: Vec<_> = h.keys().map(|k| k.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["etag", "x-amz-request-id"]);
+        response_headers(&mut passed, true);
+        assert_eq!(passed.len(), 5, "only hop-by-hop headers go: {passed:?}");
     }
 }

@@ -7,6 +7,7 @@
 
 use http::HeaderMap;
 
+use super::copy_source::CopySource;
 use crate::sigv4::encoding::percent_decode;
 
 /// Where a request points.
@@ -35,6 +36,14 @@ pub struct Classified {
     pub condition_keys: Vec<(&'static str, String)>,
     /// DeleteObjects: the body names the keys, each needing `s3:DeleteObject[Version]`.
     pub per_key_delete: bool,
+    /// Where the request points (decoded bucket and key).
+    pub target: Target,
+    /// The operation's own query parameters (decoded, in the order received): all the backend
+    /// gets.
+    pub params: Vec<(&'static str, String)>,
+    /// The headers the backend gets (before the gateway's signature), from the operation's
+    /// allowlist; `x-amz-copy-source` re-serialised.
+    pub headers: HeaderMap,
 }
 
 /// Why a request could not be classified (always refused; `InvalidRequest` 400 unless noted).
@@ -42,17 +51,75 @@ pub struct Classified {
 pub struct ClassifyError {
     pub code: &'static str,
     pub message: String,
+    /// `InvalidArgument`: the header or parameter at fault (S3's `<ArgumentName>`).
+    pub argument: Option<String>,
 }
 
-fn invalid(message: impl Into<String>) -> ClassifyError {
+pub(crate) fn invalid(message: impl Into<String>) -> ClassifyError {
     ClassifyError {
         code: "InvalidRequest",
         message: message.into(),
+        argument: None,
     }
 }
 
+fn method_not_allowed() -> ClassifyError {
+    ClassifyError {
+        code: "MethodNotAllowed",
+        message: "The specified method is not allowed against this resource.".into(),
+        argument: None,
+    }
+}
+
+/// S3's `InvalidArgument`, naming the header or parameter (never echoing its value).
+pub(crate) fn invalid_argument(name: &str, message: impl Into<String>) -> ClassifyError {
+    ClassifyError {
+        code: "InvalidArgument",
+        message: message.into(),
+        argument: Some(name.to_string()),
+    }
+}
+
+/// Refuses an object key that a backend could read as another key: empty segments (`a//b`,
+/// a leading `/`), `.` and `..` segments (s3s-fs resolves them on its file system, Garage trims
+/// leading slashes), and control characters. A trailing `/` (a folder marker) is allowed.
+/// `key` is decoded: percent-encoded forms (`%2e%2e`, `..%2f`) were decoded once before this.
+pub fn check_key(key: &str) -> Result<(), ClassifyError> {
+    if key.len() > 1024 {
+        return Err(ClassifyError {
+            code: "KeyTooLongError",
+            message: "Your key is too long".into(),
+            argument: None,
+        });
+    }
+    if key.chars().any(char::is_control) {
+        return Err(invalid(
+            "The object key contains a control character; this gateway refuses such keys",
+        ));
+    }
+    let segments: Vec<&str> = key.split('/').collect();
+    let last = segments.len() - 1;
+    for (i, segment) in segments.iter().enumerate() {
+        match *segment {
+            "" if i == last && i > 0 => {}
+            "" => {
+                return Err(invalid(
+                    "The object key has an empty path segment (a leading '/' or '//'); this gateway refuses keys that backends read differently",
+                ));
+            }
+            "." | ".." => {
+                return Err(invalid(
+                    "The object key has a '.' or '..' segment; this gateway refuses keys that backends read differently",
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// Sub-resource keywords that select an operation.
-const KEYWORDS: &[&str] = &[
+pub(crate) const KEYWORDS: &[&str] = &[
     "acl",
     "attributes",
     "cors",
@@ -87,33 +154,27 @@ const KEYWORDS: &[&str] = &[
     "uploadId",
 ];
 
-/// Parameters that never change the operation.
-fn is_neutral(name: &str) -> bool {
-    matches!(
-        name,
-        "versionId"
-            | "partNumber"
-            | "select-type"
-            | "list-type"
-            | "prefix"
-            | "delimiter"
-            | "max-keys"
-            | "marker"
-            | "continuation-token"
-            | "start-after"
-            | "fetch-owner"
-            | "encoding-type"
-            | "key-marker"
-            | "version-id-marker"
-            | "upload-id-marker"
-            | "max-uploads"
-            | "max-parts"
-            | "part-number-marker"
-            | "x-id"
-            | "id"
-    ) || name.starts_with("response-")
-        || name.starts_with("X-Amz-")
-        || name.starts_with("x-amz-")
+/// Refuses a bucket name S3 would not accept (3 to 63 lower-case letters, digits, `.`, `-`).
+pub fn check_bucket(b: &str) -> Result<(), ClassifyError> {
+    if b.len() < 3
+        || b.len() > 63
+        || !b
+            .bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'.' || c == b'-')
+    {
+        return Err(ClassifyError {
+            code: "InvalidBucketName",
+            message: format!(
+                "The specified bucket is not valid: {}",
+                b.chars()
+                    .take(64)
+                    .map(|c| if c.is_ascii_graphic() { c } else { '?' })
+                    .collect::<String>()
+            ),
+            argument: None,
+        });
+    }
+    Ok(())
 }
 
 /// Splits host and path into bucket and key. `public_hosts` enable virtual-hosted style
@@ -136,6 +197,7 @@ pub fn address(
         return Err(ClassifyError {
             code: "InvalidBucketName",
             message: "The bucket name in the path must not be percent-encoded".into(),
+            argument: None,
         });
     }
     let decoded = percent_decode(path.as_bytes(), false)
@@ -164,23 +226,11 @@ pub fn address(
             None => (Some(rest.to_string()), ""),
         },
     };
-    if let Some(b) = &bucket
-        && (b.len() < 3
-            || b.len() > 63
-            || !b
-                .bytes()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'.' || c == b'-'))
-    {
-        return Err(ClassifyError {
-            code: "InvalidBucketName",
-            message: format!("The specified bucket is not valid: {b}"),
-        });
+    if let Some(b) = &bucket {
+        check_bucket(b)?;
     }
-    if key.len() > 1024 {
-        return Err(ClassifyError {
-            code: "KeyTooLongError",
-            message: "Your key is too long".into(),
-        });
+    if !key.is_empty() {
+        check_key(key)?;
     }
     Ok(Target {
         bucket,
@@ -189,12 +239,222 @@ pub fn address(
 }
 
 /// Classifies a request. `query` holds decoded (name, value) pairs.
+/// Bucket sub-resources read, written and removed with GET, PUT and DELETE: the keyword and,
+/// per method, the S3 operation and IAM action (`None`: the method is not allowed).
+type ConfigOps = [Option<(&'static str, &'static str)>; 3];
+const BUCKET_CONFIG: &[(&str, ConfigOps)] = &[
+    (
+        "tagging",
+        [
+            Some(("GetBucketTagging", "s3:GetBucketTagging")),
+            Some(("PutBucketTagging", "s3:PutBucketTagging")),
+            Some(("DeleteBucketTagging", "s3:PutBucketTagging")),
+        ],
+    ),
+    (
+        "versioning",
+        [
+            Some(("GetBucketVersioning", "s3:GetBucketVersioning")),
+            Some(("PutBucketVersioning", "s3:PutBucketVersioning")),
+            None,
+        ],
+    ),
+    (
+        "policy",
+        [
+            Some(("GetBucketPolicy", "s3:GetBucketPolicy")),
+            Some(("PutBucketPolicy", "s3:PutBucketPolicy")),
+            Some(("DeleteBucketPolicy", "s3:DeleteBucketPolicy")),
+        ],
+    ),
+    (
+        "acl",
+        [
+            Some(("GetBucketAcl", "s3:GetBucketAcl")),
+            Some(("PutBucketAcl", "s3:PutBucketAcl")),
+            None,
+        ],
+    ),
+    (
+        "lifecycle",
+        [
+            Some((
+                "GetBucketLifecycleConfiguration",
+                "s3:GetLifecycleConfiguration",
+            )),
+            Some((
+                "PutBucketLifecycleConfiguration",
+                "s3:PutLifecycleConfiguration",
+            )),
+            Some(("DeleteBucketLifecycle", "s3:PutLifecycleConfiguration")),
+        ],
+    ),
+    (
+        "cors",
+        [
+            Some(("GetBucketCors", "s3:GetBucketCORS")),
+            Some(("PutBucketCors", "s3:PutBucketCORS")),
+            Some(("DeleteBucketCors", "s3:PutBucketCORS")),
+        ],
+    ),
+    (
+        "encryption",
+        [
+            Some(("GetBucketEncryption", "s3:GetEncryptionConfiguration")),
+            Some(("PutBucketEncryption", "s3:PutEncryptionConfiguration")),
+            Some(("DeleteBucketEncryption", "s3:PutEncryptionConfiguration")),
+        ],
+    ),
+    (
+        "notification",
+        [
+            Some((
+                "GetBucketNotificationConfiguration",
+                "s3:GetBucketNotification",
+            )),
+            Some((
+                "PutBucketNotificationConfiguration",
+                "s3:PutBucketNotification",
+            )),
+            None,
+        ],
+    ),
+    (
+        "object-lock",
+        [
+            Some((
+                "GetObjectLockConfiguration",
+                "s3:GetBucketObjectLockConfiguration",
+            )),
+            Some((
+                "PutObjectLockConfiguration",
+                "s3:PutBucketObjectLockConfiguration",
+            )),
+            None,
+        ],
+    ),
+    (
+        "replication",
+        [
+            Some(("GetBucketReplication", "s3:GetReplicationConfiguration")),
+            Some(("PutBucketReplication", "s3:PutReplicationConfiguration")),
+            Some(("DeleteBucketReplication", "s3:PutReplicationConfiguration")),
+        ],
+    ),
+    (
+        "website",
+        [
+            Some(("GetBucketWebsite", "s3:GetBucketWebsite")),
+            Some(("PutBucketWebsite", "s3:PutBucketWebsite")),
+            Some(("DeleteBucketWebsite", "s3:DeleteBucketWebsite")),
+        ],
+    ),
+    (
+        "logging",
+        [
+            Some(("GetBucketLogging", "s3:GetBucketLogging")),
+            Some(("PutBucketLogging", "s3:PutBucketLogging")),
+            None,
+        ],
+    ),
+    (
+        "publicAccessBlock",
+        [
+            Some(("GetPublicAccessBlock", "s3:GetBucketPublicAccessBlock")),
+            Some(("PutPublicAccessBlock", "s3:PutBucketPublicAccessBlock")),
+            Some(("DeletePublicAccessBlock", "s3:PutBucketPublicAccessBlock")),
+        ],
+    ),
+    (
+        "ownershipControls",
+        [
+            Some((
+                "GetBucketOwnershipControls",
+                "s3:GetBucketOwnershipControls",
+            )),
+            Some((
+                "PutBucketOwnershipControls",
+                "s3:PutBucketOwnershipControls",
+            )),
+            Some((
+                "DeleteBucketOwnershipControls",
+                "s3:PutBucketOwnershipControls",
+            )),
+        ],
+    ),
+    (
+        "accelerate",
+        [
+            Some((
+                "GetBucketAccelerateConfiguration",
+                "s3:GetAccelerateConfiguration",
+            )),
+            Some((
+                "PutBucketAccelerateConfiguration",
+                "s3:PutAccelerateConfiguration",
+            )),
+            None,
+        ],
+    ),
+    (
+        "requestPayment",
+        [
+            Some(("GetBucketRequestPayment", "s3:GetBucketRequestPayment")),
+            Some(("PutBucketRequestPayment", "s3:PutBucketRequestPayment")),
+            None,
+        ],
+    ),
+];
+
+/// The sub-resource keyword of a bucket configuration operation (`PutBucketTagging` → `tagging`).
+pub(crate) fn bucket_config_keyword(operation: &str) -> Option<&'static &'static str> {
+    BUCKET_CONFIG.iter().find_map(|(keyword, ops)| {
+        ops.iter()
+            .flatten()
+            .any(|(op, _)| *op == operation)
+            .then_some(keyword)
+    })
+}
+
+/// Headers whose value is a request condition key (all `x-amz-*`, so always signed).
+const HEADER_CONDITION_KEYS: &[(&str, &str)] = &[
+    ("s3:x-amz-acl", "x-amz-acl"),
+    ("s3:x-amz-grant-read", "x-amz-grant-read"),
+    ("s3:x-amz-grant-write", "x-amz-grant-write"),
+    ("s3:x-amz-grant-read-acp", "x-amz-grant-read-acp"),
+    ("s3:x-amz-grant-write-acp", "x-amz-grant-write-acp"),
+    ("s3:x-amz-grant-full-control", "x-amz-grant-full-control"),
+    (
+        "s3:x-amz-server-side-encryption",
+        "x-amz-server-side-encryption",
+    ),
+    (
+        "s3:x-amz-server-side-encryption-aws-kms-key-id",
+        "x-amz-server-side-encryption-aws-kms-key-id",
+    ),
+    ("s3:x-amz-storage-class", "x-amz-storage-class"),
+    (
+        "s3:x-amz-website-redirect-location",
+        "x-amz-website-redirect-location",
+    ),
+    ("s3:x-amz-metadata-directive", "x-amz-metadata-directive"),
+    ("s3:object-lock-mode", "x-amz-object-lock-mode"),
+    (
+        "s3:object-lock-retain-until-date",
+        "x-amz-object-lock-retain-until-date",
+    ),
+    ("s3:object-lock-legal-hold", "x-amz-object-lock-legal-hold"),
+];
+
+/// Classifies a request into the typed request the backend will get. `query` holds the decoded
+/// (name, value) pairs of the request as received; `headers` the client's headers.
 pub fn classify(
     method: &str,
     target: &Target,
     query: &[(String, String)],
     headers: &HeaderMap,
 ) -> Result<Classified, ClassifyError> {
+    super::params::check_names(query)?;
     let has = |name: &str| query.iter().any(|(k, _)| k == name);
     let get = |name: &str| {
         query
@@ -207,26 +467,16 @@ pub fn classify(
         .map(|(k, _)| k.as_str())
         .filter(|k| KEYWORDS.contains(k))
         .collect();
-    for (name, _) in query {
-        if !KEYWORDS.contains(&name.as_str()) && !is_neutral(name) {
-            return Err(invalid(format!(
-                "The query parameter '{name}' is not supported by this gateway"
-            )));
+    // A header given twice could be read as the first by one party and the last by another.
+    for name in headers.keys() {
+        if headers.get_all(name).iter().nth(1).is_some()
+            && (name.as_str().starts_with("x-amz-") || name == http::header::RANGE)
+        {
+            return Err(invalid_argument(
+                name.as_str(),
+                format!("The header '{name}' is given more than once"),
+            ));
         }
-    }
-    // A repeated parameter could be read differently by the backend than here.
-    for (i, (name, _)) in query.iter().enumerate() {
-        if query[..i].iter().any(|(n, _)| n == name) {
-            return Err(invalid(format!(
-                "The query parameter '{name}' is given more than once"
-            )));
-        }
-    }
-    let mut distinct = keywords.clone();
-    distinct.sort_unstable();
-    distinct.dedup();
-    if distinct.len() != keywords.len() {
-        return Err(invalid("A sub-resource parameter is given more than once"));
     }
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let version = get("versionId");
@@ -234,42 +484,10 @@ pub fn classify(
     if let Some(v) = version {
         keys.push(("s3:VersionId", v.to_string()));
     }
-    let mut add_header_key = |key: &'static str, header_name: &str| {
-        if let Some(v) = header(header_name) {
+    for (key, h) in HEADER_CONDITION_KEYS {
+        if let Some(v) = header(h) {
             keys.push((key, v.to_string()));
         }
-    };
-    for (key, h) in [
-        ("s3:x-amz-acl", "x-amz-acl"),
-        ("s3:x-amz-grant-read", "x-amz-grant-read"),
-        ("s3:x-amz-grant-write", "x-amz-grant-write"),
-        ("s3:x-amz-grant-read-acp", "x-amz-grant-read-acp"),
-        ("s3:x-amz-grant-write-acp", "x-amz-grant-write-acp"),
-        ("s3:x-amz-grant-full-control", "x-amz-grant-full-control"),
-        (
-            "s3:x-amz-server-side-encryption",
-            "x-amz-server-side-encryption",
-        ),
-        (
-            "s3:x-amz-server-side-encryption-aws-kms-key-id",
-            "x-amz-server-side-encryption-aws-kms-key-id",
-        ),
-        ("s3:x-amz-storage-class", "x-amz-storage-class"),
-        (
-            "s3:x-amz-website-redirect-location",
-            "x-amz-website-redirect-location",
-        ),
-        ("s3:x-amz-metadata-directive", "x-amz-metadata-directive"),
-        ("s3:x-amz-copy-source", "x-amz-copy-source"),
-        ("s3:x-amz-content-sha256", "x-amz-content-sha256"),
-        ("s3:object-lock-mode", "x-amz-object-lock-mode"),
-        (
-            "s3:object-lock-retain-until-date",
-            "x-amz-object-lock-retain-until-date",
-        ),
-        ("s3:object-lock-legal-hold", "x-amz-object-lock-legal-hold"),
-    ] {
-        add_header_key(key, h);
     }
 
     let service_arn = "arn:aws:s3:::*".to_string();
@@ -289,6 +507,9 @@ pub fn classify(
         }],
         condition_keys: keys,
         per_key_delete: false,
+        target: target.clone(),
+        params: Vec::new(),
+        headers: HeaderMap::new(),
     };
     let versioned = |plain: &'static str, with_version: &'static str| {
         if version.is_some() {
@@ -297,11 +518,22 @@ pub fn classify(
             plain
         }
     };
-    let copy_source = header("x-amz-copy-source");
+    let copy_source = match header("x-amz-copy-source") {
+        Some(raw) => Some(CopySource::parse(raw)?),
+        None if headers.contains_key("x-amz-copy-source") => {
+            return Err(invalid_argument(
+                "x-amz-copy-source",
+                "x-amz-copy-source is not valid ASCII",
+            ));
+        }
+        None => None,
+    };
+    if let Some(source) = &copy_source {
+        keys.push(("s3:x-amz-copy-source", source.condition_value()));
+    }
     let kw = match keywords.as_slice() {
         [] => None,
         [k] => Some(*k),
-        // The documented pair: UploadPart / UploadPartCopy / ListParts carry uploadId alone.
         _ => {
             return Err(invalid(format!(
                 "Ambiguous request: several sub-resources ({}) select different operations",
@@ -309,11 +541,16 @@ pub fn classify(
             )));
         }
     };
-    if (has("partNumber")) && kw != Some("uploadId") {
-        return Err(invalid("partNumber is only valid together with uploadId"));
+    if has("partNumber")
+        && kw != Some("uploadId")
+        && !(matches!(method, "GET" | "HEAD") && kw.is_none() && target.key.is_some())
+    {
+        return Err(invalid(
+            "partNumber is only valid together with uploadId, or on GET and HEAD of an object",
+        ));
     }
 
-    let classified = match (&target.bucket, &target.key) {
+    let mut classified = match (&target.bucket, &target.key) {
         (None, _) => match (method, kw) {
             ("GET", None) => one(
                 "ListBuckets",
@@ -321,12 +558,7 @@ pub fn classify(
                 &Some(service_arn),
                 keys,
             ),
-            _ => {
-                return Err(ClassifyError {
-                    code: "MethodNotAllowed",
-                    message: "The specified method is not allowed against this resource.".into(),
-                });
-            }
+            _ => return Err(method_not_allowed()),
         },
         (Some(_), None) => {
             let list_keys = |mut keys: Vec<(&'static str, String)>| {
@@ -341,55 +573,31 @@ pub fn classify(
                 }
                 keys
             };
-            let config = |get_action: &'static str,
-                          put_action: &'static str,
-                          delete_action: &'static str,
-                          name: &'static str|
-             -> Result<Classified, ClassifyError> {
-                let (op, action): (&'static str, &'static str) = match method {
-                    "GET" => (name, get_action),
-                    "PUT" => (name, put_action),
-                    "DELETE" => (name, delete_action),
-                    _ => {
-                        return Err(ClassifyError {
-                            code: "MethodNotAllowed",
-                            message: "The specified method is not allowed against this resource."
-                                .into(),
-                        });
-                    }
-                };
-                Ok(one(op, action, &bucket_arn, keys.clone()))
-            };
+            let config = kw.and_then(|k| BUCKET_CONFIG.iter().find(|(name, _)| *name == k));
             match (method, kw) {
                 ("PUT", None) => {
                     let mut c = one("CreateBucket", "s3:CreateBucket", &bucket_arn, keys.clone());
+                    let mut also = |action| {
+                        c.checks.push(Check {
+                            action,
+                            resource: bucket_arn.clone().unwrap_or_default(),
+                        })
+                    };
                     if header("x-amz-acl").is_some()
                         || headers
                             .keys()
                             .any(|k| k.as_str().starts_with("x-amz-grant-"))
                     {
-                        c.checks.push(Check {
-                            action: "s3:PutBucketAcl",
-                            resource: bucket_arn.clone().unwrap_or_default(),
-                        });
+                        also("s3:PutBucketAcl");
                     }
                     if header("x-amz-bucket-object-lock-enabled")
                         .is_some_and(|v| v.eq_ignore_ascii_case("true"))
                     {
-                        c.checks.push(Check {
-                            action: "s3:PutBucketObjectLockConfiguration",
-                            resource: bucket_arn.clone().unwrap_or_default(),
-                        });
-                        c.checks.push(Check {
-                            action: "s3:PutBucketVersioning",
-                            resource: bucket_arn.clone().unwrap_or_default(),
-                        });
+                        also("s3:PutBucketObjectLockConfiguration");
+                        also("s3:PutBucketVersioning");
                     }
                     if header("x-amz-object-ownership").is_some() {
-                        c.checks.push(Check {
-                            action: "s3:PutBucketOwnershipControls",
-                            resource: bucket_arn.clone().unwrap_or_default(),
-                        });
+                        also("s3:PutBucketOwnershipControls");
                     }
                     c
                 }
@@ -404,7 +612,7 @@ pub fn classify(
                 ("GET", None) if get("list-type").is_none() => {
                     one("ListObjects", "s3:ListBucket", &bucket_arn, list_keys(keys))
                 }
-                ("GET", None) => return Err(invalid("list-type must be 2")),
+                ("GET", None) => return Err(invalid_argument("list-type", "list-type must be 2")),
                 ("GET", Some("versions")) => one(
                     "ListObjectVersions",
                     "s3:ListBucketVersions",
@@ -430,110 +638,30 @@ pub fn classify(
                     keys,
                 ),
                 ("POST", Some("delete")) => Classified {
-                    operation: "DeleteObjects",
                     checks: vec![],
-                    condition_keys: keys,
                     per_key_delete: true,
+                    ..one("DeleteObjects", "", &None, keys)
                 },
-                (_, Some("tagging")) => config(
-                    "s3:GetBucketTagging",
-                    "s3:PutBucketTagging",
-                    "s3:PutBucketTagging",
-                    "BucketTagging",
-                )?,
-                (_, Some("versioning")) if method != "DELETE" => config(
-                    "s3:GetBucketVersioning",
-                    "s3:PutBucketVersioning",
-                    "",
-                    "BucketVersioning",
-                )?,
-                (_, Some("policy")) => config(
-                    "s3:GetBucketPolicy",
-                    "s3:PutBucketPolicy",
-                    "s3:DeleteBucketPolicy",
-                    "BucketPolicy",
-                )?,
-                (_, Some("acl")) if method != "DELETE" => {
-                    config("s3:GetBucketAcl", "s3:PutBucketAcl", "", "BucketAcl")?
+                (_, Some(_)) if config.is_some() => {
+                    let ops = config.map(|(_, ops)| ops).expect("checked above");
+                    let slot = match method {
+                        "GET" => ops[0],
+                        "PUT" => ops[1],
+                        "DELETE" => ops[2],
+                        _ => None,
+                    };
+                    let Some((op, action)) = slot else {
+                        return Err(method_not_allowed());
+                    };
+                    one(op, action, &bucket_arn, keys)
                 }
-                (_, Some("lifecycle")) => config(
-                    "s3:GetLifecycleConfiguration",
-                    "s3:PutLifecycleConfiguration",
-                    "s3:PutLifecycleConfiguration",
-                    "BucketLifecycle",
-                )?,
-                (_, Some("cors")) => config(
-                    "s3:GetBucketCORS",
-                    "s3:PutBucketCORS",
-                    "s3:PutBucketCORS",
-                    "BucketCors",
-                )?,
-                (_, Some("encryption")) => config(
-                    "s3:GetEncryptionConfiguration",
-                    "s3:PutEncryptionConfiguration",
-                    "s3:PutEncryptionConfiguration",
-                    "BucketEncryption",
-                )?,
-                (_, Some("notification")) if method != "DELETE" => config(
-                    "s3:GetBucketNotification",
-                    "s3:PutBucketNotification",
-                    "",
-                    "BucketNotification",
-                )?,
-                (_, Some("object-lock")) if method != "DELETE" => config(
-                    "s3:GetBucketObjectLockConfiguration",
-                    "s3:PutBucketObjectLockConfiguration",
-                    "",
-                    "ObjectLockConfiguration",
-                )?,
-                (_, Some("replication")) => config(
-                    "s3:GetReplicationConfiguration",
-                    "s3:PutReplicationConfiguration",
-                    "s3:PutReplicationConfiguration",
-                    "BucketReplication",
-                )?,
-                (_, Some("website")) => config(
-                    "s3:GetBucketWebsite",
-                    "s3:PutBucketWebsite",
-                    "s3:DeleteBucketWebsite",
-                    "BucketWebsite",
-                )?,
-                (_, Some("logging")) if method != "DELETE" => config(
-                    "s3:GetBucketLogging",
-                    "s3:PutBucketLogging",
-                    "",
-                    "BucketLogging",
-                )?,
-                (_, Some("publicAccessBlock")) => config(
-                    "s3:GetBucketPublicAccessBlock",
-                    "s3:PutBucketPublicAccessBlock",
-                    "s3:PutBucketPublicAccessBlock",
-                    "PublicAccessBlock",
-                )?,
-                (_, Some("ownershipControls")) => config(
-                    "s3:GetBucketOwnershipControls",
-                    "s3:PutBucketOwnershipControls",
-                    "s3:PutBucketOwnershipControls",
-                    "BucketOwnershipControls",
-                )?,
-                (_, Some("accelerate")) if method != "DELETE" => config(
-                    "s3:GetAccelerateConfiguration",
-                    "s3:PutAccelerateConfiguration",
-                    "",
-                    "BucketAccelerate",
-                )?,
-                (_, Some("requestPayment")) if method != "DELETE" => config(
-                    "s3:GetBucketRequestPayment",
-                    "s3:PutBucketRequestPayment",
-                    "",
-                    "BucketRequestPayment",
-                )?,
                 ("POST", None) => {
                     return Err(ClassifyError {
                         code: "NotImplemented",
                         message:
                             "Browser POST uploads (PostObject) are not supported by this gateway"
                                 .into(),
+                        argument: None,
                     });
                 }
                 (_, Some(k)) => {
@@ -541,88 +669,58 @@ pub fn classify(
                         "The sub-resource '{k}' is not supported by this gateway for {method} on a bucket"
                     )));
                 }
-                _ => {
-                    return Err(ClassifyError {
-                        code: "MethodNotAllowed",
-                        message: "The specified method is not allowed against this resource."
-                            .into(),
-                    });
-                }
+                _ => return Err(method_not_allowed()),
             }
         }
         (Some(_), Some(_)) => {
             let put_addons = |c: &mut Classified| {
                 let arn = object_arn.clone().unwrap_or_default();
+                let mut also = |action| {
+                    c.checks.push(Check {
+                        action,
+                        resource: arn.clone(),
+                    })
+                };
                 if header("x-amz-acl").is_some()
                     || headers
                         .keys()
                         .any(|k| k.as_str().starts_with("x-amz-grant-"))
                 {
-                    c.checks.push(Check {
-                        action: "s3:PutObjectAcl",
-                        resource: arn.clone(),
-                    });
+                    also("s3:PutObjectAcl");
                 }
-                if header("x-amz-tagging").is_some() {
-                    c.checks.push(Check {
-                        action: "s3:PutObjectTagging",
-                        resource: arn.clone(),
-                    });
+                if headers.contains_key("x-amz-tagging") {
+                    also("s3:PutObjectTagging");
                 }
-                if header("x-amz-object-lock-mode").is_some()
-                    || header("x-amz-object-lock-retain-until-date").is_some()
+                if headers.contains_key("x-amz-object-lock-mode")
+                    || headers.contains_key("x-amz-object-lock-retain-until-date")
                 {
-                    c.checks.push(Check {
-                        action: "s3:PutObjectRetention",
-                        resource: arn.clone(),
-                    });
+                    also("s3:PutObjectRetention");
                 }
-                if header("x-amz-object-lock-legal-hold").is_some() {
-                    c.checks.push(Check {
-                        action: "s3:PutObjectLegalHold",
-                        resource: arn,
-                    });
+                if headers.contains_key("x-amz-object-lock-legal-hold") {
+                    also("s3:PutObjectLegalHold");
                 }
             };
             // Deleting or shortening object-lock retention in governance mode needs this too.
             let bypass_addon = |c: &mut Classified| {
-                if header("x-amz-bypass-governance-retention")
-                    .is_some_and(|v| v.eq_ignore_ascii_case("true"))
-                {
+                if bypasses_governance(headers) {
                     c.checks.push(Check {
                         action: "s3:BypassGovernanceRetention",
                         resource: object_arn.clone().unwrap_or_default(),
                     });
                 }
             };
-            let source = |c: &mut Classified| -> Result<(), ClassifyError> {
-                let raw = copy_source.unwrap_or_default();
-                let (path, source_version) = match raw.split_once("?versionId=") {
-                    Some((p, v)) => (p, Some(v)),
-                    None => (raw, None),
-                };
-                let decoded = percent_decode(path.trim_start_matches('/').as_bytes(), false)
-                    .ok()
-                    .and_then(|b| String::from_utf8(b).ok());
-                let Some((bucket, key)) = decoded
-                    .as_deref()
-                    .and_then(|d| d.split_once('/'))
-                    .filter(|(b, k)| !b.is_empty() && !k.is_empty())
-                else {
-                    return Err(invalid(
-                        "x-amz-copy-source must be <bucket>/<key>[?versionId=<id>]",
-                    ));
-                };
-                let action = if source_version.is_some() {
-                    "s3:GetObjectVersion"
-                } else {
-                    "s3:GetObject"
-                };
+            let source = |c: &mut Classified| {
+                let source = copy_source
+                    .as_ref()
+                    .expect("only called with a copy source");
                 c.checks.push(Check {
-                    action,
-                    resource: format!("arn:aws:s3:::{bucket}/{key}"),
+                    action: if source.version_id.is_some() {
+                        "s3:GetObjectVersion"
+                    } else {
+                        "s3:GetObject"
+                    },
+                    resource: source.arn(),
                 });
-                Ok(())
             };
             match (method, kw) {
                 ("GET", None) => one(
@@ -640,7 +738,7 @@ pub fn classify(
                 ("PUT", None) if copy_source.is_some() => {
                     let mut c = one("CopyObject", "s3:PutObject", &object_arn, keys);
                     put_addons(&mut c);
-                    source(&mut c)?;
+                    source(&mut c);
                     c
                 }
                 ("PUT", None) => {
@@ -665,7 +763,7 @@ pub fn classify(
                 }
                 ("PUT", Some("uploadId")) if has("partNumber") && copy_source.is_some() => {
                     let mut c = one("UploadPartCopy", "s3:PutObject", &object_arn, keys);
-                    source(&mut c)?;
+                    source(&mut c);
                     c
                 }
                 ("PUT", Some("uploadId")) if has("partNumber") => {
@@ -761,17 +859,29 @@ pub fn classify(
                         "The sub-resource '{k}' is not supported by this gateway for {method} on an object"
                     )));
                 }
-                _ => {
-                    return Err(ClassifyError {
-                        code: "MethodNotAllowed",
-                        message: "The specified method is not allowed against this resource."
-                            .into(),
-                    });
-                }
+                _ => return Err(method_not_allowed()),
             }
         }
     };
+    // The typed request: only the operation's own parameters and headers go on.
+    classified.params = super::params::forwarded(classified.operation, method, query)?;
+    classified.headers = super::headers::forwarded(classified.operation, headers)?;
+    if let Some(source) = &copy_source {
+        super::headers::set(
+            &mut classified.headers,
+            "x-amz-copy-source",
+            &source.to_header(),
+        )?;
+    }
     Ok(classified)
+}
+
+/// `x-amz-bypass-governance-retention: true` (S3 reads the value case-insensitively).
+pub fn bypasses_governance(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-amz-bypass-governance-retention")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! Requests signed for `sts` (and unsigned Query-API forms) go to the STS endpoint; every other
 //! request takes the S3 path (`s3_http`: authenticate → classify → authorize → forward).
 
+mod host;
 mod metrics;
 pub mod s3_http;
 pub mod sts_http;
@@ -25,6 +26,7 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
+pub use host::{HostError, request_host};
 pub use metrics::Metrics;
 
 use crate::config::Config;
@@ -61,6 +63,8 @@ pub struct BackendClient {
     pub signer: crate::sigv4::Signer,
     /// How long the backend may stay silent (see [`crate::proxy::Progress`]).
     pub timeout: Duration,
+    /// Pass the backend's identifying response headers to clients (`pass_fingerprints`).
+    pub pass_fingerprints: bool,
     pub client: hyper_util::client::legacy::Client<
         hyper_util::client::legacy::connect::HttpConnector,
         UpstreamBody,
@@ -128,6 +132,7 @@ impl State {
                 url: b.url.clone(),
                 signer,
                 timeout: b.timeout,
+                pass_fingerprints: b.pass_fingerprints,
                 client,
             });
         }

@@ -16,7 +16,7 @@ use super::{GatewayBody, State, boxed, xml_escape};
 use crate::authz::{RequestInfo, caller_policies, failure_message};
 use crate::identity::{Caller, CredentialError};
 use crate::policy::Decision;
-use crate::proxy::{BodyError, Stall, VerifiedBody, forwardable_headers};
+use crate::proxy::{BodyError, Stall, VerifiedBody};
 use crate::s3::{ClassifyError, address, classify};
 use crate::sigv4::{
     AmzDate, AuthKind, PayloadMode, RequestParts, SigV4Error, UriMode, VerifyPolicy,
@@ -154,7 +154,11 @@ fn classify_error(e: ClassifyError, head: bool, request_id: &str) -> Response<Ga
         "NotImplemented" => 501,
         _ => 400,
     };
-    error_response(status, e.code, &e.message, &[], head, request_id)
+    let extra: Vec<(&str, String)> = e
+        .argument
+        .map(|a| vec![("ArgumentName", a)])
+        .unwrap_or_default();
+    error_response(status, e.code, &e.message, &extra, head, request_id)
 }
 
 /// Serves one S3 request.
@@ -174,14 +178,18 @@ pub async fn handle(
         max_skew: config.server.max_clock_skew,
         now,
     };
+    // 0. The one reading of the host: the signature check, classification and forwarding use it.
+    let host = match super::host::request_host(&parts.uri, &parts.headers) {
+        Ok(h) => h,
+        Err(e) => return error_response(400, "InvalidRequest", e.0, &[], head, &request_id),
+    };
     let query = parts.uri.query().unwrap_or("");
-    let authority = parts.uri.authority().map(|a| a.as_str());
     let req = RequestParts {
         method: parts.method.as_str(),
         path: parts.uri.path(),
         query,
         headers: &parts.headers,
-        authority,
+        authority: host,
     };
 
     // 1. Authenticate.
@@ -228,21 +236,16 @@ pub async fn handle(
         Err(e) => return sigv4_error(&e, head, &request_id),
     };
 
-    // 2. Classify.
+    // 2. Classify into the typed request the backend will get.
     let decoded_query = match parse_form(query) {
         Ok(q) => q,
         Err(e) => return error_response(400, "InvalidRequest", &e.message, &[], head, &request_id),
     };
-    let host = parts
-        .headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .or(authority);
     let target = match address(host, parts.uri.path(), &config.server.public_hosts) {
         Ok(t) => t,
         Err(e) => return classify_error(e, head, &request_id),
     };
-    let classified = match classify(
+    let mut classified = match classify(
         parts.method.as_str(),
         &target,
         &decoded_query,
@@ -251,16 +254,21 @@ pub async fn handle(
         Ok(c) => c,
         Err(e) => return classify_error(e, head, &request_id),
     };
-    // DeleteObjects names its keys in the body: buffer it (it is small), verify it, and turn
-    // every key into a check, so the whole request is refused if any key is denied.
-    let mut classified = classified;
+    // The payload line is signed in both modes; a presigned request's header is not.
+    classified
+        .condition_keys
+        .push(("s3:x-amz-content-sha256", payload_line.clone()));
+    // DeleteObjects names its keys in the body: read it (it is small), verify it, turn every key
+    // into a check, and forward the gateway's own serialisation of what was checked.
     let body = if classified.per_key_delete {
-        match delete_objects_checks(body, mode, &target).await {
-            Ok((bytes, checks)) => {
+        match delete_objects_checks(body, mode, &classified.target, &parts.headers, &request_id)
+            .await
+        {
+            Ok((list, checks)) => {
                 classified.checks = checks;
-                RequestBody::Buffered(bytes)
+                RequestBody::Buffered(Bytes::from(list.to_xml()))
             }
-            Err(e) => return sigv4_error(&e, head, &request_id),
+            Err(e) => return *e,
         }
     } else {
         RequestBody::Stream(body)
@@ -329,13 +337,20 @@ pub async fn handle(
         }
     }
 
-    // 4. Forward.
-    tracing::info!(operation = classified.operation, caller = %caller.arn(), payload = %payload_line, "s3 request authorized; forwarding");
+    // 4. Forward the typed request.
+    tracing::info!(
+        operation = classified.operation,
+        bucket = classified.target.bucket.as_deref().unwrap_or(""),
+        key = classified.target.key.as_deref().unwrap_or(""),
+        caller = %caller.arn(),
+        payload = %payload_line,
+        "s3 request authorized; forwarding"
+    );
     let response = forward(
         state,
         &parts,
+        &classified,
         body,
-        &target,
         mode,
         &payload_line,
         signing,
@@ -347,7 +362,7 @@ pub async fn handle(
     // the backend's 404 becomes the AccessDenied that s3:ListBucket would have given.
     if response.status() == StatusCode::NOT_FOUND
         && matches!(classified.operation, "GetObject" | "HeadObject")
-        && let Some(bucket) = &target.bucket
+        && let Some(bucket) = &classified.target.bucket
         && let Err(refused) = authorize("s3:ListBucket", &format!("arn:aws:s3:::{bucket}"), &[])
     {
         return *refused;
@@ -355,7 +370,7 @@ pub async fn handle(
     response
 }
 
-/// The request body: streamed from the client, or already read (DeleteObjects).
+/// The request body: streamed from the client, or built by the gateway (DeleteObjects).
 enum RequestBody {
     Stream(Incoming),
     Buffered(Bytes),
@@ -364,69 +379,58 @@ enum RequestBody {
 /// Largest DeleteObjects body accepted (1,000 keys of up to 1,024 bytes, plus markup).
 const MAX_DELETE_BODY: usize = 2 * 1024 * 1024;
 
-/// Reads and verifies a DeleteObjects body; returns it with one check per key.
+/// Reads, verifies and parses a DeleteObjects body; returns it with one check per key (and
+/// `s3:BypassGovernanceRetention` per key when the request asks to bypass governance mode).
 async fn delete_objects_checks(
     body: Incoming,
     mode: PayloadMode,
     target: &crate::s3::Target,
-) -> Result<(Bytes, Vec<crate::s3::Check>), SigV4Error> {
+    headers: &http::HeaderMap,
+    request_id: &str,
+) -> Result<(crate::s3::DeleteList, Vec<crate::s3::Check>), Box<Response<GatewayBody>>> {
+    let sigv4 = |e: SigV4Error| Box::new(sigv4_error(&e, false, request_id));
     let PayloadMode::Sha256(expected) = mode else {
-        return Err(SigV4Error::InvalidRequest("DeleteObjects bodies must be signed: send x-amz-content-sha256 with the SHA-256 of the body".into()));
+        return Err(sigv4(SigV4Error::InvalidRequest("DeleteObjects bodies must be signed: send x-amz-content-sha256 with the SHA-256 of the body".into())));
     };
     let bytes = http_body_util::Limited::new(body, MAX_DELETE_BODY)
         .collect()
         .await
         .map_err(|_| {
-            SigV4Error::InvalidRequest(format!(
+            sigv4(SigV4Error::InvalidRequest(format!(
                 "The DeleteObjects body is larger than {MAX_DELETE_BODY} bytes or was cut off"
-            ))
+            )))
         })?
         .to_bytes();
     let computed: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(&bytes).into();
     if !bool::from(subtle::ConstantTimeEq::ct_eq(&computed[..], &expected[..])) {
-        return Err(SigV4Error::XAmzContentSHA256Mismatch {
+        return Err(sigv4(SigV4Error::XAmzContentSHA256Mismatch {
             client: hex::encode(expected),
             computed: hex::encode(computed),
-        });
+        }));
     }
-    let malformed = || {
-        SigV4Error::InvalidRequest("The XML you provided was not well-formed or did not validate against our published schema (MalformedXML)".into())
-    };
-    let text = std::str::from_utf8(&bytes).map_err(|_| malformed())?;
-    let doc = roxmltree::Document::parse(text).map_err(|_| malformed())?;
-    if !doc.root_element().has_tag_name("Delete") {
-        return Err(malformed());
-    }
+    let list = crate::s3::DeleteList::parse(&bytes)
+        .map_err(|e| Box::new(classify_error(e, false, request_id)))?;
     let bucket = target.bucket.as_deref().unwrap_or_default();
-    let mut checks = Vec::new();
-    for object in doc
-        .root_element()
-        .children()
-        .filter(|n| n.has_tag_name("Object"))
-    {
-        let child = |name: &str| {
-            object
-                .children()
-                .find(|n| n.has_tag_name(name))
-                .map(|n| n.text().unwrap_or_default().to_string())
-        };
-        let key = child("Key")
-            .filter(|k| !k.is_empty())
-            .ok_or_else(malformed)?;
-        let action = if child("VersionId").is_some() {
-            "s3:DeleteObjectVersion"
-        } else {
-            "s3:DeleteObject"
-        };
+    let bypass = crate::s3::classify::bypasses_governance(headers);
+    let mut checks = Vec::with_capacity(list.objects.len() * (1 + usize::from(bypass)));
+    for object in &list.objects {
+        let resource = format!("arn:aws:s3:::{bucket}/{}", object.key);
+        if bypass {
+            checks.push(crate::s3::Check {
+                action: "s3:BypassGovernanceRetention",
+                resource: resource.clone(),
+            });
+        }
         checks.push(crate::s3::Check {
-            action,
-            resource: format!("arn:aws:s3:::{bucket}/{key}"),
+            action: if object.version_id.is_some() {
+                "s3:DeleteObjectVersion"
+            } else {
+                "s3:DeleteObject"
+            },
+            resource,
         });
     }
-    if checks.is_empty() || checks.len() > 1000 {
-        return Err(malformed());
-    }
-    Ok((bytes, checks))
+    Ok((list, checks))
 }
 
 /// Where the outgoing body reports a verification failure.
@@ -435,12 +439,15 @@ enum Outgoing {
     Chunked(std::sync::Arc<std::sync::Mutex<Option<SigV4Error>>>),
 }
 
+/// Sends the typed request to the backend: path, query and headers come from `classified`
+/// (nothing of the client's request line or headers is copied), the body is the client's,
+/// verified while it streams (or the gateway's own, for DeleteObjects).
 #[allow(clippy::too_many_arguments)]
 async fn forward(
     state: &State,
     parts: &http::request::Parts,
+    classified: &crate::s3::Classified,
     body: RequestBody,
-    target: &crate::s3::Target,
     mode: PayloadMode,
     payload_line: &str,
     signing: crate::sigv4::SigningContext,
@@ -458,22 +465,8 @@ async fn forward(
             request_id,
         );
     };
-    // Path style towards the backend; the key keeps the client's encoding.
-    let path = match &target.bucket {
-        Some(bucket) if is_virtual(parts, &state.config.server.public_hosts) => {
-            format!("/{bucket}{}", parts.uri.path())
-        }
-        _ => parts.uri.path().to_string(),
-    };
-    let query: String = parts
-        .uri
-        .query()
-        .unwrap_or("")
-        .split('&')
-        .filter(|p| !p.is_empty() && !p.starts_with("X-Amz-"))
-        .collect::<Vec<_>>()
-        .join("&");
-    let mut headers = forwardable_headers(&parts.headers);
+    let (path, query) = crate::proxy::s3_upstream_target(classified);
+    let mut headers = classified.headers.clone();
     let authority = backend
         .url
         .authority()
@@ -521,14 +514,28 @@ async fn forward(
         if query.is_empty() { "" } else { "?" }
     );
     let (upstream_body, outgoing, backend_hash) = match body {
-        // Already read and verified against its signed SHA-256 (DeleteObjects).
-        RequestBody::Buffered(bytes) => (
-            http_body_util::Full::new(bytes)
-                .map_err(|never: std::convert::Infallible| match never {})
-                .boxed_unsync(),
-            Outgoing::Plain(Default::default()),
-            payload_line.to_string(),
-        ),
+        // Built by the gateway from what it checked (DeleteObjects).
+        RequestBody::Buffered(bytes) => {
+            let md5 = <md5::Md5 as md5::Digest>::digest(&bytes);
+            let sha = <sha2::Sha256 as sha2::Digest>::digest(&bytes);
+            headers.insert(
+                "content-md5",
+                HeaderValue::from_str(&data_encoding::BASE64.encode(&md5))
+                    .expect("base64 is a valid header value"),
+            );
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/xml"),
+            );
+            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+            (
+                http_body_util::Full::new(bytes)
+                    .map_err(|never: std::convert::Infallible| match never {})
+                    .boxed_unsync(),
+                Outgoing::Plain(Default::default()),
+                hex::encode(sha),
+            )
+        }
         RequestBody::Stream(body) if mode.is_streaming() => {
             // Decode the aws-chunked envelope here; the backend gets the verified plain bytes.
             let decoded_length = match parts
@@ -572,7 +579,6 @@ async fn forward(
                 Err(e) => return sigv4_error(&e, head, request_id),
             };
             let (chunked, failure) = crate::proxy::ChunkedBody::new(body, decoder, decoded_length);
-            strip_chunked_headers(&mut headers);
             headers.insert(header::CONTENT_LENGTH, HeaderValue::from(decoded_length));
             (
                 chunked.boxed_unsync(),
@@ -591,6 +597,9 @@ async fn forward(
             } else {
                 "UNSIGNED-PAYLOAD".to_string()
             };
+            if content_length > 0 {
+                headers.insert(header::CONTENT_LENGTH, HeaderValue::from(content_length));
+            }
             (verified.boxed_unsync(), Outgoing::Plain(failure), hash)
         }
     };
@@ -679,9 +688,7 @@ async fn forward(
         ),
         Ok(Ok(response)) => {
             let (mut rparts, rbody) = response.into_parts();
-            for name in crate::proxy::HOP_BY_HOP {
-                rparts.headers.remove(*name);
-            }
+            crate::proxy::response_headers(&mut rparts.headers, backend.pass_fingerprints);
             Response::from_parts(
                 rparts,
                 crate::proxy::IdleTimeout::new(rbody, backend.timeout).boxed_unsync(),
@@ -714,43 +721,4 @@ async fn send_watched(
             }
         }
     }
-}
-
-/// Removes the aws-chunked envelope's headers (keeping any other content coding).
-fn strip_chunked_headers(headers: &mut http::HeaderMap) {
-    let codings: Vec<String> = headers
-        .get_all(header::CONTENT_ENCODING)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|c| c.trim().to_string())
-        .filter(|c| !c.is_empty() && !c.eq_ignore_ascii_case("aws-chunked"))
-        .collect();
-    headers.remove(header::CONTENT_ENCODING);
-    if !codings.is_empty()
-        && let Ok(v) = HeaderValue::from_str(&codings.join(","))
-    {
-        headers.insert(header::CONTENT_ENCODING, v);
-    }
-    for name in [
-        "x-amz-decoded-content-length",
-        "x-amz-trailer",
-        "transfer-encoding",
-    ] {
-        headers.remove(name);
-    }
-}
-
-fn is_virtual(parts: &http::request::Parts, public_hosts: &[String]) -> bool {
-    let host = parts
-        .headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let host = host.split(':').next().unwrap_or("").to_ascii_lowercase();
-    public_hosts.iter().any(|base| {
-        host.len() > base.len() + 1
-            && host.ends_with(base.as_str())
-            && host.as_bytes()[host.len() - base.len() - 1] == b'.'
-    })
 }

@@ -123,7 +123,7 @@ fn operation_table() {
             "/bkt",
             &[("tagging", "")],
             &[],
-            "BucketTagging",
+            "GetBucketTagging",
             "s3:GetBucketTagging",
             b,
         ),
@@ -132,7 +132,7 @@ fn operation_table() {
             "/bkt",
             &[("tagging", "")],
             &[],
-            "BucketTagging",
+            "DeleteBucketTagging",
             "s3:PutBucketTagging",
             b,
         ),
@@ -141,7 +141,7 @@ fn operation_table() {
             "/bkt",
             &[("versioning", "")],
             &[],
-            "BucketVersioning",
+            "PutBucketVersioning",
             "s3:PutBucketVersioning",
             b,
         ),
@@ -150,7 +150,7 @@ fn operation_table() {
             "/bkt",
             &[("policy", "")],
             &[],
-            "BucketPolicy",
+            "DeleteBucketPolicy",
             "s3:DeleteBucketPolicy",
             b,
         ),
@@ -168,7 +168,7 @@ fn operation_table() {
             "/bkt",
             &[("cors", "")],
             &[],
-            "BucketCors",
+            "DeleteBucketCors",
             "s3:PutBucketCORS",
             b,
         ),
@@ -177,7 +177,7 @@ fn operation_table() {
             "/bkt",
             &[("encryption", "")],
             &[],
-            "BucketEncryption",
+            "DeleteBucketEncryption",
             "s3:PutEncryptionConfiguration",
             b,
         ),
@@ -186,7 +186,7 @@ fn operation_table() {
             "/bkt",
             &[("website", "")],
             &[],
-            "BucketWebsite",
+            "DeleteBucketWebsite",
             "s3:DeleteBucketWebsite",
             b,
         ),
@@ -195,7 +195,7 @@ fn operation_table() {
             "/bkt",
             &[("object-lock", "")],
             &[],
-            "ObjectLockConfiguration",
+            "GetObjectLockConfiguration",
             "s3:GetBucketObjectLockConfiguration",
             b,
         ),
@@ -204,7 +204,7 @@ fn operation_table() {
             "/bkt",
             &[("publicAccessBlock", "")],
             &[],
-            "PublicAccessBlock",
+            "PutPublicAccessBlock",
             "s3:PutBucketPublicAccessBlock",
             b,
         ),
@@ -435,7 +435,7 @@ fn copy_needs_both_sides() {
         run("PUT", "/dst/new", &[], &[("x-amz-copy-source", "nobucket")])
             .unwrap_err()
             .code,
-        "InvalidRequest"
+        "InvalidArgument"
     );
 }
 
@@ -538,7 +538,7 @@ fn ambiguous_requests_are_refused_not_guessed() {
         run("GET", "/bkt", &[("acl", ""), ("acl", "")], &[])
             .unwrap_err()
             .code,
-        "InvalidRequest"
+        "InvalidArgument"
     );
     // Repeated neutral parameters too: the backend might read the other one.
     assert_eq!(
@@ -550,7 +550,7 @@ fn ambiguous_requests_are_refused_not_guessed() {
         )
         .unwrap_err()
         .code,
-        "InvalidRequest"
+        "InvalidArgument"
     );
     assert_eq!(
         run("PUT", "/bkt/k", &[("partNumber", "1")], &[])
@@ -562,13 +562,13 @@ fn ambiguous_requests_are_refused_not_guessed() {
         run("GET", "/bkt/k", &[("unknownthing", "")], &[])
             .unwrap_err()
             .code,
-        "InvalidRequest"
+        "InvalidArgument"
     );
     assert_eq!(
         run("GET", "/bkt", &[("list-type", "3")], &[])
             .unwrap_err()
             .code,
-        "InvalidRequest"
+        "InvalidArgument"
     );
     assert_eq!(
         run("POST", "/bkt", &[], &[]).unwrap_err().code,
@@ -605,9 +605,9 @@ fn addressing() {
         (t.bucket.as_deref(), t.key.as_deref()),
         (Some("bkt"), Some("x"))
     );
-    // Keys keep '+', '//' and trailing slashes exactly.
-    let t = address(Some("127.0.0.1"), "/bkt/a+b//c/", &hosts).unwrap();
-    assert_eq!(t.key.as_deref(), Some("a+b//c/"));
+    // Keys keep '+' and trailing slashes exactly.
+    let t = address(Some("127.0.0.1"), "/bkt/a+b/c/", &hosts).unwrap();
+    assert_eq!(t.key.as_deref(), Some("a+b/c/"));
     let t = address(Some("127.0.0.1"), "/bkt/a%2Fb", &hosts).unwrap();
     assert_eq!(t.key.as_deref(), Some("a/b"));
     assert_eq!(
@@ -645,4 +645,292 @@ fn addressing() {
             .code,
         "KeyTooLongError"
     );
+}
+
+#[test]
+fn keys_that_backends_read_differently_are_refused() {
+    let hosts = ["s3.localhost".to_string()];
+    for path in [
+        "/bkt//private/x",
+        "/bkt/a//b",
+        "/bkt/public/../../other/secret.txt",
+        "/bkt/public/%2e%2e/%2e%2e/other/secret.txt",
+        "/bkt/public/..%2f..%2fother/secret.txt",
+        "/bkt/./x",
+        "/bkt/a/./b",
+        "/bkt/a/.",
+        "/bkt/a/..",
+        "/bkt/%2Fleading",
+        "/bkt/a%00b",
+        "/bkt/line%0Abreak",
+        "/bkt/del%7F",
+        "/bkt//",
+    ] {
+        let e = address(Some("127.0.0.1"), path, &hosts).unwrap_err();
+        assert_eq!(e.code, "InvalidRequest", "{path}: {e:?}");
+    }
+    // Virtual-hosted: a leading '/' in the key, or dots.
+    for path in ["//private/x", "/../b/x", "/%2e%2e/b/x"] {
+        assert!(
+            address(Some("b.s3.localhost"), path, &hosts).is_err(),
+            "{path}"
+        );
+    }
+    // Dots inside a segment, a trailing folder slash, '%' and unicode are ordinary keys.
+    for (path, key) in [
+        ("/bkt/a..b/c.", "a..b/c."),
+        ("/bkt/dir/", "dir/"),
+        ("/bkt/100%25", "100%"),
+        ("/bkt/%C3%A9t%C3%A9/x", "été/x"),
+        ("/bkt/...", "..."),
+    ] {
+        let t = address(Some("127.0.0.1"), path, &hosts).unwrap();
+        assert_eq!(t.key.as_deref(), Some(key), "{path}");
+    }
+}
+
+#[test]
+fn query_parameters_are_the_operations_own() {
+    let code = |method, path, query: &[(&str, &str)]| run(method, path, query, &[]).unwrap_err();
+    // MinIO merges x-amz-* query values into metadata: refused in any case.
+    for name in [
+        "x-amz-tagging",
+        "X-AMZ-TAGGING",
+        "x-amz-meta-a",
+        "X-Amz-Acl",
+    ] {
+        let e = code("PUT", "/bkt/k", &[(name, "a=b")]);
+        assert_eq!(
+            (e.code, e.argument.as_deref()),
+            ("InvalidArgument", Some(name))
+        );
+    }
+    let e = code("PUT", "/bkt/k", &[("versionId", "v1")]);
+    assert!(
+        e.message.contains("versionId is not accepted on PUT"),
+        "{e:?}"
+    );
+    assert_eq!(
+        code("POST", "/bkt/k", &[("uploads", ""), ("versionId", "v")]).code,
+        "InvalidArgument"
+    );
+    assert_eq!(
+        code("GET", "/bkt/k", &[("prefix", "a")]).code,
+        "InvalidArgument"
+    );
+    assert_eq!(
+        code("GET", "/bkt/k", &[("response-x", "a")]).code,
+        "InvalidArgument"
+    );
+    assert_eq!(
+        code("GET", "/bkt", &[("tagging", "x")]).code,
+        "InvalidArgument"
+    );
+    assert_eq!(
+        code("PUT", "/bkt/k", &[("uploadId", "u"), ("partNumber", "0")]).code,
+        "InvalidArgument"
+    );
+    assert_eq!(
+        code("PUT", "/bkt/k", &[("uploadId", "u"), ("partNumber", "1e3")]).code,
+        "InvalidArgument"
+    );
+    assert_eq!(
+        code("GET", "/bkt/k", &[("versionId", "a\nb")]).code,
+        "InvalidArgument"
+    );
+    // Kept: the operation's parameters; dropped: presign parameters and x-id.
+    let c = run(
+        "GET",
+        "/bkt/k",
+        &[
+            ("versionId", "v 1"),
+            ("response-content-type", "text/plain"),
+            ("x-id", "GetObject"),
+            ("X-Amz-Signature", "00"),
+        ],
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        c.params,
+        vec![
+            ("versionId", "v 1".to_string()),
+            ("response-content-type", "text/plain".to_string())
+        ]
+    );
+    let c = run(
+        "GET",
+        "/bkt",
+        &[
+            ("list-type", "2"),
+            ("prefix", "a b/"),
+            ("encoding-type", "url"),
+        ],
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        crate::proxy::s3_upstream_target(&c),
+        (
+            "/bkt".to_string(),
+            "list-type=2&prefix=a%20b%2F&encoding-type=url".to_string()
+        )
+    );
+}
+
+#[test]
+fn the_upstream_target_is_encoded_by_the_gateway() {
+    let c = run("GET", "/bkt/a+b/%C3%A9%20x%25%3F", &[("tagging", "")], &[]).unwrap();
+    let (path, query) = crate::proxy::s3_upstream_target(&c);
+    assert_eq!(path, "/bkt/a%2Bb/%C3%A9%20x%25%3F");
+    assert_eq!(query, "tagging");
+}
+
+#[test]
+fn vendor_and_unknown_headers_are_refused_and_others_dropped() {
+    for (method, path, query, header) in [
+        ("DELETE", "/bkt/reports", &[][..], "x-minio-force-delete"),
+        (
+            "PUT",
+            "/bkt/a.tar",
+            &[][..],
+            "x-amz-meta-snowball-auto-extract",
+        ),
+        (
+            "PUT",
+            "/bkt/a.tar",
+            &[][..],
+            "x-amz-meta-minio-snowball-prefix",
+        ),
+        ("GET", "/bkt/a.zip/x", &[][..], "x-minio-extract"),
+        ("GET", "/bkt/k", &[][..], "x-rgw-anything"),
+        ("GET", "/bkt/k", &[][..], "x-amz-unknown-thing"),
+        ("GET", "/bkt/k", &[][..], "x-amz-meta-color"),
+        ("GET", "/bkt/k", &[][..], "x-amz-copy-source-range"),
+        ("DELETE", "/bkt/k", &[][..], "x-amz-tagging"),
+        ("POST", "/bkt", &[("delete", "")][..], "x-amz-acl"),
+    ] {
+        let e = run(method, path, query, &[(header, "true")]).unwrap_err();
+        assert_eq!(
+            (e.code, e.argument.as_deref()),
+            ("InvalidArgument", Some(header)),
+            "{method} {path} {header}"
+        );
+    }
+    let c = run(
+        "PUT",
+        "/bkt/k",
+        &[],
+        &[
+            ("content-type", "text/plain"),
+            ("content-encoding", "aws-chunked,gzip"),
+            ("x-amz-meta-color", "green"),
+            ("user-agent", "aws-cli"),
+            ("accept", "*/*"),
+            ("x-amz-content-sha256", "UNSIGNED-PAYLOAD"),
+            ("x-amz-decoded-content-length", "5"),
+            ("authorization", "AWS4-HMAC-SHA256 x"),
+        ],
+    )
+    .unwrap();
+    let mut names: Vec<_> = c
+        .headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {}", v.to_str().unwrap()))
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "content-encoding: gzip",
+            "content-type: text/plain",
+            "x-amz-meta-color: green"
+        ]
+    );
+    let e = run("GET", "/bkt/k", &[], &[]).map(|_| ());
+    assert!(e.is_ok());
+    let mut doubled = h(&[]);
+    doubled.append("x-amz-acl", HeaderValue::from_static("private"));
+    doubled.append("x-amz-acl", HeaderValue::from_static("public-read"));
+    let target = address(Some("127.0.0.1"), "/bkt/k", &[]).unwrap();
+    assert_eq!(
+        classify("PUT", &target, &[], &doubled).unwrap_err().code,
+        "InvalidArgument"
+    );
+}
+
+#[test]
+fn copy_sources_are_parsed_once_and_re_serialised() {
+    for raw in [
+        "//demo-bucket/bucketb/secret.txt",
+        "http://demo-bucket/bucketb/secret.txt",
+        "/src/public/../../other/secret",
+        "src//x",
+        "src%2Fx/k",
+        "src/k?versionId=",
+        "src/k?partNumber=1",
+        "src/k?versionId=a&x=y",
+        "src/",
+        "Src/k",
+    ] {
+        let e = run("PUT", "/dst/k", &[], &[("x-amz-copy-source", raw)]).unwrap_err();
+        assert!(
+            matches!(
+                e.code,
+                "InvalidArgument" | "InvalidRequest" | "InvalidBucketName"
+            ),
+            "{raw}: {e:?}"
+        );
+    }
+    let c = run(
+        "PUT",
+        "/dst/k",
+        &[],
+        &[("x-amz-copy-source", "/src/a%20b+c.txt?versionId=v%2B1")],
+    )
+    .unwrap();
+    assert_eq!(
+        c.headers.get("x-amz-copy-source").unwrap(),
+        "src/a%20b%2Bc.txt?versionId=v%2B1"
+    );
+    assert!(
+        c.condition_keys
+            .contains(&("s3:x-amz-copy-source", "src/a b+c.txt".to_string()))
+    );
+}
+
+#[test]
+fn delete_objects_bodies_are_strict_and_re_serialised() {
+    use crate::s3::DeleteList;
+    let ok = DeleteList::parse(
+        b"<Delete xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Quiet>true</Quiet>\n <Object><Key>a &amp; b</Key><VersionId>v1</VersionId></Object><Object><Key>c</Key></Object></Delete>",
+    )
+    .unwrap();
+    assert!(ok.quiet);
+    assert_eq!(ok.objects.len(), 2);
+    assert_eq!(ok.objects[0].key, "a & b");
+    assert_eq!(
+        DeleteList::parse(ok.to_xml().as_bytes()).unwrap(),
+        ok,
+        "the serialisation reads back the same"
+    );
+    for body in [
+        "<Delete><Object><Key>public/a</Key><Key>private/x</Key></Object></Delete>",
+        "<Delete><Object><Key>prod/kee<!---->p/x</Key></Object></Delete>",
+        "<Delete><!-- c --><Object><Key>a</Key></Object></Delete>",
+        "<Delete><Object><Key>a</Key><VersionId>1</VersionId><VersionId>2</VersionId></Object></Delete>",
+        "<Delete><Object><Key>a</Key><ETag>x</ETag></Object></Delete>",
+        "<Delete><Object><Key>a<b/></Key></Object></Delete>",
+        "<Delete><Object><Key>../x</Key></Object></Delete>",
+        "<Delete><Object><Key>/x</Key></Object></Delete>",
+        "<Delete><Object><Key></Key></Object></Delete>",
+        "<Delete><Quiet>true</Quiet><Quiet>false</Quiet><Object><Key>a</Key></Object></Delete>",
+        "<Delete>text<Object><Key>a</Key></Object></Delete>",
+        "<Delete></Delete>",
+        "<Remove><Object><Key>a</Key></Object></Remove>",
+        "<?xml version=\"1.0\"?><!DOCTYPE d [<!ENTITY e \"x\">]><Delete><Object><Key>&e;</Key></Object></Delete>",
+        "<Delete><?pi x?><Object><Key>a</Key></Object></Delete>",
+    ] {
+        assert!(DeleteList::parse(body.as_bytes()).is_err(), "{body}");
+    }
 }
