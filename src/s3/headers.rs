@@ -47,7 +47,7 @@ const CONSUMED: &[&str] = &[
 /// Accepted on every operation.
 const ANY: &[&str] = &["x-amz-expected-bucket-owner", "x-amz-request-payer"];
 
-const CHECKSUMS: &[&str] = &[
+pub(crate) const CHECKSUMS: &[&str] = &[
     "content-md5",
     "x-amz-checksum-crc32",
     "x-amz-checksum-crc32c",
@@ -161,9 +161,15 @@ fn allowed(operation: &str) -> (Vec<&'static [&'static str]>, bool) {
             vec![&["x-amz-bypass-governance-retention", "x-amz-mfa", "if-match"]],
             false,
         ),
-        // The body is re-serialised by the gateway, with its own Content-MD5.
+        // The body is re-serialised by the gateway: the client's checksums describe bytes the
+        // backend never gets, so they are accepted (the signed SHA-256 was verified) and
+        // replaced by the gateway's own Content-MD5 when forwarding.
         "DeleteObjects" => (
-            vec![&["x-amz-bypass-governance-retention", "x-amz-mfa"]],
+            vec![
+                CHECKSUMS,
+                DOCUMENT,
+                &["x-amz-bypass-governance-retention", "x-amz-mfa"],
+            ],
             false,
         ),
         "PutObjectRetention" => (

@@ -516,6 +516,9 @@ async fn forward(
     let (upstream_body, outgoing, backend_hash) = match body {
         // Built by the gateway from what it checked (DeleteObjects).
         RequestBody::Buffered(bytes) => {
+            for name in crate::s3::headers::CHECKSUMS {
+                headers.remove(*name);
+            }
             let md5 = <md5::Md5 as md5::Digest>::digest(&bytes);
             let sha = <sha2::Sha256 as sha2::Digest>::digest(&bytes);
             headers.insert(

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub mod recorder;
+pub mod s3s_reading;
 
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -215,6 +216,15 @@ pub fn write_test_file(path: &Path, len: usize, seed: u64) {
     std::fs::write(path, data).expect("write test file");
 }
 
+/// The demo config text with its `[[backends]]` entry replaced by `backend_toml`, plus `extra`
+/// TOML inserted before it.
+pub fn config_with_backend(backend_toml: &str, extra: &str) -> String {
+    let demo = std::fs::read_to_string(repo_root().join("config/stsgate.toml")).unwrap();
+    let start = demo.find("[[backends]]").unwrap();
+    let end = demo[start..].find("\n\n").map(|i| start + i).unwrap();
+    format!("{}{extra}\n{backend_toml}{}", &demo[..start], &demo[end..])
+}
+
 /// A running `stsgate serve` with a given config text (ports replaced by free ones).
 pub struct Gateway {
     pub endpoint: String,
@@ -299,11 +309,7 @@ impl Gateway {
     /// The demo config with its `[[backends]]` entry replaced by `backend_toml`, plus `extra`
     /// TOML inserted before it.
     pub fn with_backend(backend_toml: &str, extra: &str) -> Gateway {
-        let demo = std::fs::read_to_string(repo_root().join("config/stsgate.toml")).unwrap();
-        let start = demo.find("[[backends]]").unwrap();
-        let end = demo[start..].find("\n\n").map(|i| start + i).unwrap();
-        let text = format!("{}{extra}\n{backend_toml}{}", &demo[..start], &demo[end..]);
-        Gateway::start(&text)
+        Gateway::start(&config_with_backend(backend_toml, extra))
     }
 
     pub fn demo() -> Gateway {

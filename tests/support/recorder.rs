@@ -17,6 +17,8 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use sha2::{Digest, Sha256};
 
+use super::s3s_reading::{Reading, s3s_reading, stsgate_reading};
+
 /// The recorder's own key pair: the gateway must re-sign with it.
 pub const RECORDER_KEY: (&str, &str) = (
     "GKrecorder0123456789abcdef",
@@ -34,6 +36,10 @@ pub struct Seen {
     pub body: Option<Bytes>,
     /// The gateway's re-signature checked with [`RECORDER_KEY`] (and the body against its hash).
     pub signature: Result<(), String>,
+    /// How the `s3s` crate's router read the request (operation, bucket, key).
+    pub s3s: Result<Reading, String>,
+    /// How stsgate's classifier reads the same bytes.
+    pub stsgate: Result<Reading, String>,
 }
 
 impl Seen {
@@ -143,9 +149,51 @@ impl Recorder {
         self.shared.lock().unwrap().objects.get(path).cloned()
     }
 
+    /// Stores an object as if it had been uploaded (`path` is `/bucket/key`, encoded as the
+    /// gateway sends it).
+    pub fn put_object(&self, path: &str, body: &[u8]) {
+        self.shared
+            .lock()
+            .unwrap()
+            .objects
+            .insert(path.to_string(), Bytes::copy_from_slice(body));
+    }
+
+    /// Requests that arrived whole but that `s3s` and stsgate read differently (or that either
+    /// could not read): each would be a request the backend executes other than authorized.
+    pub fn disagreements(&self) -> Vec<String> {
+        self.seen()
+            .iter()
+            .filter(|s| s.body.is_some() && s.signature.is_ok())
+            .filter(|s| !matches!((&s.s3s, &s.stsgate), (Ok(a), Ok(b)) if a == b))
+            .map(|s| {
+                format!(
+                    "{} {}?{}: s3s {:?}, stsgate {:?}",
+                    s.method, s.path, s.query, s.s3s, s.stsgate
+                )
+            })
+            .collect()
+    }
+
     /// Forgets what was received (objects stay).
     pub fn clear_seen(&self) {
         self.shared.lock().unwrap().seen.clear();
+    }
+}
+
+/// Every test that uses the recorder is also a differential check: when it ends, every request
+/// the gateway forwarded must have been read alike by `s3s` and by stsgate's classifier.
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        let disagreements = self.disagreements();
+        assert!(
+            disagreements.is_empty(),
+            "the backend received requests that two S3 parsers read differently:\n{}",
+            disagreements.join("\n")
+        );
     }
 }
 
@@ -251,6 +299,10 @@ async fn stored(
     let signature = verify(&parts, body.as_ref(), listen);
     let query = parts.uri.query().unwrap_or("").to_string();
     let path = parts.uri.path().to_string();
+    let s3s = match &body {
+        Some(b) => s3s_reading(&parts, b.clone()).await,
+        None => Err("the body did not arrive whole".to_string()),
+    };
     shared.lock().unwrap().seen.push(Seen {
         method: parts.method.to_string(),
         path: path.clone(),
@@ -258,6 +310,8 @@ async fn stored(
         headers: parts.headers.clone(),
         body: body.clone(),
         signature,
+        s3s,
+        stsgate: stsgate_reading(&parts),
     });
     let Some(body) = body else {
         return xml_error(400, "IncompleteBody");
