@@ -144,6 +144,16 @@ impl Recorder {
         self.shared.lock().unwrap().seen.clone()
     }
 
+    /// How many requests have arrived so far.
+    pub fn seen_count(&self) -> usize {
+        self.shared.lock().unwrap().seen.len()
+    }
+
+    /// The requests that arrived after the first `start`.
+    pub fn seen_from(&self, start: usize) -> Vec<Seen> {
+        self.shared.lock().unwrap().seen[start..].to_vec()
+    }
+
     /// The stored object at `/bucket/key`.
     pub fn object(&self, path: &str) -> Option<Bytes> {
         self.shared.lock().unwrap().objects.get(path).cloned()
