@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test of stsgate on a fresh machine. Installs what the suites need first:
-#   - Debian packages: curl, rclone, s3cmd (apt-get; needs root or sudo)
+#   - Debian packages: curl, openssl, rclone, s3cmd (apt-get; needs root or sudo)
 #   - Python clients from PyPI: awscli, boto3
 #   - real S3 backends from crates.io: Garage and s3s-fs (built once into ~/.cargo/bin)
 # Set STSGATE_REQUIRE_BACKENDS=1 to make a missing backend a failure instead of a SKIPPED test.
@@ -12,7 +12,7 @@ log() { echo "test.sh: $*" >&2; }
 as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
 
 missing=()
-for tool in curl rclone s3cmd; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+for tool in curl openssl rclone s3cmd; do command -v "$tool" >/dev/null || missing+=("$tool"); done
 if ((${#missing[@]})); then
   log "installing Debian packages: ${missing[*]}"
   as_root apt-get update -qq
