@@ -17,6 +17,24 @@ pub struct RawConfig {
     pub accounts: Vec<Spanned<RawAccount>>,
     #[serde(default)]
     pub backends: Vec<Spanned<RawBackend>>,
+    pub limits: Option<Spanned<RawLimits>>,
+}
+
+/// `[limits]`: what one client may hold or try. Every key is optional (see `Limits` defaults).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLimits {
+    pub max_connections: Option<Spanned<u64>>,
+    pub header_read_timeout_seconds: Option<Spanned<u64>>,
+    pub idle_timeout_seconds: Option<Spanned<u64>>,
+    pub tls_handshake_timeout_seconds: Option<Spanned<u64>>,
+    pub body_read_timeout_seconds: Option<Spanned<u64>>,
+    pub h2_max_concurrent_streams: Option<Spanned<u64>>,
+    pub max_header_bytes: Option<Spanned<u64>>,
+    pub mfa_max_failures: Option<Spanned<u64>>,
+    pub mfa_window_seconds: Option<Spanned<u64>>,
+    pub mfa_lockout_seconds: Option<Spanned<u64>>,
+    pub auth_failure_logs_per_second: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -32,6 +32,63 @@ pub struct Config {
     pub keyring: Keyring,
     pub accounts: Vec<Account>,
     pub backends: Vec<Backend>,
+    pub limits: Limits,
+}
+
+/// `[limits]`: resource and attempt limits, each with a safe default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Open client connections (both listeners); accepting pauses at the cap.
+    pub max_connections: usize,
+    /// A request's headers must arrive within this (slowloris).
+    pub header_read_timeout: Duration,
+    /// A connection with no request in flight and no bytes moving is closed after this.
+    pub idle_timeout: Duration,
+    pub tls_handshake_timeout: Duration,
+    /// Bodies the gateway reads before authorizing (STS forms, DeleteObjects) must arrive within this.
+    pub body_read_timeout: Duration,
+    pub h2_max_concurrent_streams: u32,
+    /// HTTP/1 header buffer and HTTP/2 header list size.
+    pub max_header_bytes: usize,
+    pub mfa: MfaLimits,
+    /// Authentication-failure log lines per second at most (the metric counts every failure).
+    pub auth_failure_logs_per_second: u32,
+}
+
+/// MFA attempt limits, per device and per caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MfaLimits {
+    /// Failures within `window` that lock the device and the caller out.
+    pub max_failures: u32,
+    pub window: Duration,
+    /// How long every attempt is refused once locked.
+    pub lockout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: 10_000,
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(120),
+            tls_handshake_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
+            h2_max_concurrent_streams: 128,
+            max_header_bytes: 64 * 1024,
+            mfa: MfaLimits::default(),
+            auth_failure_logs_per_second: 20,
+        }
+    }
+}
+
+impl Default for MfaLimits {
+    fn default() -> Self {
+        MfaLimits {
+            max_failures: 5,
+            window: Duration::from_secs(300),
+            lockout: Duration::from_secs(900),
+        }
+    }
 }
 
 #[derive(Debug)]

@@ -98,6 +98,8 @@ pub fn validate(path: &Path, text: &str, p: &mut Problems) -> Option<Config> {
         );
     }
 
+    let limits = v.limits(raw.limits.as_ref());
+
     if v.p.has_errors()
         || accounts.len() != raw.accounts.len()
         || backends.len() != raw.backends.len()
@@ -110,6 +112,7 @@ pub fn validate(path: &Path, text: &str, p: &mut Problems) -> Option<Config> {
         keyring: keyring?,
         accounts,
         backends,
+        limits,
     })
 }
 
@@ -131,6 +134,112 @@ struct TrustCheck {
 }
 
 impl Validator<'_, '_> {
+    /// `[limits]`: each key within its range, or its default.
+    fn limits(&mut self, raw: Option<&Spanned<RawLimits>>) -> Limits {
+        let default = Limits::default();
+        let Some(raw) = raw else {
+            return default;
+        };
+        let l = raw.get_ref();
+        let mut ranged =
+            |v: &Option<Spanned<u64>>, name: &str, fallback: u64, min: u64, max: u64| {
+                let Some(v) = v else {
+                    return fallback;
+                };
+                let n = *v.get_ref();
+                if !(min..=max).contains(&n) {
+                    self.p.error(
+                        &v.span(),
+                        "limits",
+                        format!("{name} must be between {min} and {max}, not {n}"),
+                    );
+                }
+                n.clamp(min, max)
+            };
+        let secs = |d: std::time::Duration| d.as_secs();
+        Limits {
+            max_connections: ranged(
+                &l.max_connections,
+                "max_connections",
+                default.max_connections as u64,
+                1,
+                1_000_000,
+            ) as usize,
+            header_read_timeout: Duration::from_secs(ranged(
+                &l.header_read_timeout_seconds,
+                "header_read_timeout_seconds",
+                secs(default.header_read_timeout),
+                1,
+                300,
+            )),
+            idle_timeout: Duration::from_secs(ranged(
+                &l.idle_timeout_seconds,
+                "idle_timeout_seconds",
+                secs(default.idle_timeout),
+                1,
+                3600,
+            )),
+            tls_handshake_timeout: Duration::from_secs(ranged(
+                &l.tls_handshake_timeout_seconds,
+                "tls_handshake_timeout_seconds",
+                secs(default.tls_handshake_timeout),
+                1,
+                300,
+            )),
+            body_read_timeout: Duration::from_secs(ranged(
+                &l.body_read_timeout_seconds,
+                "body_read_timeout_seconds",
+                secs(default.body_read_timeout),
+                1,
+                3600,
+            )),
+            h2_max_concurrent_streams: ranged(
+                &l.h2_max_concurrent_streams,
+                "h2_max_concurrent_streams",
+                u64::from(default.h2_max_concurrent_streams),
+                1,
+                10_000,
+            ) as u32,
+            max_header_bytes: ranged(
+                &l.max_header_bytes,
+                "max_header_bytes",
+                default.max_header_bytes as u64,
+                8192,
+                1 << 20,
+            ) as usize,
+            mfa: MfaLimits {
+                max_failures: ranged(
+                    &l.mfa_max_failures,
+                    "mfa_max_failures",
+                    u64::from(default.mfa.max_failures),
+                    1,
+                    100,
+                ) as u32,
+                window: Duration::from_secs(ranged(
+                    &l.mfa_window_seconds,
+                    "mfa_window_seconds",
+                    secs(default.mfa.window),
+                    30,
+                    86_400,
+                )),
+                lockout: Duration::from_secs(ranged(
+                    &l.mfa_lockout_seconds,
+                    "mfa_lockout_seconds",
+                    secs(default.mfa.lockout),
+                    30,
+                    86_400,
+                )),
+            },
+            auth_failure_logs_per_second: ranged(
+                &l.auth_failure_logs_per_second,
+                "auth_failure_logs_per_second",
+                u64::from(default.auth_failure_logs_per_second),
+                1,
+                10_000,
+            ) as u32,
+        }
+    }
+
     fn secret(&mut self, value: &Spanned<String>, at: &str, what: &str) -> Option<Secret> {
         match resolve_secret(value.get_ref(), &self.base) {
             Ok((secret, source)) => {

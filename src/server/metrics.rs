@@ -14,11 +14,24 @@ pub struct Refusal(pub String);
 /// Counters of the gateway listener.
 #[derive(Default)]
 pub struct Metrics {
+    /// Authentication failures by (protocol, reason): every one counted.
+    auth_failures: Mutex<BTreeMap<(&'static str, String), u64>>,
+    /// Their log lines, at most `per_second` (a flood must not fill the disk).
+    auth_log: LogBudget,
+    /// Connections open now, and how often accepting paused at `max_connections`.
+    pub connections_open: AtomicU64,
+    pub connection_cap_reached: AtomicU64,
+    /// Accept errors (EMFILE, ENFILE, …), each followed by a back-off.
+    pub accept_errors: AtomicU64,
+    /// Whether the last background probe found a backend answering (1) or not (0), by name.
+    pub backend_up: Mutex<BTreeMap<String, bool>>,
     gateway: [AtomicU64; 4],
     /// S3 requests answered by the backend, by the backend's status class.
     s3_forwarded: [AtomicU64; 4],
     /// S3 requests the gateway answered itself, by error code (a small, fixed set).
     s3_refused: Mutex<BTreeMap<String, u64>>,
+    /// `limits.auth_failure_logs_per_second`.
+    pub auth_logs_per_second: AtomicU64,
 }
 
 const CLASSES: [&str; 4] = ["2xx", "3xx", "4xx", "5xx"];
@@ -32,7 +45,63 @@ fn class(status: StatusCode) -> usize {
     }
 }
 
+/// A per-second budget of log lines; what it suppresses is counted and reported with the next
+/// line that goes out.
+#[derive(Default)]
+struct LogBudget {
+    state: Mutex<(u64, u32, u64)>,
+}
+
+impl LogBudget {
+    /// Whether a line may be logged now (with `per_second` at most); and how many were
+    /// suppressed since the last one that was.
+    fn take(&self, per_second: u32) -> Option<u64> {
+        let second = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if s.0 != second {
+            s.0 = second;
+            s.1 = 0;
+        }
+        if s.1 >= per_second {
+            s.2 += 1;
+            return None;
+        }
+        s.1 += 1;
+        Some(std::mem::take(&mut s.2))
+    }
+}
+
 impl Metrics {
+    /// Counts an authentication failure and logs it (rate-limited): the reason, the access key
+    /// id if the request named one, the source address. Never a secret, signature or token.
+    pub fn auth_failure(
+        &self,
+        protocol: &'static str,
+        reason: &str,
+        access_key_id: Option<&str>,
+        peer: std::net::SocketAddr,
+    ) {
+        *self
+            .auth_failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry((protocol, reason.to_string()))
+            .or_default() += 1;
+        let per_second = self.auth_logs_per_second.load(Ordering::Relaxed);
+        if let Some(suppressed) = self.auth_log.take(u32::try_from(per_second).unwrap_or(20)) {
+            tracing::warn!(
+                protocol,
+                reason,
+                access_key_id = access_key_id.unwrap_or("-"),
+                source = %peer.ip(),
+                suppressed_since_last = suppressed,
+                "authentication failed"
+            );
+        }
+    }
+
     pub fn record_gateway(&self, status: StatusCode) {
         self.gateway[class(status)].fetch_add(1, Ordering::Relaxed);
     }
@@ -54,7 +123,7 @@ impl Metrics {
         }
     }
 
-    pub fn render(&self) -> String {
+    pub fn render(&self, mfa: &crate::sts::mfa::MfaCounters) -> String {
         let mut out = String::new();
         out.push_str(
             "# HELP stsgate_build_info Build information.\n# TYPE stsgate_build_info gauge\n",
@@ -89,6 +158,76 @@ impl Metrics {
         {
             out.push_str(&format!(
                 "stsgate_s3_refused_total{{code=\"{code}\"}} {n}\n"
+            ));
+        }
+        out.push_str("# HELP stsgate_auth_failures_total Requests refused at authentication, by protocol and reason (error code).\n");
+        out.push_str("# TYPE stsgate_auth_failures_total counter\n");
+        for ((protocol, reason), n) in self
+            .auth_failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            out.push_str(&format!(
+                "stsgate_auth_failures_total{{protocol=\"{protocol}\",reason=\"{reason}\"}} {n}\n"
+            ));
+        }
+        out.push_str("# HELP stsgate_mfa_failures_total MFA attempts refused, by reason (locked_out: refused without checking the code).\n");
+        out.push_str("# TYPE stsgate_mfa_failures_total counter\n");
+        for (reason, counter) in [
+            ("invalid", &mfa.invalid),
+            ("reused", &mfa.reused),
+            ("unknown_device", &mfa.unknown_device),
+            ("locked_out", &mfa.locked_out),
+        ] {
+            out.push_str(&format!(
+                "stsgate_mfa_failures_total{{reason=\"{reason}\"}} {}\n",
+                counter.load(Ordering::Relaxed)
+            ));
+        }
+        let gauge = |out: &mut String, name: &str, help: &str, kind: &str, v: u64| {
+            out.push_str(&format!(
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}\n"
+            ));
+        };
+        gauge(
+            &mut out,
+            "stsgate_mfa_lockouts_total",
+            "MFA lockouts started (a device or a caller reached mfa_max_failures).",
+            "counter",
+            mfa.lockouts.load(Ordering::Relaxed),
+        );
+        gauge(
+            &mut out,
+            "stsgate_connections_open",
+            "Client connections open on both listeners.",
+            "gauge",
+            self.connections_open.load(Ordering::Relaxed),
+        );
+        gauge(
+            &mut out,
+            "stsgate_connection_cap_reached_total",
+            "Times accepting paused because max_connections were open.",
+            "counter",
+            self.connection_cap_reached.load(Ordering::Relaxed),
+        );
+        gauge(
+            &mut out,
+            "stsgate_accept_errors_total",
+            "Accept errors (such as too many open files), each followed by a back-off.",
+            "counter",
+            self.accept_errors.load(Ordering::Relaxed),
+        );
+        out.push_str("# HELP stsgate_backend_up Whether the last background probe reached the backend (1) or not (0).\n# TYPE stsgate_backend_up gauge\n");
+        for (name, up) in self
+            .backend_up
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            out.push_str(&format!(
+                "stsgate_backend_up{{backend=\"{name}\"}} {}\n",
+                u8::from(*up)
             ));
         }
         out

@@ -5,7 +5,9 @@
 //! request takes the S3 path (`s3_http`: authenticate → classify → authorize → forward).
 
 mod host;
+mod listener;
 mod metrics;
+mod ready;
 pub mod s3_http;
 pub mod sts_http;
 mod tls;
@@ -21,10 +23,11 @@ use http::{Request, Response, StatusCode, header};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, mpsc, watch};
 
 pub use host::{HostError, request_host};
 pub use metrics::Metrics;
@@ -74,7 +77,7 @@ pub struct BackendClient {
 /// Shared state of a running server: one config snapshot and what is derived from it.
 pub struct State {
     pub config: Arc<Config>,
-    pub metrics: Metrics,
+    pub metrics: Arc<Metrics>,
     pub identities: Arc<IdentityStore>,
     pub keyring: Arc<Keyring>,
     pub sts: StsService,
@@ -90,7 +93,10 @@ impl State {
         let sts = StsService {
             store: identities.clone(),
             keyring: keyring.clone(),
-            mfa: MfaVerifier::default(),
+            mfa: MfaVerifier::new(
+                Arc::new(crate::sts::mfa::LocalMfaState::default()),
+                config.limits.mfa,
+            ),
             partition: config.server.partition.clone(),
         };
         let mut backends = Vec::new();
@@ -136,9 +142,14 @@ impl State {
                 client,
             });
         }
+        let metrics = Arc::new(Metrics::default());
+        metrics.auth_logs_per_second.store(
+            u64::from(config.limits.auth_failure_logs_per_second),
+            std::sync::atomic::Ordering::Relaxed,
+        );
         Ok(State {
             config,
-            metrics: Metrics::default(),
+            metrics,
             identities,
             keyring,
             sts,
@@ -181,7 +192,8 @@ impl Bound {
     }
 }
 
-/// Serves until `shutdown` completes, then stops accepting and drains for [`DRAIN_GRACE`].
+/// Serves until `shutdown` completes; then closes the listening sockets at once (new connections
+/// are refused) and drains in-flight requests for up to [`DRAIN_GRACE`].
 pub async fn serve(
     state: Arc<State>,
     bound: Bound,
@@ -191,61 +203,62 @@ pub async fn serve(
         Some(files) => Some(tls::acceptor(files)?),
         None => None,
     };
+    let limits = state.config.limits.clone();
     let graceful = GracefulShutdown::new();
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(limits.max_header_bytes);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(limits.h2_max_concurrent_streams)
+        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (tx, mut accepted) = mpsc::channel::<listener::Accepted>(64);
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let Bound { gateway, admin } = bound;
+    let mut loops = vec![tokio::spawn(listener::accept_loop(
+        gateway,
+        false,
+        Some(slots),
+        state.metrics.clone(),
+        tx.clone(),
+        stop_rx.clone(),
+    ))];
+    if let Some(admin) = admin {
+        loops.push(tokio::spawn(listener::accept_loop(
+            admin,
+            true,
+            None,
+            state.metrics.clone(),
+            tx.clone(),
+            stop_rx.clone(),
+        )));
+    }
+    drop(tx);
+    let prober = tokio::spawn(ready::probe_backends(state.clone(), stop_rx));
     tokio::pin!(shutdown);
-
     loop {
         tokio::select! {
-            accepted = bound.gateway.accept() => {
-                let (stream, peer) = match accepted {
-                    Ok(x) => x,
-                    Err(e) => { tracing::warn!(error = %e, "accept failed"); continue; }
-                };
-                let _ = stream.set_nodelay(true);
-                let state = state.clone();
-                let service = service_fn(move |req| gateway(state.clone(), peer, req));
-                match &tls {
-                    Some(acceptor) => {
-                        let acceptor = acceptor.clone();
-                        let builder = builder.clone();
-                        let watcher = graceful.watcher();
-                        tokio::spawn(async move {
-                            match acceptor.accept(stream).await {
-                                Ok(tls_stream) => {
-                                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls_stream), service).into_owned();
-                                    if let Err(e) = watcher.watch(conn).await {
-                                        tracing::debug!(error = %e, "connection ended with an error");
-                                    }
-                                }
-                                Err(e) => tracing::debug!(error = %e, %peer, "TLS handshake failed"),
-                            }
-                        });
-                    }
-                    None => {
-                        let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
-                        let conn = graceful.watch(conn);
-                        tokio::spawn(async move {
-                            if let Err(e) = conn.await {
-                                tracing::debug!(error = %e, "connection ended with an error");
-                            }
-                        });
-                    }
-                }
-            }
-            accepted = accept_optional(bound.admin.as_ref()) => {
-                let Ok((stream, _)) = accepted else { continue };
-                let _ = stream.set_nodelay(true);
-                let state = state.clone();
-                let service = service_fn(move |req| admin(state.clone(), req));
-                let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service).into_owned());
-                tokio::spawn(async move { let _ = conn.await; });
-            }
+            next = accepted.recv() => match next {
+                Some(a) => serve_connection(&state, &builder, &graceful, tls.as_ref(), a),
+                None => break,
+            },
             () = &mut shutdown => break,
         }
     }
+    // Stop accepting: the loops end and drop their listeners, so new connections are refused.
+    let _ = stop_tx.send(true);
+    for l in loops {
+        let _ = l.await;
+    }
+    drop(accepted);
+    prober.abort();
     tracing::info!(
-        "shutting down: no new connections, draining for up to {}s",
+        "shutting down: listeners closed, draining in-flight requests for up to {}s",
         DRAIN_GRACE.as_secs()
     );
     tokio::select! {
@@ -255,12 +268,84 @@ pub async fn serve(
     Ok(())
 }
 
-async fn accept_optional(
-    listener: Option<&TcpListener>,
-) -> std::io::Result<(tokio::net::TcpStream, SocketAddr)> {
-    match listener {
-        Some(l) => l.accept().await,
-        None => std::future::pending().await,
+/// Serves one accepted connection on its own task: TLS handshake (bounded), then HTTP/1.1 or
+/// HTTP/2 with the configured limits; closed when idle.
+fn serve_connection(
+    state: &Arc<State>,
+    builder: &auto::Builder<TokioExecutor>,
+    graceful: &GracefulShutdown,
+    tls: Option<&tokio_rustls::TlsAcceptor>,
+    a: listener::Accepted,
+) {
+    let _ = a.stream.set_nodelay(true);
+    let limits = &state.config.limits;
+    let activity = listener::Activity::new();
+    if a.admin {
+        let state = state.clone();
+        let service = service_fn(move |req| admin(state.clone(), req));
+        let io = listener::IdleIo::new(a.stream, activity, limits.idle_timeout);
+        let conn = graceful.watch(
+            builder
+                .serve_connection(TokioIo::new(io), service)
+                .into_owned(),
+        );
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        return;
+    }
+    let peer = a.peer;
+    let slot = a.slot;
+    let service = {
+        let state = state.clone();
+        let activity = activity.clone();
+        service_fn(move |req| {
+            let in_flight = activity.begin();
+            let state = state.clone();
+            async move {
+                let response = gateway(state, peer, req).await;
+                drop(in_flight);
+                response
+            }
+        })
+    };
+    let idle = limits.idle_timeout;
+    match tls {
+        Some(acceptor) => {
+            let acceptor = acceptor.clone();
+            let builder = builder.clone();
+            let watcher = graceful.watcher();
+            let handshake = limits.tls_handshake_timeout;
+            tokio::spawn(async move {
+                let _slot = slot;
+                match tokio::time::timeout(handshake, acceptor.accept(a.stream)).await {
+                    Ok(Ok(tls_stream)) => {
+                        let io = listener::IdleIo::new(tls_stream, activity, idle);
+                        let conn = builder
+                            .serve_connection_with_upgrades(TokioIo::new(io), service)
+                            .into_owned();
+                        if let Err(e) = watcher.watch(conn).await {
+                            tracing::debug!(error = %e, "connection ended with an error");
+                        }
+                    }
+                    Ok(Err(e)) => tracing::debug!(error = %e, %peer, "TLS handshake failed"),
+                    Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                }
+            });
+        }
+        None => {
+            let io = listener::IdleIo::new(a.stream, activity, idle);
+            let conn = builder
+                .serve_connection_with_upgrades(TokioIo::new(io), service)
+                .into_owned();
+            let conn = graceful.watch(conn);
+            tokio::spawn(async move {
+                let _slot = slot;
+                if let Err(e) = conn.await {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                }
+            });
+        }
     }
 }
 
@@ -305,13 +390,18 @@ async fn admin(
         (&http::Method::GET, "/health") => {
             (StatusCode::OK, "text/plain", Bytes::from_static(b"ok\n"))
         }
-        (&http::Method::GET, "/ready") => {
+        (&http::Method::GET, "/ready") if ready::is_ready(&state) => {
             (StatusCode::OK, "text/plain", Bytes::from_static(b"ready\n"))
         }
+        (&http::Method::GET, "/ready") => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "text/plain",
+            Bytes::from_static(b"not ready: no backend answers\n"),
+        ),
         (&http::Method::GET, "/metrics") => (
             StatusCode::OK,
             "text/plain; version=0.0.4",
-            Bytes::from(state.metrics.render()),
+            Bytes::from(state.metrics.render(&state.sts.mfa.counters)),
         ),
         _ => (
             StatusCode::NOT_FOUND,

@@ -161,12 +161,72 @@ fn classify_error(e: ClassifyError, head: bool, request_id: &str) -> Response<Ga
     error_response(status, e.code, &e.message, &extra, head, request_id)
 }
 
-/// Serves one S3 request.
+/// Serves one S3 request. On HTTP/1, a response sent while the request body is unread either
+/// drains a small body (so the connection can carry the next request) or says
+/// `Connection: close`, so the client does not write its next request into a closed socket.
 pub async fn handle(
     state: &State,
     peer: SocketAddr,
     parts: http::request::Parts,
     body: Incoming,
+) -> Response<GatewayBody> {
+    let mut body = Some(body);
+    let mut response = serve(state, peer, &parts, &mut body).await;
+    let http1 = matches!(
+        parts.version,
+        http::Version::HTTP_10 | http::Version::HTTP_11
+    );
+    if !http1 {
+        return response;
+    }
+    let refused_mid_body = body.is_none()
+        && response
+            .extensions()
+            .get::<super::metrics::Refusal>()
+            .is_some()
+        && (parts.headers.contains_key(header::CONTENT_LENGTH)
+            || parts.headers.contains_key(header::TRANSFER_ENCODING));
+    let keep_alive = match body {
+        None => !refused_mid_body,
+        Some(unread) => drain_unread(&parts, unread).await,
+    };
+    if !keep_alive {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}
+
+/// Largest unread request body drained after an early response (bigger ones close the connection).
+const DRAIN_LIMIT: u64 = 64 * 1024;
+
+/// Reads and discards an unread request body if it is small and already on its way; true if
+/// the connection can be reused.
+async fn drain_unread(parts: &http::request::Parts, body: Incoming) -> bool {
+    use http_body::Body as _;
+    if body.is_end_stream() {
+        return true;
+    }
+    // With Expect: 100-continue the client waits for a go-ahead that a refusal never gives.
+    if parts.headers.contains_key(header::EXPECT) {
+        return false;
+    }
+    if body.size_hint().upper().is_none_or(|n| n > DRAIN_LIMIT) {
+        return false;
+    }
+    let drain = http_body_util::Limited::new(body, DRAIN_LIMIT as usize).collect();
+    matches!(
+        tokio::time::timeout(std::time::Duration::from_secs(2), drain).await,
+        Ok(Ok(_))
+    )
+}
+
+async fn serve(
+    state: &State,
+    peer: SocketAddr,
+    parts: &http::request::Parts,
+    body_slot: &mut Option<Incoming>,
 ) -> Response<GatewayBody> {
     let request_id = super::new_request_id();
     let head = parts.method == http::Method::HEAD;
@@ -205,7 +265,10 @@ pub async fn handle(
                 &request_id,
             );
         }
-        Err(e) => return sigv4_error(&e, head, &request_id),
+        Err(e) => {
+            state.metrics.auth_failure("s3", e.code(), None, peer);
+            return sigv4_error(&e, head, &request_id);
+        }
     };
     let payload_line = parsed
         .content_sha256
@@ -222,7 +285,17 @@ pub async fn handle(
         now.unix(),
     ) {
         Ok(c) => c,
-        Err(e) => return credential_error(e, head, &request_id),
+        Err(e) => {
+            let response = credential_error(e, head, &request_id);
+            let code = response
+                .extensions()
+                .get::<super::metrics::Refusal>()
+                .map_or("", |r| r.0.as_str());
+            state
+                .metrics
+                .auth_failure("s3", code, Some(parsed.credential.access_key_id()), peer);
+            return response;
+        }
     };
     let signing = match verify_signature(
         &parsed,
@@ -233,7 +306,15 @@ pub async fn handle(
         &state.signing_keys,
     ) {
         Ok(s) => s,
-        Err(e) => return sigv4_error(&e, head, &request_id),
+        Err(e) => {
+            state.metrics.auth_failure(
+                "s3",
+                e.code(),
+                Some(parsed.credential.access_key_id()),
+                peer,
+            );
+            return sigv4_error(&e, head, &request_id);
+        }
     };
 
     // 2. Classify into the typed request the backend will get.
@@ -260,18 +341,30 @@ pub async fn handle(
         .push(("s3:x-amz-content-sha256", payload_line.clone()));
     // DeleteObjects names its keys in the body: read it (it is small), verify it, turn every key
     // into a check, and forward the gateway's own serialisation of what was checked.
-    let body = if classified.per_key_delete {
-        match delete_objects_checks(body, mode, &classified.target, &parts.headers, &request_id)
+    let delete_body = match (classified.per_key_delete, body_slot.take()) {
+        (true, Some(body)) => {
+            match delete_objects_checks(
+                body,
+                mode,
+                &classified.target,
+                &parts.headers,
+                config.limits.body_read_timeout,
+                &request_id,
+            )
             .await
-        {
-            Ok((list, checks)) => {
-                classified.checks = checks;
-                RequestBody::Buffered(Bytes::from(list.to_xml()))
+            {
+                Ok((list, checks)) => {
+                    classified.checks = checks;
+                    Some(Bytes::from(list.to_xml()))
+                }
+                Err(e) => return *e,
             }
-            Err(e) => return *e,
         }
-    } else {
-        RequestBody::Stream(body)
+        (_, unread) => {
+            // Streamed bodies are read only once authorized.
+            *body_slot = unread;
+            None
+        }
     };
 
     // 3. Authorize every check.
@@ -346,9 +439,23 @@ pub async fn handle(
         payload = %payload_line,
         "s3 request authorized; forwarding"
     );
+    let body = match (delete_body, body_slot.take()) {
+        (Some(bytes), _) => RequestBody::Buffered(bytes),
+        (None, Some(body)) => RequestBody::Stream(body),
+        (None, None) => {
+            return error_response(
+                500,
+                "InternalError",
+                "The request body was already read",
+                &[],
+                head,
+                &request_id,
+            );
+        }
+    };
     let response = forward(
         state,
-        &parts,
+        parts,
         &classified,
         body,
         mode,
@@ -386,15 +493,26 @@ async fn delete_objects_checks(
     mode: PayloadMode,
     target: &crate::s3::Target,
     headers: &http::HeaderMap,
+    timeout: std::time::Duration,
     request_id: &str,
 ) -> Result<(crate::s3::DeleteList, Vec<crate::s3::Check>), Box<Response<GatewayBody>>> {
     let sigv4 = |e: SigV4Error| Box::new(sigv4_error(&e, false, request_id));
     let PayloadMode::Sha256(expected) = mode else {
         return Err(sigv4(SigV4Error::InvalidRequest("DeleteObjects bodies must be signed: send x-amz-content-sha256 with the SHA-256 of the body".into())));
     };
-    let bytes = http_body_util::Limited::new(body, MAX_DELETE_BODY)
-        .collect()
+    let read = http_body_util::Limited::new(body, MAX_DELETE_BODY).collect();
+    let bytes = tokio::time::timeout(timeout, read)
         .await
+        .map_err(|_elapsed| {
+            Box::new(error_response(
+                400,
+                "RequestTimeout",
+                "Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed.",
+                &[],
+                false,
+                request_id,
+            ))
+        })?
         .map_err(|_| {
             sigv4(SigV4Error::InvalidRequest(format!(
                 "The DeleteObjects body is larger than {MAX_DELETE_BODY} bytes or was cut off"

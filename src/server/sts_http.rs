@@ -125,9 +125,21 @@ pub async fn handle(
     body: Incoming,
 ) -> Response<Full<Bytes>> {
     let request_id = xml::request_id();
-    let body = match Limited::new(body, MAX_STS_BODY).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(_) => {
+    let read = Limited::new(body, MAX_STS_BODY).collect();
+    let body = match tokio::time::timeout(state.config.limits.body_read_timeout, read).await {
+        Ok(Ok(b)) => b.to_bytes(),
+        Err(_elapsed) => {
+            tracing::info!(%peer, timeout_seconds = state.config.limits.body_read_timeout.as_secs(), "STS request body did not arrive in time");
+            return error(
+                StsError {
+                    status: 400,
+                    code: "RequestTimeout",
+                    message: "Your socket connection to the server was not read from or written to within the timeout period.".into(),
+                },
+                &request_id,
+            );
+        }
+        Ok(Err(_)) => {
             return error(
                 StsError {
                     status: 400,
@@ -155,13 +167,26 @@ pub async fn handle(
         max_skew: config.server.max_clock_skew,
         now,
     };
+    let host = match super::host::request_host(&parts.uri, &parts.headers) {
+        Ok(h) => h,
+        Err(e) => {
+            return error(
+                StsError {
+                    status: 400,
+                    code: "InvalidRequest",
+                    message: e.0.into(),
+                },
+                &request_id,
+            );
+        }
+    };
     let query = parts.uri.query().unwrap_or("");
     let req = RequestParts {
         method: parts.method.as_str(),
         path: parts.uri.path(),
         query,
         headers: &parts.headers,
-        authority: parts.uri.authority().map(|a| a.as_str()),
+        authority: host,
     };
     let skew = config.server.max_clock_skew.as_secs();
     let parsed = match parse_request_auth(&req, &policy) {
@@ -176,7 +201,11 @@ pub async fn handle(
                 &request_id,
             );
         }
-        Err(e) => return error(sigv4_to_sts(&e, now, skew), &request_id),
+        Err(e) => {
+            let e = sigv4_to_sts(&e, now, skew);
+            state.metrics.auth_failure("sts", e.code, None, peer);
+            return error(e, &request_id);
+        }
     };
     let caller = match state.identities.resolve(
         &state.keyring,
@@ -185,7 +214,12 @@ pub async fn handle(
         now.unix(),
     ) {
         Ok(c) => c,
-        Err(e) => return error(credential_error(e), &request_id),
+        Err(e) => {
+            let e = credential_error(e);
+            let key = parsed.credential.access_key_id();
+            state.metrics.auth_failure("sts", e.code, Some(key), peer);
+            return error(e, &request_id);
+        }
     };
     let payload_hash = hex::encode(Sha256::digest(&body));
     if let Err(e) = verify_signature(
@@ -196,7 +230,10 @@ pub async fn handle(
         UriMode::Normalized,
         &state.signing_keys,
     ) {
-        return error(sigv4_to_sts(&e, now, skew), &request_id);
+        let e = sigv4_to_sts(&e, now, skew);
+        let key = parsed.credential.access_key_id();
+        state.metrics.auth_failure("sts", e.code, Some(key), peer);
+        return error(e, &request_id);
     }
     let mut params = match parse_form(query) {
         Ok(p) => p,

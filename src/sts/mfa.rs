@@ -1,15 +1,109 @@
 //! TOTP (RFC 6238: SHA-1, 6 digits, 30-second steps, one step of tolerance either side) with
-//! single-use codes: a code that verified once cannot verify again for the same device.
+//! single-use codes and attempt limits.
+//!
+//! A 6-digit code falls to ~500,000 guesses on average; unthrottled, that is seconds. So every
+//! failure (wrong code, reused code, unknown device) counts against both the device and the
+//! caller, and `max_failures` within `window` lock both out for `lockout`: every attempt is then
+//! refused exactly as a wrong code is (the correct code too), so the limit is no oracle. The
+//! state (used codes, failures, lockouts) sits behind [`MfaState`], so a store shared by several
+//! replicas can replace the in-process one.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use totp_rs::{Algorithm, Builder};
 
-/// Remembers used (device, time step) pairs until their window has passed.
+use crate::config::MfaLimits;
+
+/// What MFA checks remember between requests. Times are Unix seconds.
+pub trait MfaState: Send + Sync {
+    /// Marks the code of `step` used for `device` until `until`; false if it already was.
+    fn use_code(&self, device: &str, step: u64, until: u64, now: u64) -> bool;
+    /// Counts a failure of `subject` at `now`; returns its failures within `window` seconds.
+    fn add_failure(&self, subject: &str, now: u64, window: u64) -> u32;
+    /// Forgets the failures of `subject` (after a success).
+    fn clear_failures(&self, subject: &str);
+    /// Locks `subject` out until `until`.
+    fn lock(&self, subject: &str, until: u64);
+    /// Whether `subject` is locked out at `now`.
+    fn is_locked(&self, subject: &str, now: u64) -> bool;
+}
+
+/// The state of one process (lost on restart; see the operations issue for a shared store).
 #[derive(Default)]
+pub struct LocalMfaState {
+    inner: Mutex<LocalInner>,
+}
+
+#[derive(Default)]
+struct LocalInner {
+    used: HashMap<(String, u64), u64>,
+    failures: HashMap<String, Vec<u64>>,
+    locked: HashMap<String, u64>,
+}
+
+impl MfaState for LocalMfaState {
+    fn use_code(&self, device: &str, step: u64, until: u64, now: u64) -> bool {
+        let mut s = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        s.used.retain(|_, u| *u >= now);
+        s.used.insert((device.to_string(), step), until).is_none()
+    }
+
+    fn add_failure(&self, subject: &str, now: u64, window: u64) -> u32 {
+        let mut s = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        // Forget subjects whose failures are all out of the window (bounded memory).
+        if s.failures.len() > 10_000 {
+            s.failures
+                .retain(|_, times| times.last().is_some_and(|t| t + window > now));
+        }
+        let times = s.failures.entry(subject.to_string()).or_default();
+        times.retain(|t| t + window > now);
+        times.push(now);
+        u32::try_from(times.len()).unwrap_or(u32::MAX)
+    }
+
+    fn clear_failures(&self, subject: &str) {
+        let mut s = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        s.failures.remove(subject);
+    }
+
+    fn lock(&self, subject: &str, until: u64) {
+        let mut s = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let now_floor = until.saturating_sub(86_400 * 2);
+        s.locked.retain(|_, u| *u > now_floor);
+        s.locked.insert(subject.to_string(), until);
+    }
+
+    fn is_locked(&self, subject: &str, now: u64) -> bool {
+        let s = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        s.locked.get(subject).is_some_and(|until| *until > now)
+    }
+}
+
+/// Counts of MFA outcomes, for `/metrics`.
+#[derive(Default)]
+pub struct MfaCounters {
+    pub invalid: AtomicU64,
+    pub reused: AtomicU64,
+    pub unknown_device: AtomicU64,
+    /// Attempts refused because the device or caller was locked out.
+    pub locked_out: AtomicU64,
+    /// Lockouts started.
+    pub lockouts: AtomicU64,
+}
+
+/// Verifies codes, remembers used ones, and enforces the attempt limits.
 pub struct MfaVerifier {
-    used: Mutex<HashMap<(String, u64), u64>>,
+    state: Arc<dyn MfaState>,
+    limits: MfaLimits,
+    pub counters: MfaCounters,
+}
+
+impl Default for MfaVerifier {
+    fn default() -> Self {
+        MfaVerifier::new(Arc::new(LocalMfaState::default()), MfaLimits::default())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,6 +112,8 @@ pub enum MfaError {
     Invalid,
     /// A valid code that was already used.
     Reused,
+    /// The device or the caller is locked out after too many failures.
+    LockedOut,
 }
 
 fn totp(seed_base32: &str) -> Option<totp_rs::Totp> {
@@ -41,26 +137,97 @@ pub fn current_code(seed_base32: &str, unix: u64) -> Option<String> {
 }
 
 impl MfaVerifier {
-    /// Checks `code` for the device `serial` at `unix` seconds and marks it used.
+    pub fn new(state: Arc<dyn MfaState>, limits: MfaLimits) -> MfaVerifier {
+        MfaVerifier {
+            state,
+            limits,
+            counters: MfaCounters::default(),
+        }
+    }
+
+    /// Checks `code` for the device `serial` of `caller` at `unix` seconds and marks it used.
     pub fn verify(
         &self,
         serial: &str,
+        caller: &str,
         seed_base32: &str,
         code: &str,
         unix: u64,
     ) -> Result<(), MfaError> {
-        if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(MfaError::Invalid);
+        let subjects = [format!("device:{serial}"), format!("caller:{caller}")];
+        if subjects.iter().any(|s| self.state.is_locked(s, unix)) {
+            self.counters.locked_out.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                device = serial,
+                caller,
+                "MFA attempt refused: locked out after too many failures"
+            );
+            return Err(MfaError::LockedOut);
         }
-        let totp = totp(seed_base32).ok_or(MfaError::Invalid)?;
-        let step = totp.check(code, unix).ok_or(MfaError::Invalid)?;
-        let mut used = self.used.lock().unwrap_or_else(|p| p.into_inner());
-        let now_step = unix / 30;
-        used.retain(|_, until| *until >= now_step);
-        if used.insert((serial.to_string(), step), step + 2).is_some() {
-            return Err(MfaError::Reused);
+        let outcome = (|| {
+            if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(MfaError::Invalid);
+            }
+            let totp = totp(seed_base32).ok_or(MfaError::Invalid)?;
+            let step = totp.check(code, unix).ok_or(MfaError::Invalid)?;
+            // A code stays usable for one step after its own (the tolerance above).
+            if !self.state.use_code(serial, step, (step + 2) * 30, unix) {
+                return Err(MfaError::Reused);
+            }
+            Ok(())
+        })();
+        match outcome {
+            Ok(()) => {
+                for s in &subjects {
+                    self.state.clear_failures(s);
+                }
+                Ok(())
+            }
+            Err(e) => {
+                let counter = match e {
+                    MfaError::Reused => &self.counters.reused,
+                    _ => &self.counters.invalid,
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+                self.fail(&subjects, serial, caller, unix);
+                Err(e)
+            }
         }
-        Ok(())
+    }
+
+    /// Counts a failure for a device the caller does not have (a guessed serial).
+    pub fn unknown_device(&self, serial: &str, caller: &str, unix: u64) {
+        self.counters.unknown_device.fetch_add(1, Ordering::Relaxed);
+        self.fail(&[format!("caller:{caller}")], serial, caller, unix);
+    }
+
+    fn fail(&self, subjects: &[String], serial: &str, caller: &str, unix: u64) {
+        let window = self.limits.window.as_secs();
+        let mut worst = 0;
+        for s in subjects {
+            let n = self.state.add_failure(s, unix, window);
+            worst = worst.max(n);
+            if n >= self.limits.max_failures {
+                self.state.lock(s, unix + self.limits.lockout.as_secs());
+            }
+        }
+        if worst >= self.limits.max_failures {
+            self.counters.lockouts.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                device = serial,
+                caller,
+                failures = worst,
+                lockout_seconds = self.limits.lockout.as_secs(),
+                "MFA locked out after too many failures"
+            );
+        } else {
+            tracing::warn!(
+                device = serial,
+                caller,
+                failures = worst,
+                "MFA code refused"
+            );
+        }
     }
 }
 
@@ -84,27 +251,177 @@ mod tests {
         let now = 1_800_000_000;
         let code = current_code(SEED, now).unwrap();
         assert_eq!(
-            v.verify("arn:aws:iam::111122223333:mfa/x", SEED, &code, now),
+            v.verify(
+                "arn:aws:iam::111122223333:mfa/x",
+                "arn:aws:iam::111122223333:user/u",
+                SEED,
+                &code,
+                now
+            ),
             Ok(())
         );
         assert_eq!(
-            v.verify("arn:aws:iam::111122223333:mfa/x", SEED, &code, now),
+            v.verify(
+                "arn:aws:iam::111122223333:mfa/x",
+                "arn:aws:iam::111122223333:user/u",
+                SEED,
+                &code,
+                now
+            ),
             Err(MfaError::Reused)
         );
         // The previous step's code is still accepted (clock drift), the one before is not.
         let previous = current_code(SEED, now - 30).unwrap();
         assert_eq!(
-            v.verify("arn:aws:iam::111122223333:mfa/x", SEED, &previous, now),
+            v.verify(
+                "arn:aws:iam::111122223333:mfa/x",
+                "arn:aws:iam::111122223333:user/u",
+                SEED,
+                &previous,
+                now
+            ),
             Ok(())
         );
         let old = current_code(SEED, now - 90).unwrap();
         assert_eq!(
-            v.verify("arn:aws:iam::111122223333:mfa/x", SEED, &old, now),
+            v.verify(
+                "arn:aws:iam::111122223333:mfa/x",
+                "arn:aws:iam::111122223333:user/u",
+                SEED,
+                &old,
+                now
+            ),
             Err(MfaError::Invalid)
         );
         assert_eq!(
-            v.verify("arn:aws:iam::111122223333:mfa/x", SEED, "12345", now),
+            v.verify(
+                "arn:aws:iam::111122223333:mfa/x",
+                "arn:aws:iam::111122223333:user/u",
+                SEED,
+                "12345",
+                now
+            ),
             Err(MfaError::Invalid)
         );
+    }
+}
+
+#[cfg(test)]
+mod limit_tests {
+    use super::*;
+
+    const SEED: &str = "CIJYCW5LZJLZYII233IF6F5N7IIJRE6D";
+    const DEVICE: &str = "arn:aws:iam::111122223333:mfa/x";
+    const USER: &str = "arn:aws:iam::111122223333:user/u";
+
+    fn verifier() -> MfaVerifier {
+        MfaVerifier::new(
+            Arc::new(LocalMfaState::default()),
+            MfaLimits {
+                max_failures: 5,
+                window: std::time::Duration::from_secs(300),
+                lockout: std::time::Duration::from_secs(900),
+            },
+        )
+    }
+
+    /// A code that is wrong now: the correct one with its last digit changed.
+    fn wrong(now: u64) -> String {
+        let mut c = current_code(SEED, now).unwrap().into_bytes();
+        c[5] = if c[5] == b'9' { b'0' } else { c[5] + 1 };
+        String::from_utf8(c).unwrap()
+    }
+
+    #[test]
+    fn five_failures_lock_the_device_and_the_right_code_is_refused_too() {
+        let v = verifier();
+        let now = 1_800_000_000;
+        for i in 0..5 {
+            assert_eq!(
+                v.verify(DEVICE, USER, SEED, &wrong(now), now + i),
+                Err(MfaError::Invalid)
+            );
+        }
+        let right = current_code(SEED, now + 10).unwrap();
+        assert_eq!(
+            v.verify(DEVICE, USER, SEED, &right, now + 10),
+            Err(MfaError::LockedOut)
+        );
+        assert_eq!(v.counters.lockouts.load(Ordering::Relaxed), 1);
+        assert_eq!(v.counters.locked_out.load(Ordering::Relaxed), 1);
+        // Still locked just before the lockout ends; the right code works after it.
+        let late = now + 4 + 899;
+        assert_eq!(
+            v.verify(DEVICE, USER, SEED, &current_code(SEED, late).unwrap(), late),
+            Err(MfaError::LockedOut)
+        );
+        let after = now + 4 + 900;
+        assert_eq!(
+            v.verify(
+                DEVICE,
+                USER,
+                SEED,
+                &current_code(SEED, after).unwrap(),
+                after
+            ),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn failures_outside_the_window_do_not_add_up_and_a_success_resets_them() {
+        let v = verifier();
+        let now = 1_800_000_000;
+        for i in 0..4 {
+            assert_eq!(
+                v.verify(DEVICE, USER, SEED, &wrong(now), now + i * 100),
+                Err(MfaError::Invalid)
+            );
+        }
+        // The first failure (at now) has left the 300 s window: 4 in the window, not locked.
+        let t = now + 400;
+        assert_eq!(
+            v.verify(DEVICE, USER, SEED, &current_code(SEED, t).unwrap(), t),
+            Ok(())
+        );
+        for i in 0..4 {
+            assert_eq!(
+                v.verify(DEVICE, USER, SEED, &wrong(t + 40), t + 40 + i),
+                Err(MfaError::Invalid)
+            );
+        }
+        let t2 = t + 60;
+        assert_eq!(
+            v.verify(DEVICE, USER, SEED, &current_code(SEED, t2).unwrap(), t2),
+            Ok(()),
+            "the success reset the count"
+        );
+    }
+
+    #[test]
+    fn the_caller_is_limited_across_devices_and_guessed_serials() {
+        let v = verifier();
+        let now = 1_800_000_000;
+        for i in 0..3 {
+            v.unknown_device(
+                &format!("arn:aws:iam::111122223333:mfa/guess{i}"),
+                USER,
+                now,
+            );
+        }
+        for i in 0..2 {
+            assert_eq!(
+                v.verify(DEVICE, USER, SEED, &wrong(now), now + i),
+                Err(MfaError::Invalid)
+            );
+        }
+        let right = current_code(SEED, now + 5).unwrap();
+        assert_eq!(
+            v.verify(DEVICE, USER, SEED, &right, now + 5),
+            Err(MfaError::LockedOut)
+        );
+        // Another user of the same device... the device itself has 2 failures only: not locked.
+        let other = "arn:aws:iam::111122223333:user/other";
+        assert_eq!(v.verify(DEVICE, other, SEED, &right, now + 5), Ok(()));
     }
 }

@@ -206,21 +206,19 @@ impl StsService {
             Caller::Session { .. } => return Err(unable()),
         };
         let user = self.store.user(&user_arn).ok_or_else(unable)?;
-        let (_, seed) = user
-            .mfa
-            .iter()
-            .find(|(s, _)| s == serial)
-            .ok_or_else(unable)?;
-        match self.mfa.verify(
-            serial,
-            seed.expose(),
-            code,
-            u64::try_from(info.now).unwrap_or(0),
-        ) {
+        let now = u64::try_from(info.now).unwrap_or(0);
+        let Some((_, seed)) = user.mfa.iter().find(|(s, _)| s == serial) else {
+            self.mfa.unknown_device(serial, &user_arn, now);
+            return Err(unable());
+        };
+        match self.mfa.verify(serial, &user_arn, seed.expose(), code, now) {
             Ok(()) => Ok(true),
-            Err(MfaError::Invalid | MfaError::Reused) => Err(StsError::access_denied(
-                "MultiFactorAuthentication failed with invalid MFA one time pass code. ",
-            )),
+            // A lockout reads exactly as a wrong code: the limit must not be an oracle.
+            Err(MfaError::Invalid | MfaError::Reused | MfaError::LockedOut) => {
+                Err(StsError::access_denied(
+                    "MultiFactorAuthentication failed with invalid MFA one time pass code. ",
+                ))
+            }
         }
     }
 

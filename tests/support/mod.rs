@@ -246,6 +246,16 @@ fn free_port() -> u16 {
 impl Gateway {
     /// Starts the gateway with `config_text` (the demo config's ports are rewritten).
     pub fn start(config_text: &str) -> Gateway {
+        Gateway::start_with_fd_limit(config_text, None)
+    }
+
+    /// The process id of `stsgate serve`.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// As [`Gateway::start`], with the open-file limit lowered to `nofile` (through `ulimit`).
+    pub fn start_with_fd_limit(config_text: &str, nofile: Option<u32>) -> Gateway {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("policies")).unwrap();
         std::fs::copy(
@@ -266,7 +276,17 @@ impl Gateway {
         let config_path = dir.path().join("stsgate.toml");
         std::fs::write(&config_path, text).unwrap();
         let log = std::fs::File::create(dir.path().join("gateway.log")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_stsgate"))
+        let mut command = match nofile {
+            Some(n) => {
+                let mut c = Command::new("sh");
+                c.arg("-c")
+                    .arg(format!("ulimit -n {n} && exec \"$0\" \"$@\""))
+                    .arg(env!("CARGO_BIN_EXE_stsgate"));
+                c
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_stsgate")),
+        };
+        let child = command
             .arg("serve")
             .arg("--config")
             .arg(&config_path)

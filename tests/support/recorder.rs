@@ -304,6 +304,14 @@ async fn stored(
     req: Request<Incoming>,
 ) -> Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
+    // The gateway's readiness probe: answered, not recorded (tests count what arrives).
+    if parts
+        .headers
+        .get("user-agent")
+        .is_some_and(|v| v == "stsgate-readiness-probe")
+    {
+        return xml_error(403, "AccessDenied");
+    }
     // Test-only: the recorder keeps whole bodies so tests can compare them.
     let body = body.collect().await.ok().map(|b| b.to_bytes());
     let signature = verify(&parts, body.as_ref(), listen);
