@@ -672,3 +672,111 @@ fn failed_authentication_leaves_one_log_line_and_a_metric_and_floods_are_rate_li
     );
     println!("303 authentication failures counted, {logged} log lines");
 }
+
+/// Established TCP connections from `pid` to `port` on 127.0.0.1 (from /proc: no `ss` needed).
+fn connections_to(pid: u32, port: u16) -> usize {
+    let inodes: std::collections::HashSet<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| {
+            d.filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+                .filter_map(|l| {
+                    let l = l.to_string_lossy().into_owned();
+                    l.strip_prefix("socket:[")
+                        .and_then(|r| r.strip_suffix(']'))
+                        .map(str::to_string)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    let remote = format!("0100007F:{port:04X}");
+    table
+        .lines()
+        .skip(1)
+        .filter(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.len() > 9 && f[2] == remote && f[3] == "01" && inodes.contains(f[9])
+        })
+        .count()
+}
+
+#[test]
+fn a_stalled_backend_504_closes_the_upstream_and_the_client_connections() {
+    let Some(backend) = support::Backend::start("s3s-fs") else {
+        return;
+    };
+    let toml = format!(
+        "[[backends]]\nname = \"s3s-fs\"\nkind = \"s3\"\nurl = \"{}\"\nregion = \"{}\"\naccess_key_id = \"{}\"\nsecret_access_key = \"{}\"\ntimeout_seconds = 2",
+        backend.endpoint, backend.region, backend.access_key_id, backend.secret_access_key
+    );
+    let gw = Gateway::with_backend(&toml, WRITER_ROLE);
+    let creds = assume(
+        &gw,
+        "arn:aws:iam::111122223333:role/s3_writer",
+        "stall",
+        None,
+    );
+    let port: u16 = backend
+        .endpoint
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let a = addr(&gw);
+    let host = a.to_string();
+    // Freeze the backend, then upload 50 MiB: it accepts the connection but never reads.
+    let signal = |sig: &str| {
+        std::process::Command::new("kill")
+            .args([sig, &backend.pid.to_string()])
+            .status()
+            .unwrap()
+    };
+    assert!(signal("-STOP").success());
+    let body = vec![7u8; 50 * 1024 * 1024];
+    let path = format!("/{}/stalled.bin", backend.bucket);
+    let wire = signed(
+        "PUT",
+        &path,
+        &host,
+        (&creds.key_id, &creds.secret, creds.token.as_deref()),
+        "s3",
+        &body,
+        &[],
+    );
+    let mut s = TcpStream::connect(a).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.set_write_timeout(Some(Duration::from_secs(20))).unwrap();
+    let writer = {
+        let mut w = s.try_clone().unwrap();
+        std::thread::spawn(move || {
+            let _ = w.write_all(&wire);
+        })
+    };
+    let started = Instant::now();
+    let (status, head, response) = read_response(&mut s).unwrap();
+    let waited = started.elapsed();
+    assert_eq!(status, 504, "{response}");
+    assert!(
+        head.to_ascii_lowercase().contains("connection: close"),
+        "{head}"
+    );
+    // The client connection is closed after the 504 ...
+    let mut rest = [0u8; 1];
+    let closed = matches!(s.read(&mut rest), Ok(0) | Err(_));
+    assert!(
+        closed,
+        "the client connection must be closed after a 504 mid-upload"
+    );
+    let _ = writer.join();
+    // ... and so is the upstream one, while the backend is still frozen.
+    std::thread::sleep(Duration::from_millis(500));
+    let upstream = connections_to(gw.pid(), port);
+    assert!(signal("-CONT").success());
+    assert_eq!(
+        upstream, 0,
+        "the gateway kept {upstream} connection(s) to the frozen backend"
+    );
+    println!(
+        "504 after {waited:?}; client and upstream connections closed while the backend was frozen"
+    );
+}

@@ -35,6 +35,8 @@ pub struct Backend {
     pub secret_access_key: String,
     pub bucket: String,
     pub region: String,
+    /// The backend server's process id.
+    pub pid: u32,
     dir: tempfile::TempDir,
 }
 
@@ -75,6 +77,7 @@ impl Backend {
             secret_access_key: get("SECRET_ACCESS_KEY"),
             bucket: get("BUCKET"),
             region: get("REGION"),
+            pid: get("PID").parse().expect("PID is a number"),
             dir,
         })
     }
