@@ -422,3 +422,48 @@ fn problems_print_as_file_line_column() {
         "{printed}"
     );
 }
+
+#[test]
+fn limits_have_defaults_ranges_and_located_errors() {
+    let loaded = load(&demo_path()).unwrap_or_else(|p| panic!("{p:#?}"));
+    assert_eq!(
+        loaded.config.limits,
+        Limits::default(),
+        "no [limits]: the defaults"
+    );
+    let text = format!(
+        "{}\n[limits]\nmax_connections = 64\nmfa_max_failures = 3\nmfa_lockout_seconds = 60\n",
+        demo()
+    );
+    let limits = load_str(&demo_path(), &text).unwrap().config.limits;
+    assert_eq!(
+        (
+            limits.max_connections,
+            limits.mfa.max_failures,
+            limits.mfa.lockout.as_secs()
+        ),
+        (64, 3, 60)
+    );
+    assert_eq!(limits.idle_timeout, Limits::default().idle_timeout);
+    let text = format!(
+        "{}\n[limits]\nmfa_max_failures = 0\nidle_timeout_seconds = 99999\n",
+        demo()
+    );
+    assert_error(
+        &text,
+        "mfa_max_failures must be between 1 and 100, not 0",
+        line_of(&text, "mfa_max_failures = 0"),
+    );
+    assert_error(
+        &text,
+        "idle_timeout_seconds must be between 1 and 3600",
+        line_of(&text, "idle_timeout_seconds = 99999"),
+    );
+    let text = format!("{}\n[limits]\nmfa_max_failure = 3\n", demo());
+    assert!(
+        errors(&text)
+            .iter()
+            .any(|p| p.message.contains("unknown field")),
+        "typos are caught"
+    );
+}
