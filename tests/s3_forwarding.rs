@@ -1089,3 +1089,54 @@ fn a_missing_key_is_access_denied_for_callers_who_may_not_list_the_bucket() {
     let present = get(&get_only, "GET", "/recorded/present.txt");
     assert_eq!((present.status, present.body.as_str()), (200, "here"));
 }
+
+#[test]
+fn backend_fingerprints_do_not_reach_clients_unless_the_config_asks() {
+    let rec = Recorder::start();
+    let complete = "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>\"e\"</ETag></Part></CompleteMultipartUpload>";
+    let call = Call {
+        method: "POST",
+        path: "/recorded/big.bin",
+        query: "uploadId=U1",
+        body: complete.as_bytes(),
+        ..Default::default()
+    };
+    let backend_addr = rec.addr.to_string();
+    {
+        let gw = gateway_for(&rec.endpoint, "");
+        let creds = assume(&gw, WRITER, "fingerprints", None);
+        let answer = send(&gw, Some(&creds), &call);
+        assert_eq!(answer.status, 200, "{answer:?}");
+        let gateway_host = gw.endpoint.trim_start_matches("http://");
+        assert!(
+            answer.body.contains(&format!(
+                "<Location>http://{gateway_host}/recorded/big.bin</Location>"
+            )),
+            "{}",
+            answer.body
+        );
+        assert!(!answer.body.contains(&backend_addr), "{}", answer.body);
+        let headers = answer.headers.to_ascii_lowercase();
+        assert!(
+            !headers.contains("server:") && !headers.contains("x-amz-id-2"),
+            "{headers}"
+        );
+        assert!(headers.contains("x-amz-request-id"), "{headers}");
+    }
+    let gw = gateway_for(&rec.endpoint, "pass_fingerprints = true\n");
+    let creds = assume(&gw, WRITER, "fingerprints", None);
+    let answer = send(&gw, Some(&creds), &call);
+    assert!(
+        answer.body.contains(&backend_addr),
+        "passed through on request: {}",
+        answer.body
+    );
+    assert!(
+        answer
+            .headers
+            .to_ascii_lowercase()
+            .contains("server: recorderstore/1.0"),
+        "{}",
+        answer.headers
+    );
+}

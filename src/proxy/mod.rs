@@ -58,6 +58,24 @@ pub fn response_headers(headers: &mut HeaderMap, pass_fingerprints: bool) {
     }
 }
 
+/// Replaces the text of a `<Location>` element (the backend's own URL in a
+/// CompleteMultipartUpload result) with `location`; a body without one is returned unchanged.
+pub fn replace_location(body: &[u8], location: &str) -> Vec<u8> {
+    let text = String::from_utf8_lossy(body);
+    let (Some(start), Some(end)) = (text.find("<Location>"), text.find("</Location>")) else {
+        return body.to_vec();
+    };
+    let start = start + "<Location>".len();
+    if end < start {
+        return body.to_vec();
+    }
+    let mut out = String::with_capacity(text.len());
+    out.push_str(&text[..start]);
+    out.push_str(&crate::sts::xml::escape(location));
+    out.push_str(&text[end..]);
+    out.into_bytes()
+}
+
 /// The backend request line of a typed S3 request, path style: `/{bucket}/{key}` with the key
 /// encoded by the gateway (one encoding, `/` kept), and the operation's own parameters. Nothing of
 /// the client's request line is reused.

@@ -807,6 +807,29 @@ async fn forward(
             head,
             request_id,
         ),
+        Ok(Ok(response))
+            if classified.operation == "CompleteMultipartUpload" && !backend.pass_fingerprints =>
+        {
+            let (mut rparts, rbody) = response.into_parts();
+            crate::proxy::response_headers(&mut rparts.headers, false);
+            let read = http_body_util::Limited::new(rbody, MAX_LOCATION_BODY).collect();
+            let Ok(Ok(body)) = tokio::time::timeout(backend.timeout, read).await else {
+                return error_response(
+                    502,
+                    "BadGateway",
+                    "The backend's CompleteMultipartUpload answer was cut off or too large",
+                    &[],
+                    head,
+                    request_id,
+                );
+            };
+            let location = client_location(state, parts, classified);
+            let body = Bytes::from(crate::proxy::replace_location(&body.to_bytes(), &location));
+            rparts
+                .headers
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+            Response::from_parts(rparts, super::boxed(http_body_util::Full::new(body)))
+        }
         Ok(Ok(response)) => {
             let (mut rparts, rbody) = response.into_parts();
             crate::proxy::response_headers(&mut rparts.headers, backend.pass_fingerprints);
@@ -815,6 +838,44 @@ async fn forward(
                 crate::proxy::IdleTimeout::new(rbody, backend.timeout).boxed_unsync(),
             )
         }
+    }
+}
+
+/// Largest CompleteMultipartUpload answer read to rewrite its `<Location>`.
+const MAX_LOCATION_BODY: usize = 1024 * 1024;
+
+/// The object's URL as the client addressed the gateway (its host, its addressing style), for a
+/// `<Location>` that must not name the backend.
+fn client_location(
+    state: &State,
+    parts: &http::request::Parts,
+    classified: &crate::s3::Classified,
+) -> String {
+    let scheme = if state.config.server.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let host = super::host::request_host(&parts.uri, &parts.headers)
+        .ok()
+        .flatten()
+        .unwrap_or("");
+    let bucket = classified.target.bucket.as_deref().unwrap_or("");
+    let key = crate::sigv4::encoding::uri_encode(
+        classified.target.key.as_deref().unwrap_or("").as_bytes(),
+        true,
+    );
+    let host_name = host.split(':').next().unwrap_or("").to_ascii_lowercase();
+    let virtual_hosted = state
+        .config
+        .server
+        .public_hosts
+        .iter()
+        .any(|base| host_name == format!("{bucket}.{base}"));
+    if virtual_hosted {
+        format!("{scheme}://{host}/{key}")
+    } else {
+        format!("{scheme}://{host}/{bucket}/{key}")
     }
 }
 

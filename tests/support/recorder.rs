@@ -396,6 +396,18 @@ async fn stored(
             s.objects.remove(&path);
             ok(StatusCode::NO_CONTENT, Bytes::new())
         }
+        // CompleteMultipartUpload, answered as backends do: naming themselves.
+        ("POST", false) if query.starts_with("uploadId=") => {
+            let mut r = ok(
+                StatusCode::OK,
+                Bytes::from(format!(
+                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CompleteMultipartUploadResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Location>http://{listen}{path}</Location><Bucket>b</Bucket><Key>k</Key><ETag>\"e-1\"</ETag></CompleteMultipartUploadResult>"
+                )),
+            );
+            r.headers_mut().insert("server", "RecorderStore/1.0".parse().unwrap());
+            r.headers_mut().insert("x-amz-id-2", "recorder-host-id".parse().unwrap());
+            r
+        }
         _ => ok(StatusCode::OK, Bytes::new()),
     }
 }
