@@ -14,6 +14,8 @@ use http::HeaderMap;
 use http_body::{Body, Frame, SizeHint};
 use sha2::{Digest, Sha256};
 
+pub mod pool;
+
 /// Headers that describe one hop, never forwarded (RFC 9110 §7.6.1), plus client auth.
 pub const HOP_BY_HOP: &[&str] = &[
     "connection",

@@ -55,8 +55,7 @@ where
     http_body_util::BodyExt::boxed_unsync(http_body_util::BodyExt::map_err(body, Into::into))
 }
 
-pub(crate) type UpstreamBody =
-    http_body_util::combinators::UnsyncBoxBody<Bytes, crate::proxy::BodyError>;
+pub(crate) use crate::proxy::pool::UpstreamBody;
 
 /// A backend with its pooled client and the signer for its credentials.
 pub struct BackendClient {
@@ -68,10 +67,8 @@ pub struct BackendClient {
     pub timeout: Duration,
     /// Pass the backend's identifying response headers to clients (`pass_fingerprints`).
     pub pass_fingerprints: bool,
-    pub client: hyper_util::client::legacy::Client<
-        hyper_util::client::legacy::connect::HttpConnector,
-        UpstreamBody,
-    >,
+    /// Its upstream connections (see [`crate::proxy::pool`]).
+    pub pool: Arc<crate::proxy::pool::UpstreamPool>,
 }
 
 /// Shared state of a running server: one config snapshot and what is derived from it.
@@ -107,10 +104,7 @@ impl State {
                     b.name
                 ));
             }
-            let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
-            connector.set_nodelay(true);
-            let client =
-                hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build(connector);
+            let pool = crate::proxy::pool::UpstreamPool::new(&b.url);
             let (akid, secret, token) = match &b.credentials {
                 Some(c) => (
                     c.access_key_id.as_str(),
@@ -139,7 +133,7 @@ impl State {
                 signer,
                 timeout: b.timeout,
                 pass_fingerprints: b.pass_fingerprints,
-                client,
+                pool,
             });
         }
         let metrics = Arc::new(Metrics::default());

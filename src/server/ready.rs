@@ -56,8 +56,9 @@ async fn probe(backend: &BackendClient) -> bool {
     else {
         return false;
     };
+    // The probe's connection is closed with its response, not pooled.
     matches!(
-        tokio::time::timeout(PROBE_TIMEOUT, backend.client.request(request)).await,
+        tokio::time::timeout(PROBE_TIMEOUT, backend.pool.send(request, PROBE_TIMEOUT)).await,
         Ok(Ok(_))
     )
 }

@@ -879,79 +879,19 @@ fn client_location(
     }
 }
 
-/// Why a backend gave no response head.
-enum Unanswered {
-    /// It could not be reached.
-    Unreachable,
-    /// The connection broke before an answer.
-    Broken,
-}
+use crate::proxy::pool::{PooledBody, Unanswered};
 
 /// Sends `upstream` and waits for the response head. The wait is cut off, aborting the upstream
 /// request, when nothing has moved for the backend's timeout: no body bytes from the client
 /// (`Stall::Client`), or no answer once the body is sent or while the backend is not reading it
-/// (`Stall::Backend`). A long upload that keeps moving is never cut off.
-///
-/// A request with a body goes on a connection of its own, whose task is aborted when the wait is
-/// cut off: a backend that stopped reading would otherwise keep a pooled connection (and the
-/// client's body behind it) stuck in a write until it wakes up. Requests without a body use the
-/// pool; dropping their response future closes the connection.
+/// (`Stall::Backend`). A long upload that keeps moving is never cut off. Cutting off drops the
+/// request's upstream connection, which closes its socket at once (see [`crate::proxy::pool`]).
 async fn send_watched(
     backend: &super::BackendClient,
     upstream: http::Request<super::UpstreamBody>,
     progress: std::sync::Arc<crate::proxy::Progress>,
-) -> Result<Result<Response<Incoming>, Unanswered>, Stall> {
-    use http_body::Body as _;
-    let has_body = upstream.body().size_hint().exact() != Some(0);
-    let mut dedicated: Option<tokio::task::JoinHandle<()>> = None;
-    let response: std::pin::Pin<
-        Box<dyn std::future::Future<Output = Result<Response<Incoming>, Unanswered>> + Send>,
-    > = if has_body {
-        let mut upstream = upstream;
-        // Origin-form on the wire, as the pooled client sends it.
-        if let Some(pq) = upstream.uri().path_and_query().cloned() {
-            *upstream.uri_mut() = http::Uri::from(pq);
-        }
-        let (host, port) = match backend.url.authority() {
-            Some(a) => (a.host().to_string(), a.port_u16().unwrap_or(80)),
-            None => return Ok(Err(Unanswered::Unreachable)),
-        };
-        let connect = tokio::time::timeout(
-            backend.timeout,
-            tokio::net::TcpStream::connect((host.as_str(), port)),
-        );
-        let stream = match connect.await {
-            Ok(Ok(s)) => s,
-            Ok(Err(_)) => return Ok(Err(Unanswered::Unreachable)),
-            Err(_) => return Err(Stall::Backend),
-        };
-        let _ = stream.set_nodelay(true);
-        let Ok((mut sender, conn)) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await
-        else {
-            return Ok(Err(Unanswered::Broken));
-        };
-        dedicated = Some(tokio::spawn(async move {
-            let _ = conn.await;
-        }));
-        Box::pin(async move {
-            sender
-                .send_request(upstream)
-                .await
-                .map_err(|_| Unanswered::Broken)
-        })
-    } else {
-        let pooled = backend.client.request(upstream);
-        Box::pin(async move {
-            pooled.await.map_err(|e| {
-                if e.is_connect() {
-                    Unanswered::Unreachable
-                } else {
-                    Unanswered::Broken
-                }
-            })
-        })
-    };
+) -> Result<Result<Response<PooledBody>, Unanswered>, Stall> {
+    let response = backend.pool.send(upstream, backend.timeout);
     tokio::pin!(response);
     loop {
         let (since, _) = progress.waiting_since();
@@ -961,10 +901,6 @@ async fn send_watched(
             () = tokio::time::sleep_until(deadline) => {
                 let (since, who) = progress.waiting_since();
                 if since.elapsed() >= backend.timeout {
-                    if let Some(task) = &dedicated {
-                        // Closes the upstream socket and drops the client's body with it.
-                        task.abort();
-                    }
                     return Err(who);
                 }
             }
