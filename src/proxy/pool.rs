@@ -180,7 +180,14 @@ impl Body for PooledBody {
     ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
         let this = &mut *self;
         let polled = Pin::new(&mut this.inner).poll_frame(cx);
-        if let Poll::Ready(None) = polled
+        // The end is known either from a final `None` or, right after the last frame, from
+        // `is_end_stream` (a reader that trusts it never polls for the `None`).
+        let ended = match &polled {
+            Poll::Ready(None) => true,
+            Poll::Ready(Some(Ok(_))) => this.inner.is_end_stream(),
+            _ => false,
+        };
+        if ended
             && let Some(connection) = this.connection.take()
             && this.reusable
         {
@@ -195,5 +202,72 @@ impl Body for PooledBody {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http_body_util::BodyExt;
+
+    use super::*;
+
+    /// A keep-alive HTTP/1.1 server answering every request with `body`; counts connections.
+    async fn server(body: &'static [u8]) -> (http::Uri, Arc<std::sync::atomic::AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = accepted.clone();
+        tokio::spawn(async move {
+            loop {
+                let (stream, _) = listener.accept().await.unwrap();
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |_req| async move {
+                        Ok::<_, std::convert::Infallible>(http::Response::new(
+                            http_body_util::Full::new(Bytes::from_static(body)),
+                        ))
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        (format!("http://{addr}").parse().unwrap(), accepted)
+    }
+
+    fn get(uri: &http::Uri) -> http::Request<UpstreamBody> {
+        let empty = http_body_util::Full::new(Bytes::new())
+            .map_err(|never: std::convert::Infallible| match never {})
+            .boxed_unsync();
+        http::Request::get(uri.clone()).body(empty).unwrap()
+    }
+
+    #[tokio::test]
+    async fn connections_are_reused_once_a_body_is_read_and_closed_when_dropped_early() {
+        for body in [&b""[..], &b"four kib of data"[..]] {
+            let (uri, accepted) = server(body).await;
+            let pool = UpstreamPool::new(&uri);
+            for _ in 0..10 {
+                let response = pool.send(get(&uri), Duration::from_secs(2)).await.unwrap();
+                // Read the way hyper's server does: frames until `is_end_stream`.
+                let mut b = response.into_body();
+                while !b.is_end_stream() {
+                    if b.frame().await.is_none() {
+                        break;
+                    }
+                }
+            }
+            assert_eq!(
+                accepted.load(std::sync::atomic::Ordering::SeqCst),
+                1,
+                "body {body:?}: one connection for ten requests"
+            );
+            // A response dropped before its body was read takes its connection with it.
+            let response = pool.send(get(&uri), Duration::from_secs(2)).await.unwrap();
+            let idle_before = pool.idle_count();
+            drop(response);
+            assert_eq!(pool.idle_count(), idle_before);
+        }
     }
 }
