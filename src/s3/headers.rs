@@ -109,6 +109,7 @@ const COPY_SOURCE: &[&str] = &[
     "x-amz-copy-source-server-side-encryption-customer-algorithm",
     "x-amz-copy-source-server-side-encryption-customer-key",
     "x-amz-copy-source-server-side-encryption-customer-key-md5",
+    "x-amz-source-expected-bucket-owner",
 ];
 
 /// A body the backend parses (configuration documents, tag sets, ACLs).
@@ -145,7 +146,12 @@ fn allowed(operation: &str) -> (Vec<&'static [&'static str]>, bool) {
             true,
         ),
         "CreateMultipartUpload" => (
-            vec![NEW_OBJECT, GRANTS, SSE_C, &["x-amz-checksum-algorithm"]],
+            vec![
+                NEW_OBJECT,
+                GRANTS,
+                SSE_C,
+                &["x-amz-checksum-algorithm", "x-amz-checksum-type"],
+            ],
             true,
         ),
         "UploadPart" => (vec![CHECKSUMS, SSE_C], false),
@@ -154,9 +160,22 @@ fn allowed(operation: &str) -> (Vec<&'static [&'static str]>, bool) {
             false,
         ),
         "CompleteMultipartUpload" => (
-            vec![CHECKSUMS, SSE_C, DOCUMENT, &["if-match", "if-none-match"]],
+            vec![
+                CHECKSUMS,
+                SSE_C,
+                DOCUMENT,
+                &[
+                    "if-match",
+                    "if-none-match",
+                    "x-amz-checksum-type",
+                    "x-amz-mp-object-size",
+                ],
+            ],
             false,
         ),
+        "ListObjects" | "ListObjectsV2" | "ListObjectVersions" => {
+            (vec![&["x-amz-optional-object-attributes"]], false)
+        }
         "DeleteObject" => (
             vec![&["x-amz-bypass-governance-retention", "x-amz-mfa", "if-match"]],
             false,

@@ -934,3 +934,60 @@ fn delete_objects_bodies_are_strict_and_re_serialised() {
         assert!(DeleteList::parse(body.as_bytes()).is_err(), "{body}");
     }
 }
+
+#[test]
+fn headers_current_sdks_send_are_accepted_where_s3_takes_them() {
+    for (method, path, query, header) in [
+        (
+            "POST",
+            "/bkt/k",
+            &[("uploads", "")][..],
+            "x-amz-checksum-type",
+        ),
+        (
+            "POST",
+            "/bkt/k",
+            &[("uploadId", "u")][..],
+            "x-amz-checksum-type",
+        ),
+        (
+            "POST",
+            "/bkt/k",
+            &[("uploadId", "u")][..],
+            "x-amz-mp-object-size",
+        ),
+        (
+            "PUT",
+            "/bkt/k",
+            &[("uploadId", "u"), ("partNumber", "1")][..],
+            "x-amz-checksum-crc32",
+        ),
+        ("PUT", "/bkt/k", &[][..], "x-amz-checksum-crc64nvme"),
+        (
+            "GET",
+            "/bkt",
+            &[("list-type", "2")][..],
+            "x-amz-optional-object-attributes",
+        ),
+        ("GET", "/bkt/k", &[][..], "x-amz-checksum-mode"),
+        ("HEAD", "/bkt/k", &[][..], "x-amz-expected-bucket-owner"),
+    ] {
+        let c = run(method, path, query, &[(header, "x")])
+            .unwrap_or_else(|e| panic!("{method} {path} {header}: {e:?}"));
+        assert!(
+            c.headers.contains_key(header),
+            "{method} {path}: {header} forwarded"
+        );
+    }
+    let c = run(
+        "PUT",
+        "/dst/k",
+        &[],
+        &[
+            ("x-amz-copy-source", "src/k"),
+            ("x-amz-source-expected-bucket-owner", "111122223333"),
+        ],
+    )
+    .unwrap();
+    assert!(c.headers.contains_key("x-amz-source-expected-bucket-owner"));
+}
