@@ -791,3 +791,65 @@ fn stalled_upload(size: usize) {
         "504 after {waited:?}; client and upstream connections closed while the backend was frozen"
     );
 }
+
+#[test]
+fn a_tls_client_that_never_finishes_its_handshake_and_a_stalled_delete_body_are_cut_off() {
+    let rec = Recorder::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key, _) = support::tls_material(dir.path());
+    let limits = "[limits]\ntls_handshake_timeout_seconds = 2\nbody_read_timeout_seconds = 2\nheader_read_timeout_seconds = 30\nidle_timeout_seconds = 30\n";
+    let text = support::with_tls(
+        &config_with_backend(&recorder_toml(&rec), limits),
+        &cert,
+        &key,
+    );
+    let gw = Gateway::start(&text);
+    // Connects, sends half a ClientHello-sized nothing, and waits.
+    let mut s = TcpStream::connect(addr(&gw)).unwrap();
+    s.write_all(&[0x16, 0x03, 0x01]).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let started = Instant::now();
+    let mut buf = [0u8; 64];
+    let closed = matches!(s.read(&mut buf), Ok(0) | Err(_));
+    let handshake = started.elapsed();
+    assert!(
+        closed && handshake >= Duration::from_millis(1500) && handshake < Duration::from_secs(6),
+        "handshake cut after {handshake:?}"
+    );
+
+    // Plain HTTP: a DeleteObjects body that stops half way is answered RequestTimeout.
+    let rec2 = Recorder::start();
+    let extra = format!("{WRITER_ROLE}\n[limits]\nbody_read_timeout_seconds = 2\n");
+    let gw = Gateway::start(&config_with_backend(&recorder_toml(&rec2), &extra));
+    let creds = assume(
+        &gw,
+        "arn:aws:iam::111122223333:role/s3_writer",
+        "stall",
+        None,
+    );
+    let body = b"<Delete><Object><Key>a</Key></Object></Delete>";
+    let host = addr(&gw).to_string();
+    let mut wire = signed(
+        "POST",
+        "/recorded?delete",
+        &host,
+        (&creds.key_id, &creds.secret, creds.token.as_deref()),
+        "s3",
+        body,
+        &[],
+    );
+    wire.truncate(wire.len() - 20);
+    let mut s = TcpStream::connect(addr(&gw)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(&wire).unwrap();
+    let started = Instant::now();
+    let (status, _, answer) = read_response(&mut s).unwrap();
+    let t = started.elapsed();
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer.contains("RequestTimeout"), "{answer}");
+    assert!(t < Duration::from_secs(6), "answered after {t:?}");
+    assert!(rec2.seen().is_empty(), "nothing reached the backend");
+    println!(
+        "TLS handshake cut after {handshake:?}; stalled DeleteObjects body answered after {t:?}"
+    );
+}

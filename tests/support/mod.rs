@@ -7,6 +7,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::Arc;
 
 pub mod recorder;
 pub mod s3s_reading;
@@ -40,12 +41,25 @@ pub struct Backend {
     dir: tempfile::TempDir,
 }
 
+/// A MinIO server binary: on PATH, or built by `scripts/backend.sh install minio`.
+pub fn minio_installed() -> bool {
+    which("minio").is_some()
+        || Command::new("go")
+            .args(["env", "GOPATH"])
+            .output()
+            .ok()
+            .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()).join("bin/minio"))
+            .is_some_and(|p| p.is_file())
+}
+
 impl Backend {
     /// Starts `kind` (`garage`, `s3s-fs` or `minio`) in a fresh directory.
     pub fn start(kind: &str) -> Option<Backend> {
-        if kind == "minio" && which("minio").is_none() {
-            // MinIO is optional everywhere: it runs only when a binary is on PATH.
-            eprintln!("\n******** SKIPPED: minio (no minio binary on PATH) ********\n");
+        if kind == "minio" && !minio_installed() {
+            // MinIO is optional: scripts/backend.sh install minio needs a Go toolchain.
+            eprintln!(
+                "\n******** SKIPPED: minio (not installed: scripts/backend.sh install minio) ********\n"
+            );
             return None;
         }
         let dir = tempfile::Builder::new()
@@ -472,4 +486,75 @@ pub fn expired_copy(gw: &Gateway, creds: &Creds, ago: i64) -> Creds {
                 .seal(purpose, &serde_json::to_vec(&claims).unwrap()),
         ),
     }
+}
+
+/// A self-signed certificate for localhost and *.s3.localhost (openssl), and a client that
+/// trusts it and offers only h2.
+pub fn tls_material(
+    dir: &std::path::Path,
+) -> (
+    std::path::PathBuf,
+    std::path::PathBuf,
+    tokio_rustls::TlsConnector,
+) {
+    let (cert, key) = (dir.join("gw.crt"), dir.join("gw.key"));
+    let out = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+        ])
+        .args(["-days", "1", "-subj", "/CN=localhost"])
+        .args([
+            "-addext",
+            "subjectAltName=DNS:localhost,DNS:*.s3.localhost,IP:127.0.0.1",
+        ])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .args(["-addext", "extendedKeyUsage=serverAuth"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl (Debian package openssl) is needed for the h2-over-TLS cases");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(rustls::pki_types::CertificateDer::from_pem_file(&cert).unwrap())
+        .unwrap();
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    (
+        cert,
+        key,
+        tokio_rustls::TlsConnector::from(Arc::new(config)),
+    )
+}
+
+/// `config_text` with the demo config's commented TLS block turned on with `cert` and `key`.
+pub fn with_tls(config_text: &str, cert: &Path, key: &Path) -> String {
+    let text = config_text.replace(
+        "# [server.tls]                     # serve HTTPS (paths relative to this file)\n# cert = \"../certs/stsgate.crt\"\n# key = \"../certs/stsgate.key\"",
+        &format!("[server.tls]\ncert = \"{}\"\nkey = \"{}\"", cert.display(), key.display()),
+    );
+    assert!(
+        text.contains("[server.tls]\ncert"),
+        "the demo config's TLS block moved"
+    );
+    text
 }
