@@ -9,7 +9,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
-use support::recorder::{Behaviour, RECORDER_KEY, Recorder};
+use support::recorder::{Behaviour, Recorder};
 use support::{
     Creds, DEVELOP, Gateway, NO_SKILL, NO_SKILL_MFA, S3_ROLE, WRITER_ROLE, assume,
     config_with_backend,
@@ -17,13 +17,6 @@ use support::{
 
 fn addr(gw: &Gateway) -> SocketAddr {
     gw.endpoint.trim_start_matches("http://").parse().unwrap()
-}
-
-fn recorder_toml(rec: &Recorder) -> String {
-    format!(
-        "[[backends]]\nname = \"recorder\"\nkind = \"s3\"\nurl = \"{}\"\nregion = \"us-east-1\"\naccess_key_id = \"{}\"\nsecret_access_key = \"{}\"",
-        rec.endpoint, RECORDER_KEY.0, RECORDER_KEY.1
-    )
 }
 
 /// A signed request as raw HTTP/1.1 bytes (keep-alive).
@@ -145,15 +138,6 @@ fn open_fds(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
 }
 
-fn mfa_code(gw: &Gateway) -> String {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_stsgate"))
-        .args(["mfa-code", "--serial", NO_SKILL_MFA, "--config"])
-        .arg(&gw.config_path)
-        .output()
-        .unwrap();
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
 #[test]
 fn mfa_brute_force_stops_at_the_limit_and_the_right_code_is_refused_during_the_lockout() {
     let gw = Gateway::demo();
@@ -180,7 +164,7 @@ fn mfa_brute_force_stops_at_the_limit_and_the_right_code_is_refused_during_the_l
         stream.write_all(&wire).unwrap();
         read_response(&mut stream).unwrap()
     };
-    let right = mfa_code(&gw);
+    let right = support::mfa_code(&gw);
     let wrong = |i: u32| {
         let n = (right.parse::<u32>().unwrap() + 1 + i) % 1_000_000;
         format!("{n:06}")
@@ -227,7 +211,7 @@ fn mfa_brute_force_stops_at_the_limit_and_the_right_code_is_refused_during_the_l
 #[test]
 fn at_the_connection_cap_accepting_pauses_and_health_and_the_cpu_stay_fine() {
     let rec = Recorder::start();
-    let text = config_with_backend(&recorder_toml(&rec), "[limits]\nmax_connections = 40\n");
+    let text = config_with_backend(&rec.backend_toml(), "[limits]\nmax_connections = 40\n");
     let gw = Gateway::start_with_fd_limit(&text, Some(128));
     let pid = gw.pid();
     let held: Vec<TcpStream> = (0..150)
@@ -263,7 +247,7 @@ fn at_the_connection_cap_accepting_pauses_and_health_and_the_cpu_stay_fine() {
 #[test]
 fn out_of_file_descriptors_the_accept_loop_backs_off_and_recovers() {
     let rec = Recorder::start();
-    let text = config_with_backend(&recorder_toml(&rec), "[limits]\nmax_connections = 100000\n");
+    let text = config_with_backend(&rec.backend_toml(), "[limits]\nmax_connections = 100000\n");
     let gw = Gateway::start_with_fd_limit(&text, Some(64));
     let pid = gw.pid();
     let held: Vec<TcpStream> = (0..120)
@@ -300,7 +284,7 @@ fn out_of_file_descriptors_the_accept_loop_backs_off_and_recovers() {
 fn slow_idle_and_stalled_clients_are_cut_off_while_others_are_served() {
     let rec = Recorder::start();
     let text = config_with_backend(
-        &recorder_toml(&rec),
+        &rec.backend_toml(),
         "[limits]\nheader_read_timeout_seconds = 2\nidle_timeout_seconds = 3\nbody_read_timeout_seconds = 2\n",
     );
     let gw = Gateway::start(&text);
@@ -380,7 +364,7 @@ fn slow_idle_and_stalled_clients_are_cut_off_while_others_are_served() {
 fn sigterm_closes_the_listeners_at_once_and_drains_in_flight_requests() {
     let rec = Recorder::start();
     rec.put_object("/recorded/slow.txt", b"slow but whole");
-    let gw = Gateway::with_backend(&recorder_toml(&rec), WRITER_ROLE);
+    let gw = Gateway::with_backend(&rec.backend_toml(), WRITER_ROLE);
     let creds: Creds = assume(
         &gw,
         "arn:aws:iam::111122223333:role/s3_writer",
@@ -443,7 +427,7 @@ fn sigterm_closes_the_listeners_at_once_and_drains_in_flight_requests() {
 fn a_refused_put_leaves_the_connection_usable_or_says_it_closes() {
     let rec = Recorder::start();
     rec.put_object("/recorded/ok.txt", b"fine");
-    let gw = Gateway::with_backend(&recorder_toml(&rec), WRITER_ROLE);
+    let gw = Gateway::with_backend(&rec.backend_toml(), WRITER_ROLE);
     let reader = assume(&gw, S3_ROLE, "reader", None);
     let a = addr(&gw);
     let host = a.to_string();
@@ -514,7 +498,7 @@ fn a_refused_put_leaves_the_connection_usable_or_says_it_closes() {
 #[test]
 fn ready_follows_the_backend() {
     let rec = Recorder::start();
-    let gw = Gateway::with_backend(&recorder_toml(&rec), "");
+    let gw = Gateway::with_backend(&rec.backend_toml(), "");
     let wait_for = |want: u16| {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
@@ -549,7 +533,7 @@ fn ready_follows_the_backend() {
 fn failed_authentication_leaves_one_log_line_and_a_metric_and_floods_are_rate_limited() {
     let rec = Recorder::start();
     let text = config_with_backend(
-        &recorder_toml(&rec),
+        &rec.backend_toml(),
         "[limits]\nauth_failure_logs_per_second = 5\n",
     );
     let gw = Gateway::start(&text);
@@ -710,10 +694,7 @@ fn stalled_upload(size: usize) {
     let Some(backend) = support::Backend::start("s3s-fs") else {
         return;
     };
-    let toml = format!(
-        "[[backends]]\nname = \"s3s-fs\"\nkind = \"s3\"\nurl = \"{}\"\nregion = \"{}\"\naccess_key_id = \"{}\"\nsecret_access_key = \"{}\"\ntimeout_seconds = 2",
-        backend.endpoint, backend.region, backend.access_key_id, backend.secret_access_key
-    );
+    let toml = format!("{}\ntimeout_seconds = 2", backend.toml());
     let gw = Gateway::with_backend(&toml, WRITER_ROLE);
     let creds = assume(
         &gw,
@@ -799,7 +780,7 @@ fn a_tls_client_that_never_finishes_its_handshake_and_a_stalled_delete_body_are_
     let (cert, key, _) = support::tls_material(dir.path());
     let limits = "[limits]\ntls_handshake_timeout_seconds = 2\nbody_read_timeout_seconds = 2\nheader_read_timeout_seconds = 30\nidle_timeout_seconds = 30\n";
     let text = support::with_tls(
-        &config_with_backend(&recorder_toml(&rec), limits),
+        &config_with_backend(&rec.backend_toml(), limits),
         &cert,
         &key,
     );
@@ -820,7 +801,7 @@ fn a_tls_client_that_never_finishes_its_handshake_and_a_stalled_delete_body_are_
     // Plain HTTP: a DeleteObjects body that stops half way is answered RequestTimeout.
     let rec2 = Recorder::start();
     let extra = format!("{WRITER_ROLE}\n[limits]\nbody_read_timeout_seconds = 2\n");
-    let gw = Gateway::start(&config_with_backend(&recorder_toml(&rec2), &extra));
+    let gw = Gateway::start(&config_with_backend(&rec2.backend_toml(), &extra));
     let creds = assume(
         &gw,
         "arn:aws:iam::111122223333:role/s3_writer",

@@ -19,7 +19,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use sha2::{Digest, Sha256};
-use support::recorder::{RECORDER_KEY, Recorder};
+use support::recorder::Recorder;
 use support::s3s_reading::Reading;
 use support::{Creds, Gateway, WRITER_ROLE, assume};
 
@@ -334,14 +334,7 @@ fn sign(g: &Generated, creds: &Creds) -> Option<http::Request<Full<Bytes>>> {
         );
     }
     let (path, query) = g.target.split_once('?').unwrap_or((&g.target, ""));
-    let signer = stsgate::sigv4::Signer::new(
-        &creds.key_id,
-        &creds.secret,
-        creds.token.as_deref(),
-        "us-east-1",
-        "s3",
-        stsgate::sigv4::SigningKeyCache::default(),
-    );
+    let signer = creds.signer("s3");
     let hash = hex::encode(Sha256::digest(&g.body));
     signer
         .sign(
@@ -378,10 +371,7 @@ fn stsgate_and_s3s_agree_on_every_forwarded_request_of_a_generated_corpus() {
         .unwrap_or(10_000);
     let seed: u64 = 0x5375_6761_7465_2026;
     let rec = Recorder::start();
-    let toml = format!(
-        "[[backends]]\nname = \"recorder\"\nkind = \"s3\"\nurl = \"{}\"\nregion = \"us-east-1\"\naccess_key_id = \"{}\"\nsecret_access_key = \"{}\"",
-        rec.endpoint, RECORDER_KEY.0, RECORDER_KEY.1
-    );
+    let toml = rec.backend_toml();
     let gw = Gateway::with_backend(&toml, WRITER_ROLE);
     let creds = assume(&gw, WRITER, "differential", None);
     let port: u16 = gw.endpoint.rsplit(':').next().unwrap().parse().unwrap();

@@ -15,7 +15,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use sha2::{Digest, Sha256};
-use support::recorder::{RECORDER_KEY, Recorder};
+use support::recorder::Recorder;
 use support::{Backend, Creds, Gateway, WRITER_ROLE, assume, config_with_backend};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -132,14 +132,7 @@ fn signed_headers(case: &Case, creds: &Creds) -> Vec<(String, String)> {
         );
     }
     let (path, query) = case.target.split_once('?').unwrap_or((&case.target, ""));
-    let signer = stsgate::sigv4::Signer::new(
-        &creds.key_id,
-        &creds.secret,
-        creds.token.as_deref(),
-        "us-east-1",
-        "s3",
-        stsgate::sigv4::SigningKeyCache::disabled(),
-    );
+    let signer = creds.signer("s3");
     let hash = hex::encode(Sha256::digest(case.body.as_bytes()));
     signer
         .sign(
@@ -315,14 +308,7 @@ impl Rig {
         let (cert, key, connector) = support::tls_material(dir.path());
         let text = config_with_backend(backend_toml, WRITER_ROLE);
         let plain = Gateway::start(&text);
-        let tls_text = text.replace(
-            "# [server.tls]                     # serve HTTPS (paths relative to this file)\n# cert = \"../certs/stsgate.crt\"\n# key = \"../certs/stsgate.key\"",
-            &format!("[server.tls]\ncert = \"{}\"\nkey = \"{}\"", cert.display(), key.display()),
-        );
-        assert!(
-            tls_text.contains("[server.tls]\ncert"),
-            "the demo config's TLS block moved"
-        );
+        let tls_text = support::with_tls(&text, &cert, &key);
         let tls = Gateway::start(&tls_text);
         Rig {
             name: name.to_string(),
@@ -490,10 +476,7 @@ fn the_hostile_corpus_reaches_no_backend_through_the_recorder() {
         rec.put_object(&format!("/recorded/{key}"), body);
     }
     rec.put_object(&format!("/{OTHER_BUCKET}/secret.txt"), b"TOP-SECRET-B");
-    let toml = format!(
-        "[[backends]]\nname = \"recorder\"\nkind = \"s3\"\nurl = \"{}\"\nregion = \"us-east-1\"\naccess_key_id = \"{}\"\nsecret_access_key = \"{}\"",
-        rec.endpoint, RECORDER_KEY.0, RECORDER_KEY.1
-    );
+    let toml = rec.backend_toml();
     let rig = Rig::new("recorder", &toml, "recorded", Some(rec));
     let creds = session(&rig.plain, "recorded");
     let (sent, failures) = rig.run(&creds);
@@ -526,14 +509,7 @@ fn against(kind: &str) {
         put(&backend.bucket, key, body);
     }
     put(OTHER_BUCKET, "secret.txt", b"TOP-SECRET-B");
-    let toml = format!(
-        "[[backends]]\nname = \"{}\"\nkind = \"s3\"\nurl = \"{}\"\nregion = \"{}\"\naccess_key_id = \"{}\"\nsecret_access_key = \"{}\"",
-        backend.kind,
-        backend.endpoint,
-        backend.region,
-        backend.access_key_id,
-        backend.secret_access_key
-    );
+    let toml = backend.toml();
     let rig = Rig::new(kind, &toml, &backend.bucket, None);
     let creds = session(&rig.plain, &backend.bucket);
     let (sent, failures) = rig.run(&creds);

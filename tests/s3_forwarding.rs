@@ -96,14 +96,7 @@ fn send(gw: &Gateway, creds: Option<&Creds>, call: &Call) -> Answer {
         );
     }
     if let Some(c) = creds {
-        let signer = stsgate::sigv4::Signer::new(
-            &c.key_id,
-            &c.secret,
-            c.token.as_deref(),
-            "us-east-1",
-            "s3",
-            stsgate::sigv4::SigningKeyCache::disabled(),
-        );
+        let signer = c.signer("s3");
         let hash = if call.unsigned {
             "UNSIGNED-PAYLOAD".to_string()
         } else {

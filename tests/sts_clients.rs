@@ -26,16 +26,6 @@ fn fails(aws: &support::AwsCli, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-fn mfa_code(gw: &Gateway) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_stsgate"))
-        .args(["mfa-code", "--serial", NO_SKILL_MFA, "--config"])
-        .arg(&gw.config_path)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
 fn credentials(v: &Value) -> (String, String, String) {
     let c = &v["Credentials"];
     (
@@ -296,7 +286,7 @@ fn mfa_is_required_by_the_trust_and_codes_are_single_use() {
         ],
     );
     assert!(err.contains("AccessDenied"), "{err}");
-    let code = mfa_code(&gw);
+    let code = support::mfa_code(&gw);
     let wrong = if code == "000000" { "111111" } else { "000000" };
     let err = fails(
         &no_skill,
@@ -401,7 +391,7 @@ fn get_session_token_with_and_without_mfa() {
     );
     assert!(err.contains("AccessDenied"), "{err}");
 
-    let code = mfa_code(&gw);
+    let code = support::mfa_code(&gw);
     let with_mfa = json(&no_skill.ok(&[
         "sts",
         "get-session-token",

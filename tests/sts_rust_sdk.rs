@@ -21,15 +21,6 @@ async fn client(
     aws_sdk_sts::Client::new(&config)
 }
 
-fn mfa_code(gw: &Gateway) -> String {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_stsgate"))
-        .args(["mfa-code", "--serial", NO_SKILL_MFA, "--config"])
-        .arg(&gw.config_path)
-        .output()
-        .unwrap();
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
 #[tokio::test]
 async fn rust_sdk_assume_role_session_and_errors() {
     let gw = Gateway::demo();
@@ -128,7 +119,7 @@ async fn rust_sdk_assume_role_session_and_errors() {
 async fn rust_sdk_mfa_flows() {
     let gw = Gateway::demo();
     let no_skill = client(&gw, NO_SKILL.0, NO_SKILL.1, None).await;
-    let code = mfa_code(&gw);
+    let code = support::mfa_code(&gw);
     let tokens = no_skill
         .get_session_token()
         .serial_number(NO_SKILL_MFA)

@@ -100,6 +100,14 @@ impl Backend {
         self.dir.path()
     }
 
+    /// A `[[backends]]` entry pointing at this backend with its key and region.
+    pub fn toml(&self) -> String {
+        format!(
+            "[[backends]]\nname = \"{}\"\nkind = \"s3\"\nurl = \"{}\"\nregion = \"{}\"\naccess_key_id = \"{}\"\nsecret_access_key = \"{}\"",
+            self.kind, self.endpoint, self.region, self.access_key_id, self.secret_access_key
+        )
+    }
+
     /// An aws-cli invocation with this backend's credentials and endpoint, SigV4 everywhere.
     pub fn aws(&self) -> AwsCli {
         AwsCli::new(
@@ -332,15 +340,7 @@ impl Gateway {
     /// The demo config pointed at `backend` (its URL, key and region), plus `extra` TOML
     /// inserted before the backends section.
     pub fn in_front_of(backend: &Backend, extra: &str) -> Gateway {
-        let backend_toml = format!(
-            "[[backends]]\nname = \"{}\"\nkind = \"s3\"\nurl = \"{}\"\nregion = \"{}\"\naccess_key_id = \"{}\"\nsecret_access_key = \"{}\"",
-            backend.kind,
-            backend.endpoint,
-            backend.region,
-            backend.access_key_id,
-            backend.secret_access_key
-        );
-        Gateway::with_backend(&backend_toml, extra)
+        Gateway::with_backend(&backend.toml(), extra)
     }
 
     /// The demo config with its `[[backends]]` entry replaced by `backend_toml`, plus `extra`
@@ -417,6 +417,17 @@ pub fn backend_has(backend: &Backend, key: &str) -> bool {
         .success()
 }
 
+/// The current code of the demo's MFA device `no_skill` (via `stsgate mfa-code`).
+pub fn mfa_code(gw: &Gateway) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_stsgate"))
+        .args(["mfa-code", "--serial", NO_SKILL_MFA, "--config"])
+        .arg(&gw.config_path)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
 /// Temporary credentials, usable with aws-cli or a hand signer.
 pub struct Creds {
     pub key_id: String,
@@ -425,6 +436,18 @@ pub struct Creds {
 }
 
 impl Creds {
+    /// A SigV4 signer for these credentials (us-east-1, `service`).
+    pub fn signer(&self, service: &str) -> stsgate::sigv4::Signer {
+        stsgate::sigv4::Signer::new(
+            &self.key_id,
+            &self.secret,
+            self.token.as_deref(),
+            "us-east-1",
+            service,
+            stsgate::sigv4::SigningKeyCache::disabled(),
+        )
+    }
+
     pub fn aws(&self, gw: &Gateway) -> AwsCli {
         gw.aws(&self.key_id, &self.secret, self.token.as_deref())
     }

@@ -144,6 +144,14 @@ impl Recorder {
         self.shared.lock().unwrap().seen.clone()
     }
 
+    /// A `[[backends]]` entry pointing at this recorder with its key.
+    pub fn backend_toml(&self) -> String {
+        format!(
+            "[[backends]]\nname = \"recorder\"\nkind = \"s3\"\nurl = \"{}\"\nregion = \"us-east-1\"\naccess_key_id = \"{}\"\nsecret_access_key = \"{}\"",
+            self.endpoint, RECORDER_KEY.0, RECORDER_KEY.1
+        )
+    }
+
     /// How many requests have arrived so far.
     pub fn seen_count(&self) -> usize {
         self.shared.lock().unwrap().seen.len()
