@@ -54,6 +54,7 @@ pub async fn accept_loop(
 ) {
     let mut backoff = Duration::from_millis(10);
     let mut last_log: Option<Instant> = None;
+    let mut last_cap_log: Option<Instant> = None;
     loop {
         let permit = match &slots {
             Some(slots) => {
@@ -61,9 +62,12 @@ pub async fn accept_loop(
                     metrics
                         .connection_cap_reached
                         .fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(
-                        "max_connections reached: accepting paused until a connection closes"
-                    );
+                    if last_cap_log.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+                        last_cap_log = Some(Instant::now());
+                        tracing::warn!(
+                            "max_connections reached: accepting paused until a connection closes"
+                        );
+                    }
                 }
                 tokio::select! {
                     p = slots.clone().acquire_owned() => match p {
