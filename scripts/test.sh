@@ -2,7 +2,8 @@
 # Runs every test of stsgate on a fresh machine. Installs what the suites need first:
 #   - Debian packages: curl, openssl, rclone, s3cmd (apt-get; needs root or sudo)
 #   - Python clients from PyPI: awscli, boto3
-#   - real S3 backends from crates.io: Garage and s3s-fs (built once into ~/.cargo/bin)
+#   - real S3 backends: Garage and s3s-fs from crates.io (built once into ~/.cargo/bin), MinIO
+#     from the Go module proxy (built once into $(go env GOPATH)/bin; skipped without Go)
 # Set STSGATE_REQUIRE_BACKENDS=1 to make a missing backend a failure instead of a SKIPPED test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
