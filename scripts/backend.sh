@@ -127,7 +127,17 @@ EOF
     sleep 0.2
   done
   [[ -n "$node" ]] || die "garage did not answer on its RPC port"
-  "${g[@]}" layout assign -z dc1 -c 1G "$node" >&2
+  # `node id` reads a local key file: the RPC listener may not be up yet. Wait for it, and retry
+  # the first command that needs it.
+  for i in $(seq 1 150); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$rpc") 2>/dev/null && break
+    sleep 0.2
+  done
+  for i in $(seq 1 25); do
+    "${g[@]}" layout assign -z dc1 -c 1G "$node" >&2 && break
+    [[ $i -lt 25 ]] || die "garage refused the layout"
+    sleep 0.2
+  done
   "${g[@]}" layout apply --version 1 >&2
   "${g[@]}" key import --yes -n stsgate-test "$key_id" "$secret" >&2
   "${g[@]}" key allow --create-bucket "$key_id" >&2

@@ -453,10 +453,13 @@ async fn serve(
             );
         }
     };
+    // The typed request's headers move into the upstream request (no copy).
+    let upstream_headers = std::mem::take(&mut classified.headers);
     let response = forward(
         state,
         parts,
         &classified,
+        upstream_headers,
         body,
         mode,
         &payload_line,
@@ -557,14 +560,15 @@ enum Outgoing {
     Chunked(std::sync::Arc<std::sync::Mutex<Option<SigV4Error>>>),
 }
 
-/// Sends the typed request to the backend: path, query and headers come from `classified`
-/// (nothing of the client's request line or headers is copied), the body is the client's,
+/// Sends the typed request to the backend: path and query come from `classified`, `headers` are
+/// its allowlisted headers (nothing of the client's request line or headers is copied), the body is the client's,
 /// verified while it streams (or the gateway's own, for DeleteObjects).
 #[allow(clippy::too_many_arguments)]
 async fn forward(
     state: &State,
     parts: &http::request::Parts,
     classified: &crate::s3::Classified,
+    mut headers: http::HeaderMap,
     body: RequestBody,
     mode: PayloadMode,
     payload_line: &str,
@@ -584,7 +588,6 @@ async fn forward(
         );
     };
     let (path, query) = crate::proxy::s3_upstream_target(classified);
-    let mut headers = classified.headers.clone();
     let authority = backend
         .url
         .authority()
