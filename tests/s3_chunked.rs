@@ -126,6 +126,11 @@ async fn aws_sdk_rust_chunked_upload_against_s3s_fs() {
     sdk_round_trip("s3s-fs").await;
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn aws_sdk_rust_chunked_upload_against_minio() {
+    sdk_round_trip("minio").await;
+}
+
 /// What to break in a hand-built body.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Fault {
@@ -350,4 +355,9 @@ fn hand_built_chunked_bodies_against_garage() {
 #[test]
 fn hand_built_chunked_bodies_against_s3s_fs() {
     hand_built("s3s-fs");
+}
+
+#[test]
+fn hand_built_chunked_bodies_against_minio() {
+    hand_built("minio");
 }

@@ -14,8 +14,8 @@ struct Creds {
     token: String,
 }
 
-fn setup() -> Option<(Backend, Gateway, Creds)> {
-    let backend = Backend::start("garage")?;
+fn setup(kind: &str) -> Option<(Backend, Gateway, Creds)> {
+    let backend = Backend::start(kind)?;
     let gw = Gateway::in_front_of(&backend, WRITER_ROLE);
     let develop = gw.aws(DEVELOP.0, DEVELOP.1, None);
     let v: Value = serde_json::from_str(&develop.ok(&[
@@ -46,6 +46,15 @@ fn tool(name: &str) -> bool {
 
 #[test]
 fn boto3_upload_download_list_delete() {
+    boto3_upload_download_list_delete_against("garage");
+}
+
+#[test]
+fn boto3_upload_download_list_delete_against_minio() {
+    boto3_upload_download_list_delete_against("minio");
+}
+
+fn boto3_upload_download_list_delete_against(kind: &str) {
     if !Command::new("python3")
         .args(["-c", "import boto3"])
         .status()
@@ -54,7 +63,7 @@ fn boto3_upload_download_list_delete() {
         support::unavailable("boto3", "python3 with boto3 is not installed");
         return;
     }
-    let Some((backend, gw, c)) = setup() else {
+    let Some((backend, gw, c)) = setup(kind) else {
         return;
     };
     let big = backend.dir().join("boto3-big.bin");
@@ -103,10 +112,19 @@ s3.delete_object(Bucket=bucket, Key="boto3/small.txt")
 
 #[test]
 fn rclone_copy_list_cat_delete() {
+    rclone_copy_list_cat_delete_against("garage");
+}
+
+#[test]
+fn rclone_copy_list_cat_delete_against_minio() {
+    rclone_copy_list_cat_delete_against("minio");
+}
+
+fn rclone_copy_list_cat_delete_against(kind: &str) {
     if !tool("rclone") {
         return;
     }
-    let Some((backend, gw, c)) = setup() else {
+    let Some((backend, gw, c)) = setup(kind) else {
         return;
     };
     let file = backend.dir().join("rclone.bin");
@@ -156,10 +174,19 @@ fn rclone_copy_list_cat_delete() {
 
 #[test]
 fn s3cmd_put_get_ls_del() {
+    s3cmd_put_get_ls_del_against("garage");
+}
+
+#[test]
+fn s3cmd_put_get_ls_del_against_minio() {
+    s3cmd_put_get_ls_del_against("minio");
+}
+
+fn s3cmd_put_get_ls_del_against(kind: &str) {
     if !tool("s3cmd") {
         return;
     }
-    let Some((backend, gw, c)) = setup() else {
+    let Some((backend, gw, c)) = setup(kind) else {
         return;
     };
     let host = gw.endpoint.trim_start_matches("http://").to_string();

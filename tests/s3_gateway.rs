@@ -261,6 +261,11 @@ fn seed_stories_against_s3s_fs() {
 }
 
 #[test]
+fn seed_stories_against_minio() {
+    seed_stories("minio");
+}
+
+#[test]
 fn uploads_downloads_presign_copy_against_garage() {
     writer_flows("garage");
 }
@@ -268,6 +273,11 @@ fn uploads_downloads_presign_copy_against_garage() {
 #[test]
 fn uploads_downloads_presign_copy_against_s3s_fs() {
     writer_flows("s3s-fs");
+}
+
+#[test]
+fn uploads_downloads_presign_copy_against_minio() {
+    writer_flows("minio");
 }
 
 fn refusals(kind: &str) {
@@ -368,6 +378,11 @@ fn refusals_against_s3s_fs() {
     refusals("s3s-fs");
 }
 
+#[test]
+fn refusals_against_minio() {
+    refusals("minio");
+}
+
 fn delete_objects(kind: &str) {
     let Some(backend) = Backend::start(kind) else {
         return;
@@ -455,4 +470,9 @@ fn delete_objects_against_garage() {
 #[test]
 fn delete_objects_against_s3s_fs() {
     delete_objects("s3s-fs");
+}
+
+#[test]
+fn delete_objects_against_minio() {
+    delete_objects("minio");
 }
