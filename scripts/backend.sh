@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Real S3 backends for stsgate's tests and demo, on 127.0.0.1 only.
 #
-#   scripts/backend.sh install [garage|s3s-fs|minio|all]
+#   scripts/backend.sh install [garage|s3s-fs|minio|mc|all]
 #                                                     build Garage and s3s-fs from crates.io into
 #                                                     ~/.cargo/bin, MinIO from the Go module proxy into
 #                                                     $(go env GOPATH)/bin, each pinned, if missing
@@ -24,6 +24,9 @@ S3S_FS_VERSION=0.14.1
 # one is the commit of 2026-02-12 (the newest the proxy served when it was pinned).
 MINIO_MODULE=github.com/minio/minio
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
+# mc, the MinIO client (a client for the test suites, not a backend), pinned the same way.
+MC_MODULE=github.com/minio/mc
+MC_VERSION=v0.0.0-20250313080218-cf909e1063a9
 
 log() { echo "backend.sh: $*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -79,6 +82,20 @@ install_minio() {
   fi
   log "building minio $MINIO_VERSION with go install (about 10 minutes on 2 cores)..."
   GOFLAGS=-buildvcs=false go install "$MINIO_MODULE@$MINIO_VERSION" >&2
+}
+
+# Builds mc, the MinIO client, like MinIO (optional without Go).
+install_mc() {
+  if ! command -v go >/dev/null; then
+    log "******** SKIPPED: mc (no Go toolchain; mc tests will be skipped) ********"
+    return 0
+  fi
+  local bin; bin="$(go_bin)/mc"
+  if [[ -x "$bin" ]] && [[ "$(go_binary_version "$bin")" == "$MC_VERSION" ]]; then
+    log "mc $MC_VERSION already installed ($bin)"; return
+  fi
+  log "building mc $MC_VERSION with go install (a few minutes)..."
+  GOFLAGS=-buildvcs=false go install "$MC_MODULE@$MC_VERSION" >&2
 }
 
 # Waits until an S3 endpoint answers HTTP at all (any status).
@@ -218,7 +235,8 @@ case "${1:-}" in
       garage) install_garage ;;
       s3s-fs) install_s3s_fs ;;
       minio) install_minio ;;
-      all) install_garage; install_s3s_fs; install_minio ;;
+      mc) install_mc ;;
+      all) install_garage; install_s3s_fs; install_minio; install_mc ;;
       *) die "unknown backend '$2'" ;;
     esac ;;
   start) shift; cmd_start "$@" ;;

@@ -228,3 +228,92 @@ fn s3cmd_put_get_ls_del_against(kind: &str) {
     s3cmd(&["del", &url]);
     assert!(!backend_has(&backend, "s3cmd/object.bin"));
 }
+
+#[test]
+fn mc_cp_ls_cat_mirror_rm() {
+    mc_cp_ls_cat_mirror_rm_against("garage");
+}
+
+#[test]
+fn mc_cp_ls_cat_mirror_rm_against_minio() {
+    mc_cp_ls_cat_mirror_rm_against("minio");
+}
+
+/// MinIO's own client, `mc`, with session credentials (`MC_HOST_<alias>` carries the token).
+fn mc_cp_ls_cat_mirror_rm_against(kind: &str) {
+    let Some(mc) = support::go_program("mc") else {
+        support::unavailable("mc", "not installed (scripts/backend.sh install mc)");
+        return;
+    };
+    let Some((backend, gw, c)) = setup(kind) else {
+        return;
+    };
+    // mc takes the credentials in MC_HOST_<alias> as written (no percent-decoding); ours never
+    // contain ':' or '@' (base64 secrets, URL-safe base64 tokens).
+    let host = format!(
+        "http://{}:{}:{}@{}",
+        c.akid,
+        c.secret,
+        c.token,
+        gw.endpoint.trim_start_matches("http://")
+    );
+    let config = backend.dir().join("mc-config");
+    let run = |args: &[&str]| {
+        let out = Command::new(&mc)
+            .arg("--config-dir")
+            .arg(&config)
+            .args(["--no-color", "--quiet"])
+            .args(args)
+            .env("MC_HOST_gw", &host)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "mc {}: {}{}\n{}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            gw.log()
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let bucket = &backend.bucket;
+    let file = backend.dir().join("mc.bin");
+    write_test_file(&file, 6 * 1024 * 1024 + 3, 9);
+    run(&[
+        "cp",
+        file.to_str().unwrap(),
+        &format!("gw/{bucket}/mc/one.bin"),
+    ]);
+    let listing = run(&["ls", &format!("gw/{bucket}/mc/")]);
+    assert!(listing.contains("one.bin"), "{listing}");
+    let back = backend.dir().join("mc-back.bin");
+    run(&[
+        "cp",
+        &format!("gw/{bucket}/mc/one.bin"),
+        back.to_str().unwrap(),
+    ]);
+    assert_eq!(sha256_file(&back), sha256_file(&file));
+    let dir = backend.dir().join("mirror");
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    std::fs::write(dir.join("a.txt"), b"alpha").unwrap();
+    std::fs::write(dir.join("sub/b.txt"), b"beta").unwrap();
+    run(&[
+        "mirror",
+        dir.to_str().unwrap(),
+        &format!("gw/{bucket}/mirrored"),
+    ]);
+    assert_eq!(
+        run(&["cat", &format!("gw/{bucket}/mirrored/sub/b.txt")]),
+        "beta"
+    );
+    run(&["rm", "--recursive", "--force", &format!("gw/{bucket}/mc/")]);
+    run(&[
+        "rm",
+        "--recursive",
+        "--force",
+        &format!("gw/{bucket}/mirrored/"),
+    ]);
+    assert!(!backend_has(&backend, "mc/one.bin"));
+    assert!(!backend_has(&backend, "mirrored/a.txt"));
+}

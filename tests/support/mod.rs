@@ -41,15 +41,24 @@ pub struct Backend {
     dir: tempfile::TempDir,
 }
 
-/// A MinIO server binary: on PATH, or built by `scripts/backend.sh install minio`.
+/// A program built by `go install` (`scripts/backend.sh install minio|mc`), or else on PATH.
+pub fn go_program(name: &str) -> Option<PathBuf> {
+    Command::new("go")
+        .args(["env", "GOPATH"])
+        .output()
+        .ok()
+        .map(|o| {
+            PathBuf::from(String::from_utf8_lossy(&o.stdout).trim())
+                .join("bin")
+                .join(name)
+        })
+        .filter(|p| p.is_file())
+        .or_else(|| which(name))
+}
+
+/// A MinIO server binary: built by `scripts/backend.sh install minio`, or on PATH.
 pub fn minio_installed() -> bool {
-    which("minio").is_some()
-        || Command::new("go")
-            .args(["env", "GOPATH"])
-            .output()
-            .ok()
-            .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()).join("bin/minio"))
-            .is_some_and(|p| p.is_file())
+    go_program("minio").is_some()
 }
 
 impl Backend {
