@@ -317,3 +317,61 @@ fn mc_cp_ls_cat_mirror_rm_against(kind: &str) {
     assert!(!backend_has(&backend, "mc/one.bin"));
     assert!(!backend_has(&backend, "mirrored/a.txt"));
 }
+
+#[test]
+fn go_clients_minio_go_and_aws_sdk_go_v2() {
+    go_clients_against("garage");
+}
+
+#[test]
+fn go_clients_minio_go_and_aws_sdk_go_v2_against_minio() {
+    go_clients_against("minio");
+}
+
+/// `tests/interop/go`: minio-go v7 (put, stat, get, list, remove) and aws-sdk-go-v2 (put, get,
+/// multipart upload manager, presigned GET, delete) with session credentials.
+fn go_clients_against(kind: &str) {
+    if support::which("go").is_none() {
+        support::unavailable("go", "no Go toolchain for tests/interop/go");
+        return;
+    }
+    let Some((backend, gw, c)) = setup(kind) else {
+        return;
+    };
+    let program = backend.dir().join("interop-go");
+    let build = Command::new("go")
+        .args(["build", "-o"])
+        .arg(&program)
+        .arg(".")
+        .current_dir(support::repo_root().join("tests/interop/go"))
+        .env("GOFLAGS", "-buildvcs=false")
+        .output()
+        .unwrap();
+    assert!(
+        build.status.success(),
+        "go build: {}",
+        String::from_utf8_lossy(&build.stderr)
+    );
+    for client in ["minio-go", "aws-sdk-go-v2"] {
+        let out = Command::new(&program)
+            .arg(client)
+            .env(
+                "STSGATE_ENDPOINT",
+                gw.endpoint.trim_start_matches("http://"),
+            )
+            .env("STSGATE_BUCKET", &backend.bucket)
+            .env("AWS_ACCESS_KEY_ID", &c.akid)
+            .env("AWS_SECRET_ACCESS_KEY", &c.secret)
+            .env("AWS_SESSION_TOKEN", &c.token)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == "ok",
+            "{client} against {kind}: {}{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            gw.log()
+        );
+    }
+    assert!(!backend_has(&backend, "go/multipart.bin"), "cleaned up");
+}
