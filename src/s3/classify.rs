@@ -154,8 +154,23 @@ pub(crate) const KEYWORDS: &[&str] = &[
     "uploadId",
 ];
 
-/// Refuses a bucket name S3 would not accept (3 to 63 lower-case letters, digits, `.`, `-`).
+/// Bucket names that a supported backend reserves for its own APIs: MinIO serves its admin API
+/// (`/minio/admin/…`, authorized by the credentials stsgate re-signs with), metrics, health and
+/// internode RPC under `/minio/`. A request for such a "bucket" is never an S3 request.
+pub const RESERVED_BUCKETS: &[&str] = &["minio"];
+
+/// Refuses a bucket name S3 would not accept (3 to 63 lower-case letters, digits, `.`, `-`), or
+/// one a backend reserves ([`RESERVED_BUCKETS`]).
 pub fn check_bucket(b: &str) -> Result<(), ClassifyError> {
+    if RESERVED_BUCKETS.contains(&b) {
+        return Err(ClassifyError {
+            code: "InvalidBucketName",
+            message: format!(
+                "The bucket name '{b}' is reserved: a backend serves its own administration API under it"
+            ),
+            argument: None,
+        });
+    }
     if b.len() < 3
         || b.len() > 63
         || !b
