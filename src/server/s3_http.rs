@@ -119,6 +119,18 @@ fn sigv4_error(e: &SigV4Error, head: bool, request_id: &str) -> Response<Gateway
     error_response(e.status(), e.code(), &e.message(), &extra, head, request_id)
 }
 
+/// S3's `RequestTimeout`: the client stopped sending a body the gateway was reading.
+fn request_timeout(head: bool, request_id: &str) -> Response<GatewayBody> {
+    error_response(
+        400,
+        "RequestTimeout",
+        "Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed.",
+        &[],
+        head,
+        request_id,
+    )
+}
+
 fn credential_error(e: CredentialError, head: bool, request_id: &str) -> Response<GatewayBody> {
     match e {
         CredentialError::UnknownAccessKey => error_response(
@@ -458,6 +470,7 @@ async fn serve(
     let response = forward(
         state,
         parts,
+        host.unwrap_or(""),
         &classified,
         upstream_headers,
         body,
@@ -506,16 +519,7 @@ async fn delete_objects_checks(
     let read = http_body_util::Limited::new(body, MAX_DELETE_BODY).collect();
     let bytes = tokio::time::timeout(timeout, read)
         .await
-        .map_err(|_elapsed| {
-            Box::new(error_response(
-                400,
-                "RequestTimeout",
-                "Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed.",
-                &[],
-                false,
-                request_id,
-            ))
-        })?
+        .map_err(|_elapsed| Box::new(request_timeout(false, request_id)))?
         .map_err(|_| {
             sigv4(SigV4Error::InvalidRequest(format!(
                 "The DeleteObjects body is larger than {MAX_DELETE_BODY} bytes or was cut off"
@@ -567,6 +571,7 @@ enum Outgoing {
 async fn forward(
     state: &State,
     parts: &http::request::Parts,
+    host: &str,
     classified: &crate::s3::Classified,
     mut headers: http::HeaderMap,
     body: RequestBody,
@@ -771,14 +776,7 @@ async fn forward(
     match result {
         Err(Stall::Client) => {
             tracing::info!(caller = %caller.arn(), "client stopped sending the request body; upstream aborted");
-            error_response(
-                400,
-                "RequestTimeout",
-                "Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed.",
-                &[],
-                head,
-                request_id,
-            )
+            request_timeout(head, request_id)
         }
         Err(Stall::Backend) => {
             tracing::warn!(backend = %backend.name, timeout_seconds = backend.timeout.as_secs(), "backend did not answer in time; upstream aborted");
@@ -826,7 +824,7 @@ async fn forward(
                     request_id,
                 );
             };
-            let location = client_location(state, parts, classified);
+            let location = client_location(state, host, classified);
             let body = Bytes::from(crate::proxy::replace_location(&body.to_bytes(), &location));
             rparts
                 .headers
@@ -847,22 +845,15 @@ async fn forward(
 /// Largest CompleteMultipartUpload answer read to rewrite its `<Location>`.
 const MAX_LOCATION_BODY: usize = 1024 * 1024;
 
-/// The object's URL as the client addressed the gateway (its host, its addressing style), for a
+/// The object's URL as the client addressed the gateway (`host`: the request's one reading of
+/// its host; and its addressing style), for a
 /// `<Location>` that must not name the backend.
-fn client_location(
-    state: &State,
-    parts: &http::request::Parts,
-    classified: &crate::s3::Classified,
-) -> String {
+fn client_location(state: &State, host: &str, classified: &crate::s3::Classified) -> String {
     let scheme = if state.config.server.tls.is_some() {
         "https"
     } else {
         "http"
     };
-    let host = super::host::request_host(&parts.uri, &parts.headers)
-        .ok()
-        .flatten()
-        .unwrap_or("");
     let bucket = classified.target.bucket.as_deref().unwrap_or("");
     let key = crate::sigv4::encoding::uri_encode(
         classified.target.key.as_deref().unwrap_or("").as_bytes(),
