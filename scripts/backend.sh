@@ -69,34 +69,25 @@ minio_bin() {
   command -v minio || true
 }
 
-# Builds MinIO with `go install` from the Go module proxy into $(go env GOPATH)/bin, pinned.
-# Without a Go toolchain MinIO stays optional: a loud SKIPPED line, exit 0.
-install_minio() {
+# Builds NAME from MODULE@VERSION with `go install` (Go module proxy) into $(go env GOPATH)/bin,
+# unless that exact version is there. Without a Go toolchain it stays optional: a loud SKIPPED
+# line, exit 0.
+go_install_pinned() {
+  local name=$1 module=$2 version=$3 estimate=$4
   if ! command -v go >/dev/null; then
-    log "******** SKIPPED: minio (no Go toolchain; MinIO suites will be skipped) ********"
+    log "******** SKIPPED: $name (no Go toolchain; its suites will be skipped) ********"
     return 0
   fi
-  local bin; bin="$(go_bin)/minio"
-  if [[ -x "$bin" ]] && [[ "$(go_binary_version "$bin")" == "$MINIO_VERSION" ]]; then
-    log "minio $MINIO_VERSION already installed ($bin)"; return
+  local bin; bin="$(go_bin)/$name"
+  if [[ -x "$bin" ]] && [[ "$(go_binary_version "$bin")" == "$version" ]]; then
+    log "$name $version already installed ($bin)"; return
   fi
-  log "building minio $MINIO_VERSION with go install (about 10 minutes on 2 cores)..."
-  GOFLAGS=-buildvcs=false go install "$MINIO_MODULE@$MINIO_VERSION" >&2
+  log "building $name $version with go install ($estimate)..."
+  GOFLAGS=-buildvcs=false go install "$module@$version" >&2
 }
 
-# Builds mc, the MinIO client, like MinIO (optional without Go).
-install_mc() {
-  if ! command -v go >/dev/null; then
-    log "******** SKIPPED: mc (no Go toolchain; mc tests will be skipped) ********"
-    return 0
-  fi
-  local bin; bin="$(go_bin)/mc"
-  if [[ -x "$bin" ]] && [[ "$(go_binary_version "$bin")" == "$MC_VERSION" ]]; then
-    log "mc $MC_VERSION already installed ($bin)"; return
-  fi
-  log "building mc $MC_VERSION with go install (a few minutes)..."
-  GOFLAGS=-buildvcs=false go install "$MC_MODULE@$MC_VERSION" >&2
-}
+install_minio() { go_install_pinned minio "$MINIO_MODULE" "$MINIO_VERSION" "about 5 minutes on 2 cores"; }
+install_mc() { go_install_pinned mc "$MC_MODULE" "$MC_VERSION" "about a minute once MinIO's modules are cached"; }
 
 # Waits until an S3 endpoint answers HTTP at all (any status).
 wait_http() {
