@@ -116,11 +116,11 @@ const COPY_SOURCE: &[&str] = &[
 const DOCUMENT: &[&str] = &["content-type"];
 
 /// The header lists `operation` takes, and whether it takes `x-amz-meta-*`.
-fn allowed(operation: &str) -> (Vec<&'static [&'static str]>, bool) {
+fn allowed(operation: &str) -> (&'static [&'static [&'static str]], bool) {
     match operation {
-        "GetObject" | "HeadObject" => (vec![READ, SSE_C, &["x-amz-part-number"]], false),
+        "GetObject" | "HeadObject" => (&[READ, SSE_C, &["x-amz-part-number"]], false),
         "PutObject" => (
-            vec![
+            &[
                 NEW_OBJECT,
                 GRANTS,
                 CHECKSUMS,
@@ -130,7 +130,7 @@ fn allowed(operation: &str) -> (Vec<&'static [&'static str]>, bool) {
             true,
         ),
         "CopyObject" => (
-            vec![
+            &[
                 NEW_OBJECT,
                 GRANTS,
                 SSE_C,
@@ -146,7 +146,7 @@ fn allowed(operation: &str) -> (Vec<&'static [&'static str]>, bool) {
             true,
         ),
         "CreateMultipartUpload" => (
-            vec![
+            &[
                 NEW_OBJECT,
                 GRANTS,
                 SSE_C,
@@ -154,13 +154,10 @@ fn allowed(operation: &str) -> (Vec<&'static [&'static str]>, bool) {
             ],
             true,
         ),
-        "UploadPart" => (vec![CHECKSUMS, SSE_C], false),
-        "UploadPartCopy" => (
-            vec![COPY_SOURCE, SSE_C, &["x-amz-copy-source-range"]],
-            false,
-        ),
+        "UploadPart" => (&[CHECKSUMS, SSE_C], false),
+        "UploadPartCopy" => (&[COPY_SOURCE, SSE_C, &["x-amz-copy-source-range"]], false),
         "CompleteMultipartUpload" => (
-            vec![
+            &[
                 CHECKSUMS,
                 SSE_C,
                 DOCUMENT,
@@ -174,17 +171,17 @@ fn allowed(operation: &str) -> (Vec<&'static [&'static str]>, bool) {
             false,
         ),
         "ListObjects" | "ListObjectsV2" | "ListObjectVersions" => {
-            (vec![&["x-amz-optional-object-attributes"]], false)
+            (&[&["x-amz-optional-object-attributes"]], false)
         }
         "DeleteObject" => (
-            vec![&["x-amz-bypass-governance-retention", "x-amz-mfa", "if-match"]],
+            &[&["x-amz-bypass-governance-retention", "x-amz-mfa", "if-match"]],
             false,
         ),
         // The body is re-serialised by the gateway: the client's checksums describe bytes the
         // backend never gets, so they are accepted (the signed SHA-256 was verified) and
         // replaced by the gateway's own Content-MD5 when forwarding.
         "DeleteObjects" => (
-            vec![
+            &[
                 CHECKSUMS,
                 DOCUMENT,
                 &["x-amz-bypass-governance-retention", "x-amz-mfa"],
@@ -192,12 +189,12 @@ fn allowed(operation: &str) -> (Vec<&'static [&'static str]>, bool) {
             false,
         ),
         "PutObjectRetention" => (
-            vec![CHECKSUMS, DOCUMENT, &["x-amz-bypass-governance-retention"]],
+            &[CHECKSUMS, DOCUMENT, &["x-amz-bypass-governance-retention"]],
             false,
         ),
-        "PutObjectAcl" | "PutBucketAcl" => (vec![CHECKSUMS, DOCUMENT, GRANTS], false),
+        "PutObjectAcl" | "PutBucketAcl" => (&[CHECKSUMS, DOCUMENT, GRANTS], false),
         "GetObjectAttributes" => (
-            vec![
+            &[
                 SSE_C,
                 &[
                     "x-amz-object-attributes",
@@ -207,9 +204,9 @@ fn allowed(operation: &str) -> (Vec<&'static [&'static str]>, bool) {
             ],
             false,
         ),
-        "SelectObjectContent" => (vec![SSE_C, CHECKSUMS, DOCUMENT], false),
+        "SelectObjectContent" => (&[SSE_C, CHECKSUMS, DOCUMENT], false),
         "CreateBucket" => (
-            vec![
+            &[
                 GRANTS,
                 DOCUMENT,
                 &["x-amz-bucket-object-lock-enabled", "x-amz-object-ownership"],
@@ -217,8 +214,8 @@ fn allowed(operation: &str) -> (Vec<&'static [&'static str]>, bool) {
             false,
         ),
         // Every other write carries a document (tag set, configuration, legal hold, restore).
-        op if op.starts_with("Put") || op == "RestoreObject" => (vec![CHECKSUMS, DOCUMENT], false),
-        _ => (vec![], false),
+        op if op.starts_with("Put") || op == "RestoreObject" => (&[CHECKSUMS, DOCUMENT], false),
+        _ => (&[], false),
     }
 }
 
