@@ -8,6 +8,7 @@
 //! - on shutdown the accept loops end and their sockets close at once: new connections are
 //!   refused while in-flight requests drain.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -268,5 +269,3 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for IdleIo<S> {
         self.inner.is_write_vectored()
     }
 }
-
-use std::future::Future;
