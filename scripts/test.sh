@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of stsgate on a fresh machine. Installs what the suites need first:
 #   - Debian packages: curl, openssl, rclone, s3cmd (apt-get; needs root or sudo)
-#   - Python clients from PyPI: awscli, boto3
+#   - Python clients from PyPI: awscli, boto3, awscurl
 #   - real S3 backends: Garage and s3s-fs from crates.io (built once into ~/.cargo/bin), MinIO
 #     from the Go module proxy (built once into $(go env GOPATH)/bin; skipped without Go)
 # Set STSGATE_REQUIRE_BACKENDS=1 to make a missing backend a failure instead of a SKIPPED test.
@@ -23,6 +23,10 @@ fi
 if ! command -v aws >/dev/null || ! python3 -c 'import boto3' 2>/dev/null; then
   log "installing awscli and boto3 from PyPI"
   python3 -m pip install --quiet --disable-pip-version-check awscli boto3
+fi
+if ! command -v awscurl >/dev/null; then
+  log "installing awscurl from PyPI (signs execute-api requests in tests/http_api.rs)"
+  python3 -m pip install --quiet --disable-pip-version-check awscurl==0.44
 fi
 
 scripts/backend.sh install all

@@ -18,6 +18,7 @@
 //! request through without verification; there is no switch that skips it.
 #![forbid(unsafe_code)]
 
+pub mod api;
 pub mod authz;
 pub mod config;
 pub mod identity;

@@ -201,8 +201,25 @@ pub struct RawBackend {
     pub access_key_id: Option<Spanned<String>>,
     pub secret_access_key: Option<Spanned<String>>,
     pub session_token: Option<Spanned<String>>,
-    /// PEM CA bundle to trust for an https backend.
+    /// PEM CA bundle to trust for an https backend (default: the system's roots).
     pub ca_file: Option<Spanned<String>>,
+    /// PEM client certificate chain and key presented to an https backend.
+    pub client_cert: Option<Spanned<String>>,
+    pub client_key: Option<Spanned<String>>,
+    /// http backends: the service name clients sign for (default `execute-api`).
+    pub service: Option<Spanned<String>>,
+    /// http backends: the API id and stage in `execute-api` resource ARNs.
+    pub api_id: Option<Spanned<String>>,
+    pub stage: Option<Spanned<String>>,
+    /// http backends: the account in resource ARNs (default: the first account).
+    pub account: Option<Spanned<String>>,
+    /// http backends: request headers passed to the backend besides the standard ones.
+    #[serde(default)]
+    pub forward_headers: Vec<Spanned<String>>,
+    /// http backends: names of the identity headers the gateway adds ("" leaves one out).
+    pub identity_headers: Option<Spanned<RawIdentityHeaders>>,
+    /// http backends: largest request body accepted.
+    pub max_body_bytes: Option<Spanned<u64>>,
     /// Seconds the backend may stay silent: to start answering once the request body is sent,
     /// or while it reads the body.
     pub timeout_seconds: Option<Spanned<u64>>,
@@ -210,4 +227,16 @@ pub struct RawBackend {
     /// through to clients. Off by default.
     #[serde(default)]
     pub pass_fingerprints: bool,
+}
+
+/// `[backends.identity_headers]`: header names; an empty string leaves that header out.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawIdentityHeaders {
+    pub principal_arn: Option<Spanned<String>>,
+    pub account: Option<Spanned<String>>,
+    pub user_id: Option<Spanned<String>>,
+    pub session_name: Option<Spanned<String>>,
+    pub source_identity: Option<Spanned<String>>,
+    pub mfa_present: Option<Spanned<String>>,
 }

@@ -220,12 +220,63 @@ pub struct Backend {
     pub path_prefix: Option<String>,
     pub region: String,
     pub credentials: Option<BackendCredentials>,
+    /// https backends: trusted CA bundle (`None`: the system's roots).
     pub ca_file: Option<PathBuf>,
+    /// https backends: client certificate chain and key.
+    pub client_identity: Option<(PathBuf, PathBuf)>,
+    /// `kind = "http"` only: how requests are authorized and forwarded.
+    pub api: Option<ApiSettings>,
     /// How long the backend (or the client, during an upload) may stay silent.
     pub timeout: Duration,
     /// Pass the backend's identifying response headers through to clients.
     pub pass_fingerprints: bool,
 }
+
+/// An HTTP API backend's routing and authorization settings.
+#[derive(Debug, Clone)]
+pub struct ApiSettings {
+    /// The service clients sign for (`execute-api` unless configured).
+    pub service: String,
+    /// `{api_id}/{stage}` in `arn:{partition}:execute-api:{region}:{account}:{api_id}/{stage}/{METHOD}/{path}`.
+    pub api_id: String,
+    pub stage: String,
+    pub account: String,
+    /// Identity headers added to forwarded requests (names as configured).
+    pub identity_headers: IdentityHeaders,
+    /// Request headers passed through besides [`crate::api::STANDARD_FORWARDED`].
+    pub forward_headers: Vec<http::HeaderName>,
+    pub max_body_bytes: u64,
+}
+
+/// The header names of each identity fact; `None` leaves that one out.
+#[derive(Debug, Clone)]
+pub struct IdentityHeaders {
+    pub principal_arn: Option<http::HeaderName>,
+    pub account: Option<http::HeaderName>,
+    pub user_id: Option<http::HeaderName>,
+    pub session_name: Option<http::HeaderName>,
+    pub source_identity: Option<http::HeaderName>,
+    pub mfa_present: Option<http::HeaderName>,
+}
+
+impl IdentityHeaders {
+    /// Every configured name.
+    pub fn names(&self) -> impl Iterator<Item = &http::HeaderName> {
+        [
+            &self.principal_arn,
+            &self.account,
+            &self.user_id,
+            &self.session_name,
+            &self.source_identity,
+            &self.mfa_present,
+        ]
+        .into_iter()
+        .flatten()
+    }
+}
+
+/// Default largest body of an HTTP API request (API Gateway's payload quota).
+pub const DEFAULT_API_MAX_BODY: u64 = 10 * 1024 * 1024;
 
 #[derive(Debug)]
 pub struct BackendCredentials {

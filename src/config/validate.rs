@@ -86,10 +86,11 @@ pub fn validate(path: &Path, text: &str, p: &mut Problems) -> Option<Config> {
                 format!("backend \"{name}\" is defined twice"),
             );
         }
-        if let Some(b) = v.backend(i, backend) {
+        if let Some(b) = v.backend(i, backend, accounts.first().map(|a| a.id.as_str())) {
             backends.push(b);
         }
     }
+    v.check_routes(&raw.backends, &backends);
     if raw.backends.is_empty() {
         v.p.warning(
             &raw.server.span(),
@@ -1042,7 +1043,185 @@ impl Validator<'_, '_> {
         }
     }
 
-    fn backend(&mut self, index: usize, raw: &Spanned<RawBackend>) -> Option<Backend> {
+    /// Warns about backends no request can reach: an S3 backend after one that takes every
+    /// host, an HTTP API backend with the same service, hosts and path prefix as an earlier one.
+    fn check_routes(&mut self, raw: &[Spanned<RawBackend>], backends: &[Backend]) {
+        if backends.len() != raw.len() {
+            return;
+        }
+        for (i, b) in backends.iter().enumerate() {
+            let shadowed_by = backends[..i].iter().find(|earlier| {
+                earlier.kind == b.kind
+                    && match (&earlier.api, &b.api) {
+                        (Some(e), Some(a)) => {
+                            e.service == a.service
+                                && earlier.path_prefix == b.path_prefix
+                                && (earlier.hosts.is_empty() || earlier.hosts == b.hosts)
+                        }
+                        _ => earlier.hosts.is_empty() || earlier.hosts == b.hosts,
+                    }
+            });
+            if let Some(earlier) = shadowed_by {
+                self.p.warning(
+                    &raw[i].span(),
+                    format!("backends[{i}] \"{}\"", b.name),
+                    format!(
+                        "no request can reach this backend: backend \"{}\" comes first and takes the same requests",
+                        earlier.name
+                    ),
+                );
+            }
+        }
+    }
+
+    fn api_settings(
+        &mut self,
+        b: &RawBackend,
+        at: &str,
+        default_account: Option<&str>,
+    ) -> Option<ApiSettings> {
+        let mut ok = true;
+        let service = b
+            .service
+            .as_ref()
+            .map_or("execute-api".to_string(), |s| s.get_ref().clone());
+        if let Some(s) = &b.service
+            && (service.is_empty()
+                || service.len() > 64
+                || !service
+                    .bytes()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
+                || matches!(service.as_str(), "s3" | "sts"))
+        {
+            self.p.error(
+                &s.span(),
+                at,
+                format!("service \"{service}\" must be lower-case letters, digits and '-', and not s3 or sts"),
+            );
+            ok = false;
+        }
+        let mut arn_part = |value: &Option<Spanned<String>>, what: &str, default: &str| -> String {
+            let Some(v) = value else {
+                return default.to_string();
+            };
+            let text = v.get_ref();
+            if text.is_empty()
+                || text.len() > 128
+                || !text
+                    .bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'$' | b'.'))
+            {
+                self.p.error(
+                    &v.span(),
+                    at,
+                    format!("{what} \"{text}\" must be letters, digits, '-', '_', '.' or '$'"),
+                );
+                ok = false;
+            }
+            text.clone()
+        };
+        let api_id = arn_part(&b.api_id, "api_id", b.name.get_ref());
+        let stage = arn_part(&b.stage, "stage", "$default");
+        let account = match (&b.account, default_account) {
+            (Some(a), _) => {
+                if a.get_ref().len() != 12 || !a.get_ref().bytes().all(|c| c.is_ascii_digit()) {
+                    self.p
+                        .error(&a.span(), at, "account must be a 12-digit account id");
+                    ok = false;
+                }
+                a.get_ref().clone()
+            }
+            (None, Some(d)) => d.to_string(),
+            (None, None) => "000000000000".to_string(),
+        };
+        let mut header = |value: &Spanned<String>, what: &str| -> Option<http::HeaderName> {
+            match http::HeaderName::from_bytes(value.get_ref().as_bytes()) {
+                Ok(name) if !crate::api::is_reserved_header(&name) => Some(name),
+                Ok(_) => {
+                    self.p.error(
+                        &value.span(),
+                        at,
+                        format!("{what} \"{}\" is a header the gateway owns (Host, Authorization, x-amz-*, hop-by-hop)", value.get_ref()),
+                    );
+                    ok = false;
+                    None
+                }
+                Err(_) => {
+                    self.p.error(
+                        &value.span(),
+                        at,
+                        format!("{what} \"{}\" is not a valid header name", value.get_ref()),
+                    );
+                    ok = false;
+                    None
+                }
+            }
+        };
+        let forward_headers: Vec<http::HeaderName> = b
+            .forward_headers
+            .iter()
+            .filter_map(|h| header(h, "forward_headers entry"))
+            .collect();
+        let raw_ids = b.identity_headers.as_ref().map(|i| i.get_ref());
+        let mut identity = |field: Option<&Spanned<String>>, default: &'static str| match field {
+            None => Some(http::HeaderName::from_static(default)),
+            Some(v) if v.get_ref().is_empty() => None,
+            Some(v) => header(v, "identity header"),
+        };
+        let identity_headers = IdentityHeaders {
+            principal_arn: identity(
+                raw_ids.and_then(|i| i.principal_arn.as_ref()),
+                "x-stsgate-principal-arn",
+            ),
+            account: identity(
+                raw_ids.and_then(|i| i.account.as_ref()),
+                "x-stsgate-account",
+            ),
+            user_id: identity(
+                raw_ids.and_then(|i| i.user_id.as_ref()),
+                "x-stsgate-user-id",
+            ),
+            session_name: identity(
+                raw_ids.and_then(|i| i.session_name.as_ref()),
+                "x-stsgate-session-name",
+            ),
+            source_identity: identity(
+                raw_ids.and_then(|i| i.source_identity.as_ref()),
+                "x-stsgate-source-identity",
+            ),
+            mfa_present: identity(
+                raw_ids.and_then(|i| i.mfa_present.as_ref()),
+                "x-stsgate-mfa-present",
+            ),
+        };
+        let max_body_bytes = b
+            .max_body_bytes
+            .as_ref()
+            .map_or(DEFAULT_API_MAX_BODY, |m| *m.get_ref());
+        if let Some(m) = &b.max_body_bytes
+            && !(1..=(1u64 << 40)).contains(m.get_ref())
+        {
+            self.p
+                .error(&m.span(), at, "max_body_bytes must be between 1 and 2^40");
+            ok = false;
+        }
+        ok.then_some(ApiSettings {
+            service,
+            api_id,
+            stage,
+            account,
+            identity_headers,
+            forward_headers,
+            max_body_bytes,
+        })
+    }
+
+    fn backend(
+        &mut self,
+        index: usize,
+        raw: &Spanned<RawBackend>,
+        default_account: Option<&str>,
+    ) -> Option<Backend> {
         let b = raw.get_ref();
         let at = format!("backends[{index}] \"{}\"", b.name.get_ref());
         let mut ok = self.name(&b.name, &at, "backend name", 64);
@@ -1079,12 +1258,67 @@ impl Validator<'_, '_> {
             }
         };
         if let Some(prefix) = &b.path_prefix
-            && !prefix.get_ref().starts_with('/')
+            && crate::api::canonical_prefix(prefix.get_ref()).is_none()
         {
-            self.p
-                .error(&prefix.span(), &at, "path_prefix must start with '/'");
+            self.p.error(
+                &prefix.span(),
+                &at,
+                "path_prefix must start with '/' and be canonical: no empty, '.' or '..' segments, no '%', ';', '\\' or trailing '/'",
+            );
             ok = false;
         }
+        if kind == Some(BackendKind::S3) {
+            for (what, present) in [
+                ("path_prefix", b.path_prefix.is_some()),
+                ("service", b.service.is_some()),
+                ("api_id", b.api_id.is_some()),
+                ("stage", b.stage.is_some()),
+                ("account", b.account.is_some()),
+                ("forward_headers", !b.forward_headers.is_empty()),
+                ("identity_headers", b.identity_headers.is_some()),
+                ("max_body_bytes", b.max_body_bytes.is_some()),
+            ] {
+                if present {
+                    self.p.error(
+                        &raw.span(),
+                        &at,
+                        format!(
+                            "{what} is a setting of http backends; an s3 backend does not take it"
+                        ),
+                    );
+                    ok = false;
+                }
+            }
+            if let Some(u) = &url
+                && u.path() != "/"
+                && !u.path().is_empty()
+            {
+                self.p.error(
+                    &b.url.span(),
+                    &at,
+                    "an s3 backend's url has no path: buckets are addressed at its root",
+                );
+                ok = false;
+            }
+        }
+        if let Some(u) = &url
+            && u.scheme_str() == Some("http")
+            && (b.ca_file.is_some() || b.client_cert.is_some())
+        {
+            self.p.error(
+                &b.url.span(),
+                &at,
+                "ca_file and client_cert apply to https:// backends only",
+            );
+            ok = false;
+        }
+        let api = if kind == Some(BackendKind::Http) {
+            let api = self.api_settings(b, &at, default_account);
+            ok &= api.is_some();
+            api
+        } else {
+            None
+        };
         let credentials = match (&b.access_key_id, &b.secret_access_key) {
             (Some(id), Some(secret)) => {
                 let id_secret = self.secret(id, &at, "backend access key id");
@@ -1133,6 +1367,32 @@ impl Validator<'_, '_> {
             Some(None) => return None,
             None => None,
         };
+        if let (Some(f), Some(raw_ca)) = (&ca_file, &b.ca_file)
+            && let Err(e) = crate::proxy::tls::load_roots(Some(f))
+        {
+            self.p.error(&raw_ca.span(), &at, e);
+            return None;
+        }
+        let client_identity = match (&b.client_cert, &b.client_key) {
+            (Some(c), Some(k)) => {
+                let (Some(cert), Some(key)) =
+                    (self.existing_file(c, &at), self.existing_file(k, &at))
+                else {
+                    return None;
+                };
+                if let Err(e) = crate::proxy::tls::load_identity(&cert, &key) {
+                    self.p.error(&c.span(), &at, e);
+                    return None;
+                }
+                Some((cert, key))
+            }
+            (None, None) => None,
+            _ => {
+                self.p
+                    .error(&raw.span(), &at, "client_cert and client_key go together");
+                return None;
+            }
+        };
         let timeout = b.timeout_seconds.as_ref().map_or(60, |t| *t.get_ref());
         if !(1..=3600).contains(&timeout) {
             let span = b
@@ -1159,6 +1419,8 @@ impl Validator<'_, '_> {
             region: b.region.clone().unwrap_or_else(|| "us-east-1".to_string()),
             credentials,
             ca_file,
+            client_identity,
+            api,
             timeout: Duration::from_secs(timeout),
             pass_fingerprints: b.pass_fingerprints,
         })

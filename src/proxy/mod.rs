@@ -15,6 +15,7 @@ use http_body::{Body, Frame, SizeHint};
 use sha2::{Digest, Sha256};
 
 pub mod pool;
+pub mod tls;
 
 /// Headers that describe one hop, never forwarded (RFC 9110 §7.6.1), plus client auth.
 pub const HOP_BY_HOP: &[&str] = &[

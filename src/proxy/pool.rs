@@ -23,12 +23,14 @@ const MAX_IDLE: usize = 256;
 pub type UpstreamBody = http_body_util::combinators::UnsyncBoxBody<Bytes, super::BodyError>;
 
 /// Why no response head came back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Unanswered {
     /// The backend could not be reached (connect refused or timed out).
     Unreachable,
     /// The connection broke before an answer.
     Broken,
+    /// The TLS handshake failed (the reason, e.g. a certificate that does not verify).
+    Tls(String),
 }
 
 /// Aborts the connection task (closing its socket) when dropped.
@@ -49,18 +51,25 @@ struct Connection {
 pub struct UpstreamPool {
     host: String,
     port: u16,
+    tls: Option<super::tls::BackendTls>,
     idle: Mutex<Vec<Connection>>,
 }
 
 impl UpstreamPool {
-    pub fn new(url: &http::Uri) -> Arc<UpstreamPool> {
+    /// A pool for `url`; `tls` for an https backend (see [`super::tls::for_backend`]).
+    pub fn new(url: &http::Uri, tls: Option<super::tls::BackendTls>) -> Arc<UpstreamPool> {
+        let default_port = if tls.is_some() { 443 } else { 80 };
         let (host, port) = url
             .authority()
-            .map(|a| (a.host().to_string(), a.port_u16().unwrap_or(80)))
+            .map(|a| {
+                let host = a.host().trim_start_matches('[').trim_end_matches(']');
+                (host.to_string(), a.port_u16().unwrap_or(default_port))
+            })
             .unwrap_or_default();
         Arc::new(UpstreamPool {
             host,
             port,
+            tls,
             idle: Mutex::new(Vec::new()),
         })
     }
@@ -136,16 +145,17 @@ impl UpstreamPool {
         .map_err(|_| Unanswered::Unreachable)?
         .map_err(|_| Unanswered::Unreachable)?;
         let _ = stream.set_nodelay(true);
-        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|_| Unanswered::Broken)?;
-        let task = ConnectionTask(tokio::spawn(async move {
-            let _ = conn.await;
-        }));
-        Ok(Connection {
-            sender,
-            _task: task,
-        })
+        match &self.tls {
+            None => handshake(stream).await,
+            Some(tls) => {
+                let connect = tls.connector.connect(tls.server_name.clone(), stream);
+                let tls_stream = tokio::time::timeout(timeout, connect)
+                    .await
+                    .map_err(|_| Unanswered::Tls("the TLS handshake timed out".into()))?
+                    .map_err(|e| Unanswered::Tls(e.to_string()))?;
+                handshake(tls_stream).await
+            }
+        }
     }
 
     fn put_back(&self, connection: Connection) {
@@ -159,6 +169,23 @@ impl UpstreamPool {
     pub fn idle_count(&self) -> usize {
         self.idle.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
+}
+
+/// An HTTP/1.1 client connection over `io`, driven by its own task.
+async fn handshake<IO>(io: IO) -> Result<Connection, Unanswered>
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+        .await
+        .map_err(|_| Unanswered::Broken)?;
+    let task = ConnectionTask(tokio::spawn(async move {
+        let _ = conn.await;
+    }));
+    Ok(Connection {
+        sender,
+        _task: task,
+    })
 }
 
 /// A response body that returns its connection to the pool once read to the end; dropped
@@ -247,7 +274,7 @@ mod tests {
     async fn connections_are_reused_once_a_body_is_read_and_closed_when_dropped_early() {
         for body in [&b""[..], &b"four kib of data"[..]] {
             let (uri, accepted) = server(body).await;
-            let pool = UpstreamPool::new(&uri);
+            let pool = UpstreamPool::new(&uri, None);
             for _ in 0..10 {
                 let response = pool.send(get(&uri), Duration::from_secs(2)).await.unwrap();
                 // Read the way hyper's server does: frames until `is_end_stream`.

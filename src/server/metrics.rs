@@ -30,6 +30,10 @@ pub struct Metrics {
     s3_forwarded: [AtomicU64; 4],
     /// S3 requests the gateway answered itself, by error code (a small, fixed set).
     s3_refused: Mutex<BTreeMap<String, u64>>,
+    /// HTTP API requests answered by the API, by (backend, status class).
+    api_forwarded: Mutex<BTreeMap<(String, usize), u64>>,
+    /// HTTP API requests the gateway answered itself, by `x-amzn-ErrorType`.
+    api_refused: Mutex<BTreeMap<String, u64>>,
     /// `limits.auth_failure_logs_per_second`.
     pub auth_logs_per_second: AtomicU64,
 }
@@ -123,6 +127,29 @@ impl Metrics {
         }
     }
 
+    /// Counts an HTTP API response: refused by the gateway (it carries a [`Refusal`]) or
+    /// answered by the API behind `backend`.
+    pub fn record_api(&self, backend: &str, status: StatusCode, refusal: Option<&Refusal>) {
+        match refusal {
+            Some(Refusal(code)) => {
+                *self
+                    .api_refused
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .entry(code.clone())
+                    .or_default() += 1;
+            }
+            None => {
+                *self
+                    .api_forwarded
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .entry((backend.to_string(), class(status)))
+                    .or_default() += 1;
+            }
+        }
+    }
+
     pub fn render(&self, mfa: &crate::sts::mfa::MfaCounters) -> String {
         let mut out = String::new();
         out.push_str(
@@ -158,6 +185,31 @@ impl Metrics {
         {
             out.push_str(&format!(
                 "stsgate_s3_refused_total{{code=\"{code}\"}} {n}\n"
+            ));
+        }
+        out.push_str("# HELP stsgate_api_forwarded_total HTTP API requests forwarded and answered by the API, by backend and the API's status class.\n");
+        out.push_str("# TYPE stsgate_api_forwarded_total counter\n");
+        for ((backend, class), n) in self
+            .api_forwarded
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            out.push_str(&format!(
+                "stsgate_api_forwarded_total{{backend=\"{backend}\",class=\"{}\"}} {n}\n",
+                CLASSES[*class]
+            ));
+        }
+        out.push_str("# HELP stsgate_api_refused_total HTTP API requests the gateway answered itself, by x-amzn-ErrorType.\n");
+        out.push_str("# TYPE stsgate_api_refused_total counter\n");
+        for (code, n) in self
+            .api_refused
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            out.push_str(&format!(
+                "stsgate_api_refused_total{{code=\"{code}\"}} {n}\n"
             ));
         }
         out.push_str("# HELP stsgate_auth_failures_total Requests refused at authentication, by protocol and reason (error code).\n");

@@ -1,9 +1,13 @@
 //! Listeners: the gateway listener (S3, STS and HTTP APIs on one port) and the admin listener
 //! (`/health`, `/ready`, `/metrics`). HTTP/1.1 and HTTP/2, optional TLS (rustls), graceful drain.
 //!
-//! Requests signed for `sts` (and unsigned Query-API forms) go to the STS endpoint; every other
-//! request takes the S3 path (`s3_http`: authenticate → classify → authorize → forward).
+//! [`authn`] reads every request once (host, SigV4 material) and routes it by the credential
+//! scope's service: `sts` to the STS endpoint (`sts_http`), `s3` to the S3 path (`s3_http`:
+//! authenticate → classify → authorize → forward), an HTTP API service to its route
+//! (`api_http`). Unsigned requests are routed by address.
 
+pub mod api_http;
+pub mod authn;
 mod host;
 mod listener;
 mod metrics;
@@ -69,6 +73,19 @@ pub struct BackendClient {
     pub pass_fingerprints: bool,
     /// Its upstream connections (see [`crate::proxy::pool`]).
     pub pool: Arc<crate::proxy::pool::UpstreamPool>,
+    /// Host names routed to it (lower case; empty: any).
+    pub hosts: Vec<String>,
+    /// Whether requests are re-signed with the backend's credentials (always for S3).
+    pub signs: bool,
+    /// `kind = "http"`: the route and its authorization settings.
+    pub api: Option<ApiRoute>,
+}
+
+/// An HTTP API backend's route.
+pub struct ApiRoute {
+    pub settings: crate::config::ApiSettings,
+    /// The canonical `path_prefix` segments (stripped before forwarding).
+    pub prefix: Vec<String>,
 }
 
 /// Shared state of a running server: one config snapshot and what is derived from it.
@@ -80,6 +97,10 @@ pub struct State {
     pub sts: StsService,
     pub signing_keys: SigningKeyCache,
     pub backends: Vec<BackendClient>,
+    /// Every signing service served: `sts`, `s3` and each HTTP API route's.
+    pub services: Vec<String>,
+    /// Every region accepted by some protocol (STS also takes `us-east-1`).
+    pub all_regions: Vec<String>,
 }
 
 impl State {
@@ -97,14 +118,10 @@ impl State {
             partition: config.server.partition.clone(),
         };
         let mut backends = Vec::new();
+        let mut services = vec!["sts".to_string(), "s3".to_string()];
         for b in &config.backends {
-            if b.url.scheme_str() != Some("http") {
-                return Err(format!(
-                    "backend \"{}\": https backends are not supported yet; use an http:// URL on a trusted network",
-                    b.name
-                ));
-            }
-            let pool = crate::proxy::pool::UpstreamPool::new(&b.url);
+            let tls = crate::proxy::tls::for_backend(b)?;
+            let pool = crate::proxy::pool::UpstreamPool::new(&b.url, tls);
             let (akid, secret, token) = match &b.credentials {
                 Some(c) => (
                     c.access_key_id.as_str(),
@@ -113,10 +130,22 @@ impl State {
                 ),
                 None => ("", "", None),
             };
-            let service = if b.kind == crate::config::BackendKind::S3 {
-                "s3"
-            } else {
-                "execute-api"
+            let service = match &b.api {
+                Some(api) => api.service.as_str(),
+                None => "s3",
+            };
+            if !services.iter().any(|s| s == service) {
+                services.push(service.to_string());
+            }
+            let api = match &b.api {
+                Some(settings) => Some(ApiRoute {
+                    settings: settings.clone(),
+                    prefix: crate::api::canonical_prefix(b.path_prefix.as_deref().unwrap_or("/"))
+                        .ok_or_else(|| {
+                        format!("backend \"{}\": path_prefix is not canonical", b.name)
+                    })?,
+                }),
+                None => None,
             };
             let signer = crate::sigv4::Signer::new(
                 akid,
@@ -134,7 +163,14 @@ impl State {
                 timeout: b.timeout,
                 pass_fingerprints: b.pass_fingerprints,
                 pool,
+                hosts: b.hosts.clone(),
+                signs: b.credentials.is_some(),
+                api,
             });
+        }
+        let mut all_regions = config.server.regions.clone();
+        if !all_regions.iter().any(|r| r == "us-east-1") {
+            all_regions.push("us-east-1".to_string());
         }
         let metrics = Arc::new(Metrics::default());
         metrics.auth_logs_per_second.store(
@@ -149,14 +185,25 @@ impl State {
             sts,
             signing_keys: SigningKeyCache::default(),
             backends,
+            services,
+            all_regions,
         })
     }
 
-    /// The S3 backend requests go to.
-    pub fn s3_backend(&self) -> Option<&BackendClient> {
-        self.backends
-            .iter()
-            .find(|b| b.kind == crate::config::BackendKind::S3)
+    /// The S3 backend for a request addressed to `host`: the first S3 backend whose hosts
+    /// take it (a host or any subdomain of it, for virtual-hosted buckets; empty: any host).
+    pub fn s3_backend(&self, host: &str) -> Option<&BackendClient> {
+        let name = authn::strip_port(host).to_ascii_lowercase();
+        self.backends.iter().find(|b| {
+            b.kind == crate::config::BackendKind::S3
+                && (b.hosts.is_empty()
+                    || b.hosts.iter().any(|h| {
+                        name == *h
+                            || name
+                                .strip_suffix(h.as_str())
+                                .is_some_and(|rest| rest.ends_with('.'))
+                    }))
+        })
     }
 }
 
@@ -351,29 +398,33 @@ async fn gateway(
     req: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
     let (parts, body) = req.into_parts();
-    let response = if sts_http::is_sts_request(&parts) || is_unsigned_sts_form(&parts) {
-        sts_http::handle(&state, peer, parts, body).await.map(boxed)
-    } else {
-        let response = s3_http::handle(&state, peer, parts, body).await;
-        state
-            .metrics
-            .record_s3(response.status(), response.extensions().get());
-        response
+    let front = authn::Front::read(&state, &parts);
+    let route = authn::route(&state, &parts, &front);
+    let response = match route {
+        authn::Route::Sts => sts_http::handle(&state, peer, &parts, front, body)
+            .await
+            .map(boxed),
+        authn::Route::S3 => {
+            let response = s3_http::handle(&state, peer, &parts, front, body).await;
+            state
+                .metrics
+                .record_s3(response.status(), response.extensions().get());
+            response
+        }
+        authn::Route::Api(_) | authn::Route::NoApi => {
+            let response = api_http::handle(&state, peer, &parts, route, front, body).await;
+            let backend = match route {
+                authn::Route::Api(i) => state.backends[i].name.as_str(),
+                _ => "",
+            };
+            state
+                .metrics
+                .record_api(backend, response.status(), response.extensions().get());
+            response
+        }
     };
     state.metrics.record_gateway(response.status());
     Ok(response)
-}
-
-/// An unsigned `POST /` form: the STS Query API without credentials.
-fn is_unsigned_sts_form(parts: &http::request::Parts) -> bool {
-    parts.method == http::Method::POST
-        && parts.uri.path() == "/"
-        && !parts.headers.contains_key(header::AUTHORIZATION)
-        && parts
-            .headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
 }
 
 async fn admin(

@@ -12,16 +12,14 @@ use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
+use super::authn::{self, AuthError, Front, Route};
 use super::{GatewayBody, State, boxed, xml_escape};
 use crate::authz::{RequestInfo, caller_policies, failure_message};
 use crate::identity::{Caller, CredentialError};
 use crate::policy::Decision;
 use crate::proxy::{BodyError, Stall, VerifiedBody};
 use crate::s3::{ClassifyError, address, classify};
-use crate::sigv4::{
-    AmzDate, AuthKind, PayloadMode, RequestParts, SigV4Error, UriMode, VerifyPolicy,
-    parse_request_auth, verify_signature,
-};
+use crate::sigv4::{AmzDate, AuthKind, PayloadMode, SigV4Error, UriMode};
 use crate::sts::parse_form;
 
 /// An S3 `<Error>` with extra elements (already escaped values), no body for HEAD.
@@ -179,11 +177,12 @@ fn classify_error(e: ClassifyError, head: bool, request_id: &str) -> Response<Ga
 pub async fn handle(
     state: &State,
     peer: SocketAddr,
-    parts: http::request::Parts,
+    parts: &http::request::Parts,
+    front: Front<'_>,
     body: Incoming,
 ) -> Response<GatewayBody> {
     let mut body = Some(body);
-    let mut response = serve(state, peer, &parts, &mut body).await;
+    let mut response = serve(state, peer, parts, &front, &mut body).await;
     let http1 = matches!(
         parts.version,
         http::Version::HTTP_10 | http::Version::HTTP_11
@@ -200,7 +199,7 @@ pub async fn handle(
             || parts.headers.contains_key(header::TRANSFER_ENCODING));
     let keep_alive = match body {
         None => !refused_mid_body,
-        Some(unread) => drain_unread(&parts, unread).await,
+        Some(unread) => drain_unread(parts, unread).await,
     };
     if !keep_alive {
         response
@@ -238,34 +237,22 @@ async fn serve(
     state: &State,
     peer: SocketAddr,
     parts: &http::request::Parts,
+    front: &Front<'_>,
     body_slot: &mut Option<Incoming>,
 ) -> Response<GatewayBody> {
     let request_id = super::new_request_id();
     let head = parts.method == http::Method::HEAD;
     let config = &state.config;
-    let now = AmzDate::now();
-    let policy = VerifyPolicy {
-        regions: &config.server.regions,
-        services: &["s3"],
-        max_skew: config.server.max_clock_skew,
-        now,
-    };
+    let now = front.now;
     // 0. The one reading of the host: the signature check, classification and forwarding use it.
-    let host = match super::host::request_host(&parts.uri, &parts.headers) {
-        Ok(h) => h,
+    let host = match &front.host {
+        Ok(h) => *h,
         Err(e) => return error_response(400, "InvalidRequest", e.0, &[], head, &request_id),
     };
-    let query = parts.uri.query().unwrap_or("");
-    let req = RequestParts {
-        method: parts.method.as_str(),
-        path: parts.uri.path(),
-        query,
-        headers: &parts.headers,
-        authority: host,
-    };
+    let query = front.req.query;
 
     // 1. Authenticate.
-    let parsed = match parse_request_auth(&req, &policy) {
+    let parsed = match authn::signed(state, Route::S3, front, &config.server.regions, peer) {
         Ok(Some(p)) => p,
         Ok(None) => {
             return error_response(
@@ -277,10 +264,7 @@ async fn serve(
                 &request_id,
             );
         }
-        Err(e) => {
-            state.metrics.auth_failure("s3", e.code(), None, peer);
-            return sigv4_error(&e, head, &request_id);
-        }
+        Err(e) => return sigv4_error(&e, head, &request_id),
     };
     let payload_line = parsed
         .content_sha256
@@ -290,43 +274,18 @@ async fn serve(
         Ok(m) => m,
         Err(e) => return sigv4_error(&e, head, &request_id),
     };
-    let caller = match state.identities.resolve(
-        &state.keyring,
-        parsed.credential.access_key_id(),
-        parsed.security_token.as_deref(),
-        now.unix(),
-    ) {
-        Ok(c) => c,
-        Err(e) => {
-            let response = credential_error(e, head, &request_id);
-            let code = response
-                .extensions()
-                .get::<super::metrics::Refusal>()
-                .map_or("", |r| r.0.as_str());
-            state
-                .metrics
-                .auth_failure("s3", code, Some(parsed.credential.access_key_id()), peer);
-            return response;
-        }
-    };
-    let signing = match verify_signature(
-        &parsed,
-        &req,
-        caller.secret(),
+    let (caller, signing) = match authn::authenticate(
+        state,
+        Route::S3,
+        front,
+        parsed,
         &payload_line,
         UriMode::S3,
-        &state.signing_keys,
+        peer,
     ) {
-        Ok(s) => s,
-        Err(e) => {
-            state.metrics.auth_failure(
-                "s3",
-                e.code(),
-                Some(parsed.credential.access_key_id()),
-                peer,
-            );
-            return sigv4_error(&e, head, &request_id);
-        }
+        Ok(ok) => ok,
+        Err(AuthError::Credential(e)) => return credential_error(e, head, &request_id),
+        Err(AuthError::SigV4(e)) => return sigv4_error(&e, head, &request_id),
     };
 
     // 2. Classify into the typed request the backend will get.
@@ -582,7 +541,7 @@ async fn forward(
     request_id: &str,
 ) -> Response<GatewayBody> {
     let head = parts.method == http::Method::HEAD;
-    let Some(backend) = state.s3_backend() else {
+    let Some(backend) = state.s3_backend(host) else {
         return error_response(
             503,
             "ServiceUnavailable",
@@ -800,6 +759,17 @@ async fn forward(
             head,
             request_id,
         ),
+        Ok(Err(Unanswered::Tls(reason))) => {
+            tracing::warn!(backend = %backend.name, %reason, "TLS to the backend failed; request not sent");
+            error_response(
+                502,
+                "BadGateway",
+                "The backend's TLS certificate or handshake was refused by the gateway (see its log)",
+                &[],
+                head,
+                request_id,
+            )
+        }
         Ok(Err(Unanswered::Broken)) => error_response(
             502,
             "BadGateway",
@@ -880,7 +850,7 @@ use crate::proxy::pool::{PooledBody, Unanswered};
 /// (`Stall::Client`), or no answer once the body is sent or while the backend is not reading it
 /// (`Stall::Backend`). A long upload that keeps moving is never cut off. Cutting off drops the
 /// request's upstream connection, which closes its socket at once (see [`crate::proxy::pool`]).
-async fn send_watched(
+pub(super) async fn send_watched(
     backend: &super::BackendClient,
     upstream: http::Request<super::UpstreamBody>,
     progress: std::sync::Arc<crate::proxy::Progress>,

@@ -10,10 +10,9 @@ use hyper::body::Incoming;
 use sha2::{Digest, Sha256};
 
 use super::State;
+use super::authn::{self, AuthError, Front, Route};
 use crate::identity::CredentialError;
-use crate::sigv4::{
-    AmzDate, RequestParts, SigV4Error, UriMode, parse_request_auth, verify_signature,
-};
+use crate::sigv4::{AmzDate, SigV4Error, UriMode};
 use crate::sts::{RequestInfo, StsError, parse_form, xml};
 
 /// Largest STS request body accepted (Query API bodies are small forms).
@@ -104,27 +103,25 @@ fn credential_error(e: CredentialError) -> StsError {
     }
 }
 
-/// True when a request is meant for STS: signed for service `sts`, or an unsigned Query-API form.
-pub fn is_sts_request(parts: &http::request::Parts) -> bool {
-    let auth = parts
-        .headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let query = parts.uri.query().unwrap_or("");
-    auth.contains("/sts/aws4_request")
-        || query.contains("%2Fsts%2Faws4_request")
-        || query.contains("/sts/aws4_request")
-}
-
-/// Serves one STS request.
+/// Serves one STS request (routed here by [`super::authn::route`]).
 pub async fn handle(
     state: &State,
     peer: SocketAddr,
-    parts: http::request::Parts,
+    parts: &http::request::Parts,
+    front: Front<'_>,
     body: Incoming,
 ) -> Response<Full<Bytes>> {
     let request_id = xml::request_id();
+    if let Err(e) = &front.host {
+        return error(
+            StsError {
+                status: 400,
+                code: "InvalidRequest",
+                message: e.0.into(),
+            },
+            &request_id,
+        );
+    }
     let read = Limited::new(body, MAX_STS_BODY).collect();
     let body = match tokio::time::timeout(state.config.limits.body_read_timeout, read).await {
         Ok(Ok(b)) => b.to_bytes(),
@@ -153,43 +150,9 @@ pub async fn handle(
         }
     };
     let config = &state.config;
-    let now = AmzDate::now();
-    let regions: Vec<String> = config
-        .server
-        .regions
-        .iter()
-        .cloned()
-        .chain(std::iter::once("us-east-1".to_string()))
-        .collect();
-    let policy = crate::sigv4::VerifyPolicy {
-        regions: &regions,
-        services: &["sts"],
-        max_skew: config.server.max_clock_skew,
-        now,
-    };
-    let host = match super::host::request_host(&parts.uri, &parts.headers) {
-        Ok(h) => h,
-        Err(e) => {
-            return error(
-                StsError {
-                    status: 400,
-                    code: "InvalidRequest",
-                    message: e.0.into(),
-                },
-                &request_id,
-            );
-        }
-    };
-    let query = parts.uri.query().unwrap_or("");
-    let req = RequestParts {
-        method: parts.method.as_str(),
-        path: parts.uri.path(),
-        query,
-        headers: &parts.headers,
-        authority: host,
-    };
+    let now = front.now;
     let skew = config.server.max_clock_skew.as_secs();
-    let parsed = match parse_request_auth(&req, &policy) {
+    let parsed = match authn::signed(state, Route::Sts, &front, &state.all_regions, peer) {
         Ok(Some(p)) => p,
         Ok(None) => {
             return error(
@@ -201,40 +164,23 @@ pub async fn handle(
                 &request_id,
             );
         }
-        Err(e) => {
-            let e = sigv4_to_sts(&e, now, skew);
-            state.metrics.auth_failure("sts", e.code, None, peer);
-            return error(e, &request_id);
-        }
-    };
-    let caller = match state.identities.resolve(
-        &state.keyring,
-        parsed.credential.access_key_id(),
-        parsed.security_token.as_deref(),
-        now.unix(),
-    ) {
-        Ok(c) => c,
-        Err(e) => {
-            let e = credential_error(e);
-            let key = parsed.credential.access_key_id();
-            state.metrics.auth_failure("sts", e.code, Some(key), peer);
-            return error(e, &request_id);
-        }
+        Err(e) => return error(sigv4_to_sts(&e, now, skew), &request_id),
     };
     let payload_hash = hex::encode(Sha256::digest(&body));
-    if let Err(e) = verify_signature(
-        &parsed,
-        &req,
-        caller.secret(),
+    let caller = match authn::authenticate(
+        state,
+        Route::Sts,
+        &front,
+        parsed,
         &payload_hash,
         UriMode::Normalized,
-        &state.signing_keys,
+        peer,
     ) {
-        let e = sigv4_to_sts(&e, now, skew);
-        let key = parsed.credential.access_key_id();
-        state.metrics.auth_failure("sts", e.code, Some(key), peer);
-        return error(e, &request_id);
-    }
+        Ok((caller, _)) => caller,
+        Err(AuthError::Credential(e)) => return error(credential_error(e), &request_id),
+        Err(AuthError::SigV4(e)) => return error(sigv4_to_sts(&e, now, skew), &request_id),
+    };
+    let query = front.req.query;
     let mut params = match parse_form(query) {
         Ok(p) => p,
         Err(e) => return error(e, &request_id),

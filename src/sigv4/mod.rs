@@ -29,5 +29,6 @@ pub use payload::{EMPTY_SHA256, HashedPayload, PayloadMode};
 pub use signer::Signer;
 pub use signing_key::{SigningKey, SigningKeyCache};
 pub use verify::{
-    AuthKind, ParsedAuth, SigningContext, VerifyPolicy, parse_request_auth, verify_signature,
+    AuthKind, ParsedAuth, ScopedError, SigningContext, VerifyPolicy, check_region,
+    parse_request_auth, parse_request_auth_scoped, verify_signature,
 };

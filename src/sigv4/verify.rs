@@ -72,6 +72,31 @@ pub fn parse_request_auth<'a>(
     req: &RequestParts<'a>,
     policy: &VerifyPolicy<'_>,
 ) -> Result<Option<ParsedAuth<'a>>, SigV4Error> {
+    parse_request_auth_scoped(req, policy).map_err(|e| e.error)
+}
+
+/// A parse failure with the service of the credential scope, when the scope was read before
+/// the failure: the router renders the error in that service's shape.
+#[derive(Debug)]
+pub struct ScopedError {
+    pub error: SigV4Error,
+    pub service: Option<String>,
+}
+
+/// [`parse_request_auth`], reporting on failure the credential scope's service if it was read.
+pub fn parse_request_auth_scoped<'a>(
+    req: &RequestParts<'a>,
+    policy: &VerifyPolicy<'_>,
+) -> Result<Option<ParsedAuth<'a>>, ScopedError> {
+    let mut service = None;
+    parse_any(req, policy, &mut service).map_err(|error| ScopedError { error, service })
+}
+
+fn parse_any<'a>(
+    req: &RequestParts<'a>,
+    policy: &VerifyPolicy<'_>,
+    service: &mut Option<String>,
+) -> Result<Option<ParsedAuth<'a>>, SigV4Error> {
     let authorization = match req.headers.get(http::header::AUTHORIZATION) {
         Some(v) => Some(v.to_str().map_err(|_| {
             SigV4Error::header_malformed("The authorization header is malformed; it is not ASCII")
@@ -101,10 +126,10 @@ pub fn parse_request_auth<'a>(
                 "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.".into(),
             ));
         }
-        return parse_header_auth(value, req, policy).map(Some);
+        return parse_header_auth(value, req, policy, service).map(Some);
     }
     if query_auth {
-        return parse_presigned(req, policy).map(Some);
+        return parse_presigned(req, policy, service).map(Some);
     }
     if query_v2 {
         return Err(SigV4Error::InvalidRequest("The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.".into()));
@@ -140,6 +165,32 @@ fn header_str<'a>(
         .to_str()
         .map(Some)
         .map_err(|_| SigV4Error::InvalidRequest(format!("The {name} header is not ASCII")))
+}
+
+/// The region check of [`check_scope`] alone, for a router that parsed with every region it
+/// serves and then checks the one list of the service the request was routed to.
+pub fn check_region(
+    credential: &Credential<'_>,
+    kind: AuthKind,
+    regions: &[String],
+) -> Result<(), SigV4Error> {
+    let policy = VerifyPolicy {
+        regions,
+        services: &[],
+        max_skew: Duration::ZERO,
+        now: AmzDate::from_unix(0),
+    };
+    match check_scope(credential, &policy, kind == AuthKind::Presigned) {
+        Err(
+            e @ (SigV4Error::AuthorizationHeaderMalformed {
+                region: Some(_), ..
+            }
+            | SigV4Error::AuthorizationQueryParametersError {
+                region: Some(_), ..
+            }),
+        ) => Err(e),
+        _ => Ok(()),
+    }
 }
 
 fn check_scope(
@@ -217,8 +268,10 @@ fn parse_header_auth<'a>(
     value: &'a str,
     req: &RequestParts<'a>,
     policy: &VerifyPolicy<'_>,
+    service: &mut Option<String>,
 ) -> Result<ParsedAuth<'a>, SigV4Error> {
     let auth = Authorization::parse(value)?;
+    *service = Some(auth.credential.service().to_string());
     check_scope(&auth.credential, policy, false)?;
     let missing_date = || SigV4Error::AccessDenied {
         message: "AWS authentication requires a valid Date or x-amz-date header".into(),
@@ -273,6 +326,7 @@ fn parse_header_auth<'a>(
 fn parse_presigned<'a>(
     req: &RequestParts<'a>,
     policy: &VerifyPolicy<'_>,
+    service: &mut Option<String>,
 ) -> Result<ParsedAuth<'a>, SigV4Error> {
     const REQUIRED: [&str; 6] = [
         "X-Amz-Algorithm",
@@ -333,6 +387,7 @@ fn parse_presigned<'a>(
     let credential = Credential::parse(decode(credential)?).map_err(|e| {
         SigV4Error::query_error(format!("Error parsing the X-Amz-Credential parameter; {e}"))
     })?;
+    *service = Some(credential.service().to_string());
     check_scope(&credential, policy, true)?;
     let date_text = decode(date)?;
     let date = AmzDate::parse(&date_text).ok_or_else(|| {

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Arc;
 
+pub mod api_backend;
 pub mod recorder;
 pub mod s3s_reading;
 

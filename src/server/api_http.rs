@@ -1,0 +1,632 @@
+//! HTTP APIs behind the gateway (`kind = "http"` backends): authenticate (the shared stage),
+//! authorize `execute-api:Invoke` on the API Gateway resource ARN, and forward a request the
+//! gateway builds itself: the canonical path (see [`crate::api`]), the query re-encoded, an
+//! allowlist of headers, the identity headers, and the body verified against its signed SHA-256.
+//! Refusals are API Gateway-shaped JSON (`{"message": …}` with `x-amzn-ErrorType`).
+
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode, header};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use sha2::{Digest, Sha256};
+
+use super::authn::{self, AuthError, Front, Route};
+use super::{BackendClient, GatewayBody, State, boxed};
+use crate::api::{CanonicalPath, STANDARD_FORWARDED, invoke_arn};
+use crate::authz::{RequestInfo, caller_policies, failure_message};
+use crate::identity::{Caller, CredentialError};
+use crate::policy::Decision;
+use crate::proxy::{BodyError, Stall, VerifiedBody};
+use crate::sigv4::{AmzDate, AuthKind, SigV4Error, UriMode};
+
+/// Largest body read before verification, for clients that sign the body's SHA-256 without
+/// sending it in `x-amz-content-sha256` (botocore's `SigV4Auth`, aws-sigv4 by default): the
+/// signature cannot be checked before the whole body is hashed. Larger bodies must send the header
+/// and are then streamed.
+pub const MAX_BUFFERED_BODY: u64 = 1024 * 1024;
+
+/// An API Gateway-style error: `{"message": …}` with `x-amzn-ErrorType`.
+pub fn api_error(
+    status: u16,
+    error_type: &str,
+    message: &str,
+    request_id: &str,
+) -> Response<GatewayBody> {
+    let body = serde_json::json!({ "message": message }).to_string();
+    let mut r = Response::builder()
+        .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("x-amzn-RequestId", request_id);
+    if let Ok(v) = HeaderValue::from_str(error_type) {
+        r = r.header("x-amzn-ErrorType", v);
+    }
+    r.extension(super::metrics::Refusal(error_type.to_string()))
+        .body(boxed(http_body_util::Full::new(Bytes::from(body))))
+        .expect("static response parts are valid")
+}
+
+/// How API Gateway reports SigV4 failures.
+fn sigv4_error(e: &SigV4Error, request_id: &str) -> Response<GatewayBody> {
+    let invalid = |m: &str| api_error(403, "InvalidSignatureException", m, request_id);
+    match e {
+        SigV4Error::SignatureDoesNotMatch(_) => invalid(
+            "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.",
+        ),
+        SigV4Error::RequestTimeTooSkewed {
+            request_time,
+            server_time,
+            ..
+        } => invalid(&format!(
+            "Signature expired: {request_time} is now earlier or later than the allowed window around {server_time}."
+        )),
+        SigV4Error::AccessDenied {
+            expired: Some(x), ..
+        } => invalid(&format!(
+            "Signature expired: the presigned URL expired at {} (server time {}).",
+            x.expires, x.server_time
+        )),
+        SigV4Error::AuthorizationHeaderMalformed {
+            region: Some(r), ..
+        }
+        | SigV4Error::AuthorizationQueryParametersError {
+            region: Some(r), ..
+        } => invalid(&format!(
+            "Credential should be scoped to a valid region. This endpoint expects '{r}'."
+        )),
+        SigV4Error::XAmzContentSHA256Mismatch { .. } => api_error(
+            400,
+            "BadRequestException",
+            "The body does not match the SHA-256 it was signed with (x-amz-content-sha256).",
+            request_id,
+        ),
+        SigV4Error::NotImplemented(m) => api_error(400, "BadRequestException", m, request_id),
+        other => api_error(
+            403,
+            "IncompleteSignatureException",
+            &other.message(),
+            request_id,
+        ),
+    }
+}
+
+fn credential_error(e: CredentialError, request_id: &str) -> Response<GatewayBody> {
+    match e {
+        CredentialError::UnknownAccessKey | CredentialError::InvalidToken => api_error(
+            403,
+            "UnrecognizedClientException",
+            "The security token included in the request is invalid.",
+            request_id,
+        ),
+        CredentialError::Expired => api_error(
+            403,
+            "ExpiredTokenException",
+            "The security token included in the request is expired",
+            request_id,
+        ),
+    }
+}
+
+/// Serves one request routed to an HTTP API (or signed for one that no route takes).
+pub async fn handle(
+    state: &State,
+    peer: SocketAddr,
+    parts: &http::request::Parts,
+    route: Route,
+    front: Front<'_>,
+    body: Incoming,
+) -> Response<GatewayBody> {
+    let request_id = super::new_request_id();
+    let mut response = serve(state, peer, parts, route, &front, body, &request_id).await;
+    // A refusal sent before the body was read: the client may still be sending it.
+    if response
+        .extensions()
+        .get::<super::metrics::Refusal>()
+        .is_some()
+        && (parts.headers.contains_key(header::CONTENT_LENGTH)
+            || parts.headers.contains_key(header::TRANSFER_ENCODING))
+        && matches!(
+            parts.version,
+            http::Version::HTTP_10 | http::Version::HTTP_11
+        )
+    {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}
+
+/// How the body's SHA-256 is known.
+enum Payload {
+    /// Signed in `x-amz-content-sha256` (or the presigned parameter): streamed and checked.
+    Declared([u8; 32]),
+    /// Not declared: the body was read (bounded) and hashed to check the signature.
+    Read(Bytes),
+}
+
+async fn serve(
+    state: &State,
+    peer: SocketAddr,
+    parts: &http::request::Parts,
+    route: Route,
+    front: &Front<'_>,
+    body: Incoming,
+    request_id: &str,
+) -> Response<GatewayBody> {
+    let Route::Api(index) = route else {
+        let _ = authn::signed(state, route, front, &state.config.server.regions, peer);
+        return api_error(
+            404,
+            "NotFoundException",
+            "No API route of the service this request is signed for takes this host and path",
+            request_id,
+        );
+    };
+    let backend = &state.backends[index];
+    let Some(api) = &backend.api else {
+        return api_error(
+            500,
+            "InternalServerErrorException",
+            "Internal server error",
+            request_id,
+        );
+    };
+    let config = &state.config;
+    if let Err(e) = &front.host {
+        return api_error(400, "BadRequestException", e.0, request_id);
+    }
+    // The one canonical path: authorized and forwarded alike.
+    let path = match CanonicalPath::parse(parts.uri.path()) {
+        Ok(p) => p,
+        Err(e) => {
+            return api_error(
+                400,
+                "BadRequestException",
+                &format!("Invalid request path: {}", e.0),
+                request_id,
+            );
+        }
+    };
+    let Some(rest) = path.strip_prefix(&api.prefix) else {
+        return api_error(404, "NotFoundException", "Not Found", request_id);
+    };
+    let query = match upstream_query(front.req.query) {
+        Ok(q) => q,
+        Err(m) => return api_error(400, "BadRequestException", m, request_id),
+    };
+
+    // 1. Authenticate.
+    let parsed = match authn::signed(state, route, front, &config.server.regions, peer) {
+        Ok(Some(p)) => p,
+        Ok(None) => {
+            return api_error(
+                403,
+                "MissingAuthenticationTokenException",
+                "Missing Authentication Token",
+                request_id,
+            );
+        }
+        Err(e) => return sigv4_error(&e, request_id),
+    };
+    let length = match content_length(parts, api.settings.max_body_bytes, request_id) {
+        Ok(n) => n,
+        Err(refused) => return *refused,
+    };
+    let declared = match (parsed.kind, parsed.content_sha256) {
+        (_, Some(v)) if v.len() == 64 => match hex::decode(v) {
+            Ok(bytes) => Some(<[u8; 32]>::try_from(bytes.as_slice()).unwrap_or([0; 32])),
+            Err(_) => {
+                return api_error(
+                    400,
+                    "BadRequestException",
+                    "x-amz-content-sha256 is not a hex SHA-256",
+                    request_id,
+                );
+            }
+        },
+        // A presigned URL without X-Amz-Content-Sha256 signs the body's hash like a header request without the header.
+        (AuthKind::Presigned, Some("UNSIGNED-PAYLOAD")) | (AuthKind::Header, None) => None,
+        (_, Some(other)) => {
+            return api_error(
+                400,
+                "BadRequestException",
+                &format!(
+                    "x-amz-content-sha256 must be the hex SHA-256 of the body, not {other}: HTTP API requests sign their body"
+                ),
+                request_id,
+            );
+        }
+        (AuthKind::Presigned, None) => None,
+    };
+    let mut body = Some(body);
+    let payload = match declared {
+        Some(hash) => Payload::Declared(hash),
+        None if length > MAX_BUFFERED_BODY => {
+            return api_error(
+                413,
+                "RequestTooLargeException",
+                &format!(
+                    "Bodies larger than {MAX_BUFFERED_BODY} bytes must send their SHA-256 in x-amz-content-sha256 (it is then streamed)"
+                ),
+                request_id,
+            );
+        }
+        None => {
+            let Some(unread) = body.take() else {
+                return api_error(
+                    500,
+                    "InternalServerErrorException",
+                    "Internal server error",
+                    request_id,
+                );
+            };
+            let read = http_body_util::Limited::new(unread, MAX_BUFFERED_BODY as usize).collect();
+            match tokio::time::timeout(config.limits.body_read_timeout, read).await {
+                Ok(Ok(b)) => Payload::Read(b.to_bytes()),
+                Ok(Err(_)) => {
+                    return api_error(
+                        400,
+                        "BadRequestException",
+                        "The request body was cut off or is larger than allowed",
+                        request_id,
+                    );
+                }
+                Err(_) => {
+                    return api_error(
+                        408,
+                        "RequestTimeoutException",
+                        "The request body did not arrive in time",
+                        request_id,
+                    );
+                }
+            }
+        }
+    };
+    let payload_hash = match &payload {
+        Payload::Declared(h) => hex::encode(h),
+        Payload::Read(bytes) => hex::encode(Sha256::digest(bytes)),
+    };
+    let caller = match authn::authenticate(
+        state,
+        route,
+        front,
+        parsed,
+        &payload_hash,
+        UriMode::Normalized,
+        peer,
+    ) {
+        Ok((caller, _)) => caller,
+        Err(AuthError::Credential(e)) => return credential_error(e, request_id),
+        Err(AuthError::SigV4(e)) => return sigv4_error(&e, request_id),
+    };
+
+    // 2. Authorize execute-api:Invoke on the resource ARN of this method and path.
+    let region = parsed.credential.region();
+    let arn = invoke_arn(
+        &config.server.partition,
+        region,
+        &api.settings.account,
+        &api.settings.api_id,
+        &api.settings.stage,
+        parts.method.as_str(),
+        &rest,
+    );
+    let info = RequestInfo {
+        now: front.now.unix(),
+        source_ip: Some(peer.ip().to_string()),
+        secure_transport: config.server.tls.is_some(),
+        user_agent: parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+        region: region.to_string(),
+    };
+    let Ok(policies) = caller_policies(&state.identities, &caller) else {
+        return credential_error(CredentialError::InvalidToken, request_id);
+    };
+    let action = "execute-api:Invoke";
+    let ctx = policies.context(action, &arn, &caller, &info);
+    let outcome = policies.with_evaluation(&caller.principal(), |eval| {
+        crate::policy::decide(eval, &ctx)
+    });
+    if outcome.decision != Decision::Allow {
+        let blob = state
+            .sts
+            .seal_authorization_message(caller.account(), failure_message(&outcome, &ctx, &caller));
+        tracing::info!(caller = %caller.arn(), action, resource = %arn, decision = outcome.decision.as_str(), "api request refused");
+        return api_error(
+            403,
+            "AccessDeniedException",
+            &format!(
+                "User: {} is not authorized to perform: {action} on resource: {arn} {} Encoded authorization failure message: {blob}",
+                caller.arn(),
+                outcome.reason(action)
+            ),
+            request_id,
+        );
+    }
+    tracing::info!(caller = %caller.arn(), resource = %arn, backend = %backend.name, "api request authorized; forwarding");
+
+    // 3. Forward the request the gateway builds.
+    let upstream_path = rest.upstream(backend.url.path());
+    let mut headers = forwarded_headers(&parts.headers, &api.settings);
+    identity_headers(&mut headers, &api.settings.identity_headers, &caller);
+    if let Ok(v) = HeaderValue::from_str(&peer.ip().to_string()) {
+        headers.insert("x-forwarded-for", v);
+    }
+    headers.insert(
+        "x-forwarded-proto",
+        HeaderValue::from_static(if config.server.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        }),
+    );
+    let authority = backend
+        .url
+        .authority()
+        .map(|a| a.as_str())
+        .unwrap_or_default();
+    headers.insert(
+        header::HOST,
+        HeaderValue::from_str(authority).unwrap_or(HeaderValue::from_static("localhost")),
+    );
+    if length > 0
+        || matches!(
+            parts.method,
+            http::Method::POST | http::Method::PUT | http::Method::PATCH
+        )
+    {
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    }
+    let (upstream_body, failure) = match payload {
+        Payload::Declared(hash) => {
+            let Some(unread) = body.take() else {
+                return api_error(
+                    500,
+                    "InternalServerErrorException",
+                    "Internal server error",
+                    request_id,
+                );
+            };
+            let (verified, failure) = VerifiedBody::new(unread, Some(hash), length);
+            (verified.boxed_unsync(), Some(failure))
+        }
+        Payload::Read(bytes) => (
+            http_body_util::Full::new(bytes)
+                .map_err(|never: std::convert::Infallible| match never {})
+                .boxed_unsync(),
+            None,
+        ),
+    };
+    if backend.signs
+        && let Err(e) = backend.signer.sign(
+            parts.method.as_str(),
+            &upstream_path,
+            &query,
+            &mut headers,
+            &payload_hash,
+            AmzDate::now(),
+        )
+    {
+        tracing::warn!(backend = %backend.name, error = %e, "could not sign the upstream request");
+        return api_error(
+            500,
+            "InternalServerErrorException",
+            "Internal server error",
+            request_id,
+        );
+    }
+    let uri = format!(
+        "{}://{authority}{upstream_path}{}{query}",
+        backend.url.scheme_str().unwrap_or("http"),
+        if query.is_empty() { "" } else { "?" }
+    );
+    let mut upstream = http::Request::builder()
+        .method(parts.method.clone())
+        .uri(&uri);
+    if let Some(h) = upstream.headers_mut() {
+        *h = headers;
+    }
+    let (upstream_body, progress) = crate::proxy::Tracked::new(upstream_body);
+    let Ok(upstream) = upstream.body(upstream_body.boxed_unsync()) else {
+        return api_error(
+            400,
+            "BadRequestException",
+            "The request cannot be forwarded",
+            request_id,
+        );
+    };
+    let result = super::s3_http::send_watched(backend, upstream, progress).await;
+    if let Some(f) = failure
+        && let Some(e) = f.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    {
+        tracing::info!(caller = %caller.arn(), error = %e, "request body failed verification; upstream aborted");
+        return match e {
+            BodyError::Sha256Mismatch { .. } => api_error(
+                400,
+                "BadRequestException",
+                "The body does not match the SHA-256 it was signed with (x-amz-content-sha256).",
+                request_id,
+            ),
+            BodyError::Length { .. } | BodyError::Upstream(_) => api_error(
+                400,
+                "BadRequestException",
+                "The body is not as long as its Content-Length",
+                request_id,
+            ),
+        };
+    }
+    respond(backend, result, request_id)
+}
+
+fn respond(
+    backend: &BackendClient,
+    result: Result<
+        Result<Response<crate::proxy::pool::PooledBody>, crate::proxy::pool::Unanswered>,
+        Stall,
+    >,
+    request_id: &str,
+) -> Response<GatewayBody> {
+    use crate::proxy::pool::Unanswered;
+    match result {
+        Err(Stall::Client) => api_error(
+            408,
+            "RequestTimeoutException",
+            "The request body did not arrive in time",
+            request_id,
+        ),
+        Err(Stall::Backend) => {
+            tracing::warn!(backend = %backend.name, timeout_seconds = backend.timeout.as_secs(), "backend did not answer in time; upstream aborted");
+            api_error(
+                504,
+                "IntegrationTimeout",
+                "Endpoint request timed out",
+                request_id,
+            )
+        }
+        Ok(Err(Unanswered::Unreachable)) => {
+            tracing::warn!(backend = %backend.name, "backend unreachable");
+            api_error(
+                502,
+                "BadGatewayException",
+                "The backend is unreachable",
+                request_id,
+            )
+        }
+        Ok(Err(Unanswered::Broken)) => api_error(
+            502,
+            "BadGatewayException",
+            "The backend connection failed",
+            request_id,
+        ),
+        Ok(Err(Unanswered::Tls(reason))) => {
+            tracing::warn!(backend = %backend.name, %reason, "TLS to the backend failed; request not sent");
+            api_error(
+                502,
+                "BadGatewayException",
+                "The backend's TLS certificate or handshake was refused by the gateway (see its log)",
+                request_id,
+            )
+        }
+        Ok(Ok(response)) => {
+            let (mut rparts, rbody) = response.into_parts();
+            crate::proxy::response_headers(&mut rparts.headers, backend.pass_fingerprints);
+            Response::from_parts(
+                rparts,
+                crate::proxy::IdleTimeout::new(rbody, backend.timeout).boxed_unsync(),
+            )
+        }
+    }
+}
+
+/// Content-Length, bounded by the route's maximum; a body without one is refused (bodies are
+/// verified against their length).
+fn content_length(
+    parts: &http::request::Parts,
+    max: u64,
+    request_id: &str,
+) -> Result<u64, Box<Response<GatewayBody>>> {
+    let length = match parts.headers.get(header::CONTENT_LENGTH) {
+        Some(v) => v
+            .to_str()
+            .ok()
+            .and_then(|t| t.parse::<u64>().ok())
+            .ok_or_else(|| {
+                Box::new(api_error(
+                    400,
+                    "BadRequestException",
+                    "Content-Length is not a number",
+                    request_id,
+                ))
+            })?,
+        None if parts.headers.contains_key(header::TRANSFER_ENCODING) => {
+            return Err(Box::new(api_error(
+                411,
+                "LengthRequiredException",
+                "HTTP API request bodies need a Content-Length",
+                request_id,
+            )));
+        }
+        None => 0,
+    };
+    if length > max {
+        return Err(Box::new(api_error(
+            413,
+            "RequestTooLargeException",
+            &format!("The body is larger than this API's limit of {max} bytes"),
+            request_id,
+        )));
+    }
+    Ok(length)
+}
+
+/// The query the backend gets: the client's parameters decoded once and re-encoded by the
+/// gateway, without SigV4's (`X-Amz-*`, any case).
+fn upstream_query(raw: &str) -> Result<String, &'static str> {
+    let pairs = crate::sts::parse_form(raw).map_err(|_| "The query string is not valid")?;
+    let mut out = Vec::with_capacity(raw.len());
+    for (name, value) in &pairs {
+        if name.len() >= 6 && name[..6].eq_ignore_ascii_case("x-amz-") {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push(b'&');
+        }
+        crate::sigv4::encoding::uri_encode_into(&mut out, name.as_bytes(), false);
+        out.push(b'=');
+        crate::sigv4::encoding::uri_encode_into(&mut out, value.as_bytes(), false);
+    }
+    Ok(String::from_utf8(out).expect("percent-encoding yields ASCII"))
+}
+
+/// The client's headers that pass: the standard list and the route's `forward_headers`, never
+/// one of the identity header names (those are the gateway's to set).
+fn forwarded_headers(client: &HeaderMap, api: &crate::config::ApiSettings) -> HeaderMap {
+    let mut out = HeaderMap::new();
+    let identity: Vec<&HeaderName> = api.identity_headers.names().collect();
+    for (name, value) in client {
+        let pass =
+            STANDARD_FORWARDED.contains(&name.as_str()) || api.forward_headers.contains(name);
+        if pass && !identity.contains(&name) {
+            out.append(name.clone(), value.clone());
+        }
+    }
+    out
+}
+
+/// Sets the identity headers of `caller` (replacing anything of the same name).
+fn identity_headers(
+    headers: &mut HeaderMap,
+    names: &crate::config::IdentityHeaders,
+    caller: &Caller,
+) {
+    let mut set = |name: &Option<HeaderName>, value: &str| {
+        if let Some(name) = name
+            && let Ok(v) = HeaderValue::from_str(value)
+        {
+            headers.insert(name.clone(), v);
+        }
+    };
+    set(&names.principal_arn, caller.arn());
+    set(&names.account, caller.account());
+    set(&names.user_id, caller.user_id());
+    match caller {
+        Caller::User { .. } => set(&names.mfa_present, "false"),
+        Caller::Session(s) => {
+            if let Some(name) = s.arn.rsplit('/').next().filter(|_| s.role_arn.is_some()) {
+                set(&names.session_name, name);
+            }
+            if let Some(si) = &s.source_identity {
+                set(&names.source_identity, si);
+            }
+            set(
+                &names.mfa_present,
+                if s.mfa_at.is_some() { "true" } else { "false" },
+            );
+        }
+    }
+}
