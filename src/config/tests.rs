@@ -467,3 +467,146 @@ fn limits_have_defaults_ranges_and_located_errors() {
         "typos are caught"
     );
 }
+
+#[test]
+fn demo_http_api_backend_has_its_defaults() {
+    let loaded = load(&demo_path()).unwrap_or_else(|p| panic!("{p:#?}"));
+    let api = loaded.config.backends[1]
+        .api
+        .as_ref()
+        .expect("an http backend");
+    assert_eq!(api.service, "execute-api");
+    assert_eq!(
+        (api.api_id.as_str(), api.stage.as_str()),
+        ("demo", "$default")
+    );
+    assert_eq!(api.account, "111122223333", "the first account by default");
+    assert_eq!(api.max_body_bytes, DEFAULT_API_MAX_BODY);
+    assert_eq!(
+        api.identity_headers
+            .principal_arn
+            .as_ref()
+            .map(|h| h.as_str()),
+        Some("x-stsgate-principal-arn")
+    );
+    assert!(loaded.config.backends[0].api.is_none());
+}
+
+#[test]
+fn http_backend_settings_are_checked() {
+    let text = demo_with(
+        "path_prefix = \"/_api/demo\"",
+        "path_prefix = \"/_api/../demo\"",
+    );
+    assert_error(
+        &text,
+        "path_prefix must start with '/' and be canonical",
+        line_of(&text, "/_api/../demo"),
+    );
+    let text = demo_with("api_id = \"demo\"", "api_id = \"demo\"\nservice = \"s3\"");
+    assert_error(
+        &text,
+        "service \"s3\" must be",
+        line_of(&text, "service = \"s3\""),
+    );
+    let text = demo_with(
+        "api_id = \"demo\"",
+        "api_id = \"demo\"\nidentity_headers = { principal_arn = \"authorization\" }",
+    );
+    assert_error(
+        &text,
+        "is a header the gateway owns",
+        line_of(&text, "identity_headers"),
+    );
+    let text = demo_with(
+        "api_id = \"demo\"",
+        "api_id = \"demo\"\nforward_headers = [\"x-amz-date\"]",
+    );
+    assert_error(
+        &text,
+        "is a header the gateway owns",
+        line_of(&text, "forward_headers"),
+    );
+    let text = demo_with("api_id = \"demo\"", "api_id = \"demo/x\"");
+    assert_error(&text, "api_id \"demo/x\" must be", line_of(&text, "api_id"));
+}
+
+#[test]
+fn s3_backends_refuse_http_only_settings_and_paths() {
+    let text = demo_with(
+        "timeout_seconds = 60",
+        "timeout_seconds = 60\npath_prefix = \"/x\"",
+    );
+    assert_error(
+        &text,
+        "path_prefix is a setting of http backends",
+        line_of(&text, "name = \"local-garage\"") - 1,
+    );
+    let text = demo_with(
+        "url = \"http://127.0.0.1:3900\"",
+        "url = \"http://127.0.0.1:3900/base\"",
+    );
+    assert_error(
+        &text,
+        "an s3 backend's url has no path",
+        line_of(&text, "3900/base"),
+    );
+}
+
+#[test]
+fn https_backend_files_are_checked_like_serve_uses_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("not-a-ca.pem");
+    std::fs::write(&bad, "not a certificate\n").unwrap();
+    let text = demo_with(
+        "url = \"http://127.0.0.1:7490\"",
+        &format!(
+            "url = \"https://127.0.0.1:7490\"\nca_file = \"{}\"",
+            bad.display()
+        ),
+    );
+    assert_error(&text, "holds no certificate", line_of(&text, "ca_file"));
+    let text = demo_with(
+        "url = \"http://127.0.0.1:7490\"",
+        &format!(
+            "url = \"http://127.0.0.1:7490\"\nca_file = \"{}\"",
+            bad.display()
+        ),
+    );
+    assert_error(
+        &text,
+        "apply to https:// backends only",
+        line_of(&text, "url = \"http://127.0.0.1:7490\""),
+    );
+    let text = demo_with(
+        "url = \"http://127.0.0.1:7490\"",
+        &format!(
+            "url = \"https://127.0.0.1:7490\"\nclient_cert = \"{}\"",
+            bad.display()
+        ),
+    );
+    assert!(
+        errors(&text)
+            .iter()
+            .any(|p| p.message.contains("client_cert and client_key go together"))
+    );
+}
+
+#[test]
+fn a_backend_no_request_can_reach_is_a_warning() {
+    let text = format!(
+        "{}\n[[backends]]\nname = \"shadowed\"\nkind = \"http\"\nurl = \"http://127.0.0.1:7491\"\npath_prefix = \"/_api/demo\"\n",
+        demo()
+    );
+    let loaded = load_str(&demo_path(), &text).unwrap_or_else(|p| panic!("{p:#?}"));
+    let w = loaded
+        .warnings
+        .iter()
+        .find(|w| w.message.contains("no request can reach this backend"))
+        .expect("a warning");
+    assert!(w.message.contains("\"demo-api\" comes first"), "{w}");
+    assert_eq!(
+        w.position.map(|p| p.0),
+        Some(line_of(&text, "name = \"shadowed\"") - 1)
+    );
+}

@@ -1367,11 +1367,28 @@ impl Validator<'_, '_> {
             Some(None) => return None,
             None => None,
         };
-        if let (Some(f), Some(raw_ca)) = (&ca_file, &b.ca_file)
-            && let Err(e) = crate::proxy::tls::load_roots(Some(f))
+        // What `serve` needs to reach an https backend: trust anchors and a TLS server name.
+        if let Some(u) = &url
+            && u.scheme_str() == Some("https")
         {
-            self.p.error(&raw_ca.span(), &at, e);
-            return None;
+            let span = b.ca_file.as_ref().map_or(b.url.span(), |c| c.span());
+            if let Err(e) = crate::proxy::tls::load_roots(ca_file.as_deref()) {
+                self.p.error(&span, &at, e);
+                return None;
+            }
+            let host = u
+                .host()
+                .unwrap_or("")
+                .trim_start_matches('[')
+                .trim_end_matches(']');
+            if rustls::pki_types::ServerName::try_from(host).is_err() {
+                self.p.error(
+                    &b.url.span(),
+                    &at,
+                    format!("{host} is not a name a TLS certificate can be checked against"),
+                );
+                return None;
+            }
         }
         let client_identity = match (&b.client_cert, &b.client_key) {
             (Some(c), Some(k)) => {
