@@ -9,7 +9,10 @@
 //! gateway so drift hits both; the report gives medians over rounds and the gateway/baseline
 //! ratios.
 //!
-//! Run: `cargo bench --bench load` (about 1 minute). `STSGATE_LOAD_SECONDS` (per run, default 3),
+//! The HTTP API scenario is the same stub behind a `kind = "http"` route: a GET signed for
+//! `execute-api` (the body's hash signed, not sent), authorized as `execute-api:Invoke`.
+//!
+//! Run: `cargo bench --bench load` (about 1.5 minutes). `STSGATE_LOAD_SECONDS` (per run, default 3),
 //! `STSGATE_LOAD_ROUNDS` (default 3), `STSGATE_LOAD_CLIENTS` (default 16). Without `--bench`
 //! (as `cargo test --all-targets` runs it) it does one short round as a smoke test.
 
@@ -75,7 +78,7 @@ async fn gateway(backend: SocketAddr) -> (SocketAddr, (String, String, String)) 
     let start = demo.find("[[backends]]").unwrap();
     let end = demo[start..].find("\n\n").map(|i| start + i).unwrap();
     let text = format!(
-        "{}\n[[accounts.roles]]\nname = \"load_writer\"\ntrust_policy = '{{\"Version\":\"2012-10-17\",\"Statement\":{{\"Effect\":\"Allow\",\"Principal\":{{\"AWS\":\"arn:aws:iam::111122223333:user/develop\"}},\"Action\":\"sts:AssumeRole\"}}}}'\ninline_policies = [{{ name = \"Bucket\", document = '{{\"Version\":\"2012-10-17\",\"Statement\":{{\"Effect\":\"Allow\",\"Action\":[\"s3:GetObject\",\"s3:PutObject\"],\"Resource\":\"arn:aws:s3:::{BUCKET}/*\"}}}}' }}]\n\n[[backends]]\nname = \"stub\"\nkind = \"s3\"\nurl = \"http://{backend}\"\naccess_key_id = \"{}\"\nsecret_access_key = \"{}\"{}",
+        "{}\n[[accounts.roles]]\nname = \"load_writer\"\ntrust_policy = '{{\"Version\":\"2012-10-17\",\"Statement\":{{\"Effect\":\"Allow\",\"Principal\":{{\"AWS\":\"arn:aws:iam::111122223333:user/develop\"}},\"Action\":\"sts:AssumeRole\"}}}}'\ninline_policies = [{{ name = \"Bucket\", document = '{{\"Version\":\"2012-10-17\",\"Statement\":{{\"Effect\":\"Allow\",\"Action\":[\"s3:GetObject\",\"s3:PutObject\",\"execute-api:Invoke\"],\"Resource\":[\"arn:aws:s3:::{BUCKET}/*\",\"arn:aws:execute-api:*:*:stub-api/*/GET/*\"]}}}}' }}]\n\n[[backends]]\nname = \"stub\"\nkind = \"s3\"\nurl = \"http://{backend}\"\naccess_key_id = \"{}\"\nsecret_access_key = \"{}\"\n\n[[backends]]\nname = \"stub-api\"\nkind = \"http\"\nurl = \"http://{backend}\"\npath_prefix = \"/api\"{}",
         &demo[..start],
         STUB_KEY.0,
         STUB_KEY.1,
@@ -145,6 +148,8 @@ async fn gateway(backend: SocketAddr) -> (SocketAddr, (String, String, String)) 
 enum Op {
     Get,
     Put(usize),
+    /// A GET of an HTTP API path, under this route prefix (`""` straight to the backend).
+    ApiGet(&'static str),
 }
 
 struct Run {
@@ -181,7 +186,7 @@ async fn run(
     let client: Client<HttpConnector, Full<Bytes>> =
         Client::builder(TokioExecutor::new()).build(connector);
     let body = match op {
-        Op::Get => Bytes::new(),
+        Op::Get | Op::ApiGet(_) => Bytes::new(),
         Op::Put(n) => Bytes::from((0..n).map(|i| (i % 251) as u8).collect::<Vec<u8>>()),
     };
     let hash = hex::encode(Sha256::digest(&body));
@@ -199,6 +204,7 @@ async fn run(
                 let (method, path) = match op {
                     Op::Get => ("GET", format!("/{BUCKET}/object")),
                     Op::Put(_) => ("PUT", format!("/{BUCKET}/c{c}/o{i}")),
+                    Op::ApiGet(prefix) => ("GET", format!("{prefix}/invoices/{c}")),
                 };
                 i += 1;
                 let mut headers = http::HeaderMap::new();
@@ -309,16 +315,50 @@ fn main() {
             "{:<34} {:>12} {:>12} {:>9} {:>9} {:>10}",
             "scenario", "req/s", "MiB/s", "p50 ms", "p99 ms", "failures"
         );
-        for (name, op) in [
-            ("GET 4 KiB", Op::Get),
-            ("PUT 64 KiB (signed body)", Op::Put(64 * 1024)),
-            ("PUT 1 MiB (signed body)", Op::Put(1024 * 1024)),
+        let direct_api = Signer::new(
+            STUB_KEY.0,
+            STUB_KEY.1,
+            None,
+            "us-east-1",
+            "execute-api",
+            SigningKeyCache::default(),
+        );
+        let session_api = Signer::new(
+            &akid,
+            &secret,
+            Some(&token),
+            "us-east-1",
+            "execute-api",
+            SigningKeyCache::default(),
+        );
+        let s3 = (&direct, &session);
+        let api = (&direct_api, &session_api);
+        for (name, base_op, op, (base_signer, signer)) in [
+            ("GET 4 KiB", Op::Get, Op::Get, s3),
+            (
+                "PUT 64 KiB (signed body)",
+                Op::Put(64 * 1024),
+                Op::Put(64 * 1024),
+                s3,
+            ),
+            (
+                "PUT 1 MiB (signed body)",
+                Op::Put(1024 * 1024),
+                Op::Put(1024 * 1024),
+                s3,
+            ),
+            (
+                "HTTP API GET 4 KiB",
+                Op::ApiGet(""),
+                Op::ApiGet("/api"),
+                api,
+            ),
         ] {
             let mut base: Vec<Run> = Vec::new();
             let mut through: Vec<Run> = Vec::new();
             for _ in 0..rounds {
-                base.push(run(backend, direct.clone(), op, clients, duration).await);
-                through.push(run(gw, session.clone(), op, clients, duration).await);
+                base.push(run(backend, base_signer.clone(), base_op, clients, duration).await);
+                through.push(run(gw, signer.clone(), op, clients, duration).await);
             }
             let mut rows = Vec::new();
             for (label, runs) in [("baseline", &base), ("stsgate", &through)] {

@@ -830,3 +830,44 @@ fn develop_long_term_keys_are_callers_too() {
         "{r:?}"
     );
 }
+
+/// The gateway reads (and hashes) a body before checking the signature only for a caller it
+/// could resolve: a request naming an unknown key or a forged token is refused at once, without
+/// waiting for its body.
+#[test]
+fn bodies_of_unresolved_callers_are_never_read() {
+    let api = ApiBackend::start();
+    let gw = gateway_for(&api, "");
+    let creds = assume(&gw, API_ROLE, "real", None);
+    let forged = Creds {
+        key_id: creds.key_id.clone(),
+        secret: creds.secret.clone(),
+        token: Some("AQxkZW1v-forged-token".into()),
+    };
+    let url = format!("{}/billing/invoices", gw.endpoint);
+    let headers = sdk_sign(&forged, "execute-api", "us-east-1", "POST", &url, &[], b"");
+    let addr = gw.endpoint.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut wire = "POST /billing/invoices HTTP/1.1\r\n".to_string();
+    for (k, v) in &headers {
+        wire.push_str(&format!("{k}: {v}\r\n"));
+    }
+    // A 1 MiB body is announced and never sent.
+    wire.push_str("content-length: 1000000\r\n\r\n");
+    stream.write_all(wire.as_bytes()).unwrap();
+    let mut reply = [0u8; 4096];
+    let n = stream
+        .read(&mut reply)
+        .expect("answered without waiting for the body");
+    let text = String::from_utf8_lossy(&reply[..n]);
+    assert!(text.starts_with("HTTP/1.1 403"), "{text}");
+    assert!(
+        text.to_ascii_lowercase()
+            .contains("x-amzn-errortype: unrecognizedclientexception"),
+        "{text}"
+    );
+    assert!(api.seen().is_empty());
+}

@@ -240,6 +240,13 @@ async fn serve(
         }
         (AuthKind::Presigned, None) => None,
     };
+    // The caller is resolved before any body is read: only holders of a live key or session
+    // can make the gateway read (and hash) a body before the signature is checked.
+    let caller = match authn::resolve(state, route, front, parsed, peer) {
+        Ok(caller) => caller,
+        Err(AuthError::Credential(e)) => return credential_error(e, request_id),
+        Err(AuthError::SigV4(e)) => return sigv4_error(&e, request_id),
+    };
     let mut body = Some(body);
     let payload = match declared {
         Some(hash) => Payload::Declared(hash),
@@ -288,19 +295,21 @@ async fn serve(
         Payload::Declared(h) => hex::encode(h),
         Payload::Read(bytes) => hex::encode(Sha256::digest(bytes)),
     };
-    let caller = match authn::authenticate(
+    if let Err(e) = authn::verify(
         state,
         route,
         front,
         parsed,
+        &caller,
         &payload_hash,
         UriMode::Normalized,
         peer,
     ) {
-        Ok((caller, _)) => caller,
-        Err(AuthError::Credential(e)) => return credential_error(e, request_id),
-        Err(AuthError::SigV4(e)) => return sigv4_error(&e, request_id),
-    };
+        return match e {
+            AuthError::Credential(e) => credential_error(e, request_id),
+            AuthError::SigV4(e) => sigv4_error(&e, request_id),
+        };
+    }
 
     // 2. Authorize execute-api:Invoke on the resource ARN of this method and path.
     let region = parsed.credential.region();
@@ -617,7 +626,7 @@ fn identity_headers(
     match caller {
         Caller::User { .. } => set(&names.mfa_present, "false"),
         Caller::Session(s) => {
-            if let Some(name) = s.arn.rsplit('/').next().filter(|_| s.role_arn.is_some()) {
+            if let Some(name) = &s.session_name {
                 set(&names.session_name, name);
             }
             if let Some(si) = &s.source_identity {

@@ -235,8 +235,31 @@ pub fn authenticate(
     uri_mode: UriMode,
     peer: SocketAddr,
 ) -> Result<(Caller, SigningContext), AuthError> {
+    let caller = resolve(state, route, front, parsed, peer)?;
+    let signing = verify(
+        state,
+        route,
+        front,
+        parsed,
+        &caller,
+        payload_hash,
+        uri_mode,
+        peer,
+    )?;
+    Ok((caller, signing))
+}
+
+/// The caller the request names (long-term key, or a session token that opens and has not
+/// expired). Not yet proof that the caller signed it: see [`verify`].
+pub fn resolve(
+    state: &State,
+    route: Route,
+    front: &Front<'_>,
+    parsed: &ParsedAuth<'_>,
+    peer: SocketAddr,
+) -> Result<Caller, AuthError> {
     let key = parsed.credential.access_key_id();
-    let caller = state
+    state
         .identities
         .resolve(
             &state.keyring,
@@ -254,8 +277,23 @@ pub fn authenticate(
                 .metrics
                 .auth_failure(route.label(), code, Some(key), peer);
             AuthError::Credential(e)
-        })?;
-    let signing = verify_signature(
+        })
+}
+
+/// Verifies the signature of `caller` over `payload_hash`.
+#[allow(clippy::too_many_arguments)]
+pub fn verify(
+    state: &State,
+    route: Route,
+    front: &Front<'_>,
+    parsed: &ParsedAuth<'_>,
+    caller: &Caller,
+    payload_hash: &str,
+    uri_mode: UriMode,
+    peer: SocketAddr,
+) -> Result<SigningContext, AuthError> {
+    let key = parsed.credential.access_key_id();
+    verify_signature(
         parsed,
         &front.req,
         caller.secret(),
@@ -268,8 +306,7 @@ pub fn authenticate(
             .metrics
             .auth_failure(route.label(), e.code(), Some(key), peer);
         AuthError::SigV4(e)
-    })?;
-    Ok((caller, signing))
+    })
 }
 
 #[cfg(test)]
