@@ -46,7 +46,7 @@ fn check_passes_the_demo_config() {
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains("valid (1 account(s), 3 user(s), 1 role(s), 1 backend(s))"),
+        stdout.contains("valid (1 account(s), 3 user(s), 3 role(s), 2 backend(s))"),
         "{stdout}"
     );
 }

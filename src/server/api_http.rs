@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use super::authn::{self, AuthError, Front, Route};
 use super::{BackendClient, GatewayBody, State, boxed};
 use crate::api::{CanonicalPath, STANDARD_FORWARDED, invoke_arn};
-use crate::authz::{RequestInfo, caller_policies, failure_message};
+use crate::authz::{caller_policies, failure_message};
 use crate::identity::{Caller, CredentialError};
 use crate::policy::Decision;
 use crate::proxy::{BodyError, Stall, VerifiedBody};
@@ -322,17 +322,7 @@ async fn serve(
         parts.method.as_str(),
         &rest,
     );
-    let info = RequestInfo {
-        now: front.now.unix(),
-        source_ip: Some(peer.ip().to_string()),
-        secure_transport: config.server.tls.is_some(),
-        user_agent: parts
-            .headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string),
-        region: region.to_string(),
-    };
+    let info = authn::request_info(state, parts, front, peer, region);
     let Ok(policies) = caller_policies(&state.identities, &caller) else {
         return credential_error(CredentialError::InvalidToken, request_id);
     };
@@ -374,15 +364,7 @@ async fn serve(
             "http"
         }),
     );
-    let authority = backend
-        .url
-        .authority()
-        .map(|a| a.as_str())
-        .unwrap_or_default();
-    headers.insert(
-        header::HOST,
-        HeaderValue::from_str(authority).unwrap_or(HeaderValue::from_static("localhost")),
-    );
+    headers.insert(header::HOST, backend.host.clone());
     if length > 0
         || matches!(
             parts.method,
@@ -429,19 +411,16 @@ async fn serve(
             request_id,
         );
     }
-    let uri = format!(
-        "{}://{authority}{upstream_path}{}{query}",
-        backend.url.scheme_str().unwrap_or("http"),
-        if query.is_empty() { "" } else { "?" }
-    );
-    let mut upstream = http::Request::builder()
-        .method(parts.method.clone())
-        .uri(&uri);
-    if let Some(h) = upstream.headers_mut() {
-        *h = headers;
-    }
-    let (upstream_body, progress) = crate::proxy::Tracked::new(upstream_body);
-    let Ok(upstream) = upstream.body(upstream_body.boxed_unsync()) else {
+    let Some(result) = super::s3_http::send_rebuilt(
+        backend,
+        parts.method.clone(),
+        &upstream_path,
+        &query,
+        headers,
+        upstream_body,
+    )
+    .await
+    else {
         return api_error(
             400,
             "BadRequestException",
@@ -449,7 +428,6 @@ async fn serve(
             request_id,
         );
     };
-    let result = super::s3_http::send_watched(backend, upstream, progress).await;
     if let Some(f) = failure
         && let Some(e) = f.lock().unwrap_or_else(|p| p.into_inner()).clone()
     {
@@ -474,10 +452,7 @@ async fn serve(
 
 fn respond(
     backend: &BackendClient,
-    result: Result<
-        Result<Response<crate::proxy::pool::PooledBody>, crate::proxy::pool::Unanswered>,
-        Stall,
-    >,
+    result: super::s3_http::Sent,
     request_id: &str,
 ) -> Response<GatewayBody> {
     use crate::proxy::pool::Unanswered;

@@ -185,6 +185,28 @@ fn is_unsigned_sts_form(parts: &http::request::Parts) -> bool {
             .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
 }
 
+/// The request facts behind the global condition keys (`aws:SourceIp`, `aws:CurrentTime`,
+/// `aws:UserAgent`, …) of a request signed for `region`.
+pub fn request_info(
+    state: &State,
+    parts: &http::request::Parts,
+    front: &Front<'_>,
+    peer: SocketAddr,
+    region: &str,
+) -> crate::authz::RequestInfo {
+    crate::authz::RequestInfo {
+        now: front.now.unix(),
+        source_ip: Some(peer.ip().to_string()),
+        secure_transport: state.config.server.tls.is_some(),
+        user_agent: parts
+            .headers
+            .get(http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+        region: region.to_string(),
+    }
+}
+
 /// Why authentication failed.
 #[derive(Debug)]
 pub enum AuthError {

@@ -66,6 +66,8 @@ pub struct BackendClient {
     pub name: String,
     pub kind: crate::config::BackendKind,
     pub url: http::Uri,
+    /// The `Host` of upstream requests: the URL's authority.
+    pub host: http::HeaderValue,
     pub signer: crate::sigv4::Signer,
     /// How long the backend may stay silent (see [`crate::proxy::Progress`]).
     pub timeout: Duration,
@@ -155,10 +157,16 @@ impl State {
                 service,
                 SigningKeyCache::default(),
             );
+            let host = b
+                .url
+                .authority()
+                .and_then(|a| http::HeaderValue::from_str(a.as_str()).ok())
+                .ok_or_else(|| format!("backend \"{}\": the URL has no usable host", b.name))?;
             backends.push(BackendClient {
                 name: b.name.clone(),
                 kind: b.kind,
                 url: b.url.clone(),
+                host,
                 signer,
                 timeout: b.timeout,
                 pass_fingerprints: b.pass_fingerprints,

@@ -14,7 +14,7 @@ use hyper::body::Incoming;
 
 use super::authn::{self, AuthError, Front, Route};
 use super::{GatewayBody, State, boxed, xml_escape};
-use crate::authz::{RequestInfo, caller_policies, failure_message};
+use crate::authz::{caller_policies, failure_message};
 use crate::identity::{Caller, CredentialError};
 use crate::policy::Decision;
 use crate::proxy::{BodyError, Stall, VerifiedBody};
@@ -339,17 +339,7 @@ async fn serve(
     };
 
     // 3. Authorize every check.
-    let info = RequestInfo {
-        now: now.unix(),
-        source_ip: Some(peer.ip().to_string()),
-        secure_transport: config.server.tls.is_some(),
-        user_agent: parts
-            .headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string),
-        region: parsed.credential.region().to_string(),
-    };
+    let info = authn::request_info(state, parts, front, peer, parsed.credential.region());
     let Ok(policies) = caller_policies(&state.identities, &caller) else {
         return credential_error(CredentialError::InvalidToken, head, &request_id);
     };
@@ -552,15 +542,7 @@ async fn forward(
         );
     };
     let (path, query) = crate::proxy::s3_upstream_target(classified);
-    let authority = backend
-        .url
-        .authority()
-        .map(|a| a.as_str().to_string())
-        .unwrap_or_default();
-    headers.insert(
-        header::HOST,
-        HeaderValue::from_str(&authority).unwrap_or(HeaderValue::from_static("localhost")),
-    );
+    headers.insert(header::HOST, backend.host.clone());
     let content_length: u64 = match parts
         .headers
         .get(header::CONTENT_LENGTH)
@@ -593,11 +575,6 @@ async fn forward(
         }
         None => 0,
     };
-    let uri = format!(
-        "{}://{authority}{path}{}{query}",
-        backend.url.scheme_str().unwrap_or("http"),
-        if query.is_empty() { "" } else { "?" }
-    );
     let (upstream_body, outgoing, backend_hash) = match body {
         // Built by the gateway from what it checked (DeleteObjects).
         RequestBody::Buffered(bytes) => {
@@ -701,14 +678,16 @@ async fn forward(
     ) {
         return sigv4_error(&e, head, request_id);
     }
-    let mut upstream = http::Request::builder()
-        .method(parts.method.clone())
-        .uri(&uri);
-    if let Some(h) = upstream.headers_mut() {
-        *h = headers;
-    }
-    let (upstream_body, progress) = crate::proxy::Tracked::new(upstream_body);
-    let Ok(upstream) = upstream.body(upstream_body.boxed_unsync()) else {
+    let Some(result) = send_rebuilt(
+        backend,
+        parts.method.clone(),
+        &path,
+        &query,
+        headers,
+        upstream_body,
+    )
+    .await
+    else {
         return error_response(
             400,
             "InvalidRequest",
@@ -718,7 +697,6 @@ async fn forward(
             request_id,
         );
     };
-    let result = send_watched(backend, upstream, progress).await;
     let refused = match &outgoing {
         Outgoing::Plain(f) => f.lock().unwrap_or_else(|p| p.into_inner()).clone().map(|f| match f {
             BodyError::Sha256Mismatch { client, computed } => SigV4Error::XAmzContentSHA256Mismatch { client, computed },
@@ -845,12 +823,41 @@ fn client_location(state: &State, host: &str, classified: &crate::s3::Classified
 
 use crate::proxy::pool::{PooledBody, Unanswered};
 
+/// The outcome of sending an upstream request: the backend's answer, or why there is none.
+pub(super) type Sent = Result<Result<Response<PooledBody>, Unanswered>, Stall>;
+
+/// Builds the upstream request from the parts the gateway made (`path` and `query` already
+/// encoded by it, `headers` complete and signed) and sends it with [`send_watched`]. `None` if
+/// the parts do not form a request.
+pub(super) async fn send_rebuilt(
+    backend: &super::BackendClient,
+    method: http::Method,
+    path: &str,
+    query: &str,
+    headers: http::HeaderMap,
+    body: super::UpstreamBody,
+) -> Option<Sent> {
+    let authority = backend.url.authority()?.as_str();
+    let uri = format!(
+        "{}://{authority}{path}{}{query}",
+        backend.url.scheme_str().unwrap_or("http"),
+        if query.is_empty() { "" } else { "?" }
+    );
+    let mut upstream = http::Request::builder().method(method).uri(&uri);
+    if let Some(h) = upstream.headers_mut() {
+        *h = headers;
+    }
+    let (body, progress) = crate::proxy::Tracked::new(body);
+    let upstream = upstream.body(body.boxed_unsync()).ok()?;
+    Some(send_watched(backend, upstream, progress).await)
+}
+
 /// Sends `upstream` and waits for the response head. The wait is cut off, aborting the upstream
 /// request, when nothing has moved for the backend's timeout: no body bytes from the client
 /// (`Stall::Client`), or no answer once the body is sent or while the backend is not reading it
 /// (`Stall::Backend`). A long upload that keeps moving is never cut off. Cutting off drops the
 /// request's upstream connection, which closes its socket at once (see [`crate::proxy::pool`]).
-pub(super) async fn send_watched(
+async fn send_watched(
     backend: &super::BackendClient,
     upstream: http::Request<super::UpstreamBody>,
     progress: std::sync::Arc<crate::proxy::Progress>,

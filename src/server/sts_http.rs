@@ -13,7 +13,7 @@ use super::State;
 use super::authn::{self, AuthError, Front, Route};
 use crate::identity::CredentialError;
 use crate::sigv4::{AmzDate, SigV4Error, UriMode};
-use crate::sts::{RequestInfo, StsError, parse_form, xml};
+use crate::sts::{StsError, parse_form, xml};
 
 /// Largest STS request body accepted (Query API bodies are small forms).
 pub const MAX_STS_BODY: usize = 64 * 1024;
@@ -210,17 +210,7 @@ pub async fn handle(
             }
         }
     }
-    let info = RequestInfo {
-        now: now.unix(),
-        source_ip: Some(peer.ip().to_string()),
-        secure_transport: config.server.tls.is_some(),
-        user_agent: parts
-            .headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string),
-        region: parsed.credential.region().to_string(),
-    };
+    let info = authn::request_info(state, parts, &front, peer, parsed.credential.region());
     let action = params
         .iter()
         .find(|(k, _)| k == "Action")
