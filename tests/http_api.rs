@@ -741,7 +741,7 @@ fn backends_can_be_re_signed_or_reached_plainly() {
 #[test]
 fn https_backends_verify_certificates() {
     let dir = tempfile::tempdir().unwrap();
-    let [ca, leaf, leaf_key, rogue, rogue_key] = test_pki(dir.path());
+    let [ca, leaf, leaf_key, rogue, rogue_key, client, client_key] = test_pki(dir.path());
     // Trusted through ca_file: HTTP API and S3 both reach it over TLS.
     let api = ApiBackend::start_tls(&leaf, &leaf_key);
     let ca_line = format!("ca_file = \"{}\"", ca.display());
@@ -805,6 +805,28 @@ fn https_backends_verify_certificates() {
         seen[0]
             .header("authorization")
             .is_some_and(|a| a.contains("Credential=AKIDS3BACKEND/"))
+    );
+
+    // A backend that requires a client certificate: served with client_cert/client_key,
+    // refused (502, nothing served) without.
+    let mtls = ApiBackend::start_mtls(&leaf, &leaf_key, &ca);
+    let with_cert = format!(
+        "{ca_line}\nclient_cert = \"{}\"\nclient_key = \"{}\"",
+        client.display(),
+        client_key.display()
+    );
+    let gw5 = gateway_for(&mtls, &with_cert);
+    let creds5 = assume(&gw5, API_ROLE, "mtls", None);
+    let r = call(&gw5, &creds5, "GET", "/billing/invoices/1", b"");
+    assert_eq!(r.status, 200, "{r:?} {}", gw5.log());
+    let gw6 = gateway_for(&mtls, &ca_line);
+    let creds6 = assume(&gw6, API_ROLE, "mtls", None);
+    let r = call(&gw6, &creds6, "GET", "/billing/invoices/1", b"");
+    assert_eq!(r.status, 502, "{r:?}");
+    assert_eq!(
+        mtls.seen().len(),
+        1,
+        "only the request with a client certificate was served"
     );
 }
 

@@ -44,6 +44,15 @@ impl ApiBackend {
 
     /// An API served over TLS with the PEM certificate chain and key given.
     pub fn start_tls(cert: &Path, key: &Path) -> ApiBackend {
+        ApiBackend::start_tls_inner(cert, key, None)
+    }
+
+    /// An API over TLS that requires a client certificate signed by `client_ca`.
+    pub fn start_mtls(cert: &Path, key: &Path, client_ca: &Path) -> ApiBackend {
+        ApiBackend::start_tls_inner(cert, key, Some(client_ca))
+    }
+
+    fn start_tls_inner(cert: &Path, key: &Path, client_ca: Option<&Path>) -> ApiBackend {
         use rustls::pki_types::pem::PemObject;
         let certs = rustls::pki_types::CertificateDer::pem_file_iter(cert)
             .unwrap()
@@ -54,8 +63,23 @@ impl ApiBackend {
             rustls::crypto::ring::default_provider(),
         ))
         .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
+        .unwrap();
+        let config = match client_ca {
+            None => config.with_no_client_auth(),
+            Some(ca) => {
+                let mut roots = rustls::RootCertStore::empty();
+                for c in rustls::pki_types::CertificateDer::pem_file_iter(ca).unwrap() {
+                    roots.add(c.unwrap()).unwrap();
+                }
+                let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                    Arc::new(roots),
+                    Arc::new(rustls::crypto::ring::default_provider()),
+                )
+                .build()
+                .unwrap();
+                config.with_client_cert_verifier(verifier)
+            }
+        }
         .with_single_cert(certs, key)
         .unwrap();
         ApiBackend::start_inner(Some(tokio_rustls::TlsAcceptor::from(Arc::new(config))))
@@ -161,9 +185,9 @@ async fn handle(seen: Arc<Mutex<Vec<ApiSeen>>>, req: Request<Incoming>) -> Respo
 }
 
 /// A test CA and a leaf certificate for `localhost`/127.0.0.1 signed by it (openssl), plus a
-/// second self-signed leaf the CA did not sign. Returns (ca.pem, leaf.crt, leaf.key,
-/// rogue.crt, rogue.key).
-pub fn test_pki(dir: &Path) -> [std::path::PathBuf; 5] {
+/// second self-signed leaf the CA did not sign, and a client certificate the CA signed. Returns
+/// (ca.pem, leaf.crt, leaf.key, rogue.crt, rogue.key, client.crt, client.key).
+pub fn test_pki(dir: &Path) -> [std::path::PathBuf; 7] {
     let run = |args: &[&str]| {
         let out = std::process::Command::new("openssl")
             .args(args)
@@ -235,6 +259,36 @@ pub fn test_pki(dir: &Path) -> [std::path::PathBuf; 5] {
         "-out",
         "leaf.crt",
     ]);
+    // A client certificate signed by the CA, for backends that require one.
+    let mut client = vec!["req"];
+    client.extend(ec);
+    client.extend([
+        "-subj",
+        "/CN=stsgate",
+        "-keyout",
+        "client.key",
+        "-out",
+        "client.csr",
+    ]);
+    run(&client);
+    std::fs::write(dir.join("client.ext"), "extendedKeyUsage=clientAuth\n").unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "client.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-extfile",
+        "client.ext",
+        "-out",
+        "client.crt",
+    ]);
     let mut rogue = vec!["req", "-x509"];
     rogue.extend(ec);
     rogue.extend([
@@ -249,5 +303,14 @@ pub fn test_pki(dir: &Path) -> [std::path::PathBuf; 5] {
     ]);
     rogue.extend(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"]);
     run(&rogue);
-    ["ca.pem", "leaf.crt", "leaf.key", "rogue.crt", "rogue.key"].map(|f| dir.join(f))
+    [
+        "ca.pem",
+        "leaf.crt",
+        "leaf.key",
+        "rogue.crt",
+        "rogue.key",
+        "client.crt",
+        "client.key",
+    ]
+    .map(|f| dir.join(f))
 }
