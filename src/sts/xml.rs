@@ -3,20 +3,39 @@
 
 pub const NAMESPACE: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
 
-/// Escapes text for an XML element.
+/// Escapes text for an XML element. Runs between special characters are copied whole: error
+/// messages carry kilobytes of encoded authorization message, and a character at a time was 6%
+/// of the gateway's CPU on a flood of refusals.
 pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut rest = text;
+    while let Some(i) = rest.find(['&', '<', '>', '"', '\'']) {
+        out.push_str(&rest[..i]);
+        out.push_str(match rest.as_bytes()[i] {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&quot;",
+            _ => "&apos;",
+        });
+        rest = &rest[i + 1..];
     }
+    out.push_str(rest);
     out
+}
+
+#[cfg(test)]
+mod escape_tests {
+    #[test]
+    fn escapes_every_special_character_and_keeps_the_rest() {
+        assert_eq!(
+            super::escape("a<b>&\"c'd é"),
+            "a&lt;b&gt;&amp;&quot;c&apos;d é"
+        );
+        assert_eq!(super::escape(""), "");
+        assert_eq!(super::escape("plain"), "plain");
+        assert_eq!(super::escape("&&"), "&amp;&amp;");
+    }
 }
 
 /// A random request id in UUID form.
