@@ -18,6 +18,18 @@ pub struct RawConfig {
     #[serde(default)]
     pub backends: Vec<Spanned<RawBackend>>,
     pub limits: Option<Spanned<RawLimits>>,
+    pub audit: Option<Spanned<RawAudit>>,
+}
+
+/// `[audit]`: where the audit trail goes.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAudit {
+    #[serde(default)]
+    pub stdout: bool,
+    /// Relative to the config file.
+    pub file: Option<Spanned<String>>,
+    pub queue_capacity: Option<Spanned<u64>>,
 }
 
 /// `[limits]`: what one client may hold or try. Every key is optional (see `Limits` defaults).

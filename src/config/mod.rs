@@ -33,6 +33,7 @@ pub struct Config {
     pub accounts: Vec<Account>,
     pub backends: Vec<Backend>,
     pub limits: Limits,
+    pub audit: crate::audit::AuditConfig,
 }
 
 /// `[limits]`: resource and attempt limits, each with a safe default.

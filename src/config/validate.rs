@@ -100,6 +100,7 @@ pub fn validate(path: &Path, text: &str, p: &mut Problems) -> Option<Config> {
     }
 
     let limits = v.limits(raw.limits.as_ref());
+    let audit = v.audit(raw.audit.as_ref());
 
     if v.p.has_errors()
         || accounts.len() != raw.accounts.len()
@@ -114,6 +115,7 @@ pub fn validate(path: &Path, text: &str, p: &mut Problems) -> Option<Config> {
         accounts,
         backends,
         limits,
+        audit,
     })
 }
 
@@ -1040,6 +1042,51 @@ impl Validator<'_, '_> {
                 }
                 None
             }
+        }
+    }
+
+    fn audit(&mut self, raw: Option<&Spanned<RawAudit>>) -> crate::audit::AuditConfig {
+        let Some(raw) = raw else {
+            return crate::audit::AuditConfig {
+                queue_capacity: crate::audit::DEFAULT_QUEUE,
+                ..Default::default()
+            };
+        };
+        let a = raw.get_ref();
+        let file = a.file.as_ref().and_then(|f| {
+            let path = self.base.join(f.get_ref());
+            let dir_ok = path.parent().is_some_and(|d| d.as_os_str().is_empty() || d.is_dir());
+            if dir_ok && !path.is_dir() {
+                Some(path)
+            } else {
+                self.p.error(
+                    &f.span(),
+                    "audit",
+                    format!("audit file {} cannot be created: its directory does not exist, or it is a directory", path.display()),
+                );
+                None
+            }
+        });
+        let queue = a
+            .queue_capacity
+            .as_ref()
+            .map_or(crate::audit::DEFAULT_QUEUE as u64, |q| *q.get_ref());
+        if let Some(q) = &a.queue_capacity
+            && !(1..=10_000_000).contains(q.get_ref())
+        {
+            self.p.error(
+                &q.span(),
+                "audit",
+                format!(
+                    "queue_capacity must be between 1 and 10000000, not {}",
+                    q.get_ref()
+                ),
+            );
+        }
+        crate::audit::AuditConfig {
+            stdout: a.stdout,
+            file,
+            queue_capacity: usize::try_from(queue).unwrap_or(crate::audit::DEFAULT_QUEUE),
         }
     }
 

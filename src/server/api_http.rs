@@ -42,6 +42,7 @@ pub fn api_error(
     if let Ok(v) = HeaderValue::from_str(error_type) {
         r = r.header("x-amzn-ErrorType", v);
     }
+    crate::audit::note_error(error_type, message);
     r.extension(super::metrics::Refusal(error_type.to_string()))
         .body(boxed(http_body_util::Full::new(Bytes::from(body))))
         .expect("static response parts are valid")
@@ -118,6 +119,15 @@ pub async fn handle(
     body: Incoming,
 ) -> Response<GatewayBody> {
     let request_id = super::new_request_id();
+    crate::audit::note(|f| {
+        f.event_source = "execute-api.amazonaws.com";
+        f.event_name = "Invoke".into();
+        f.request_id = request_id.clone();
+        f.read_only = Some(matches!(
+            parts.method,
+            http::Method::GET | http::Method::HEAD
+        ));
+    });
     let mut response = serve(state, peer, parts, route, &front, body, &request_id).await;
     // A refusal sent before the body was read: the client may still be sending it.
     if response
@@ -322,6 +332,7 @@ async fn serve(
         parts.method.as_str(),
         &rest,
     );
+    crate::audit::note(|f| f.resource = Some(arn.clone()));
     let info = authn::request_info(state, parts, front, peer, region);
     let Ok(policies) = caller_policies(&state.identities, &caller) else {
         return credential_error(CredentialError::InvalidToken, request_id);

@@ -225,7 +225,13 @@ pub fn signed<'f, 'a>(
     peer: SocketAddr,
 ) -> Result<Option<&'f ParsedAuth<'a>>, SigV4Error> {
     let parsed = match &front.auth {
-        Ok(Some(p)) => p,
+        Ok(Some(p)) => {
+            crate::audit::note(|f| {
+                f.access_key_id = Some(p.credential.access_key_id().to_string());
+                f.region = p.credential.region().to_string();
+            });
+            p
+        }
         Ok(None) => return Ok(None),
         Err(e) => {
             state
@@ -281,7 +287,7 @@ pub fn resolve(
     peer: SocketAddr,
 ) -> Result<Caller, AuthError> {
     let key = parsed.credential.access_key_id();
-    state
+    let caller = state
         .identities
         .resolve(
             &state.keyring,
@@ -299,7 +305,8 @@ pub fn resolve(
                 .metrics
                 .auth_failure(route.label(), code, Some(key), peer);
             AuthError::Credential(e)
-        })
+        })?;
+    Ok(caller)
 }
 
 /// Verifies the signature of `caller` over `payload_hash`.
@@ -315,7 +322,7 @@ pub fn verify(
     peer: SocketAddr,
 ) -> Result<SigningContext, AuthError> {
     let key = parsed.credential.access_key_id();
-    verify_signature(
+    let signing = verify_signature(
         parsed,
         &front.req,
         caller.secret(),
@@ -328,7 +335,10 @@ pub fn verify(
             .metrics
             .auth_failure(route.label(), e.code(), Some(key), peer);
         AuthError::SigV4(e)
-    })
+    })?;
+    // Only a verified signature names the caller in the audit trail.
+    crate::audit::note(|f| f.caller = Some(caller.clone()));
+    Ok(signing)
 }
 
 #[cfg(test)]

@@ -150,8 +150,22 @@ impl Metrics {
         }
     }
 
-    pub fn render(&self, mfa: &crate::sts::mfa::MfaCounters) -> String {
+    pub fn render(
+        &self,
+        mfa: &crate::sts::mfa::MfaCounters,
+        audit: &crate::audit::Auditor,
+    ) -> String {
         let mut out = String::new();
+        out.push_str("# HELP stsgate_audit_records_total Audit records queued for writing.\n# TYPE stsgate_audit_records_total counter\n");
+        out.push_str(&format!(
+            "stsgate_audit_records_total {}\n",
+            audit.records.load(Ordering::Relaxed)
+        ));
+        out.push_str("# HELP stsgate_audit_dropped_total Audit records dropped because the queue was full (requests never wait for the audit writer).\n# TYPE stsgate_audit_dropped_total counter\n");
+        out.push_str(&format!(
+            "stsgate_audit_dropped_total {}\n",
+            audit.dropped.load(Ordering::Relaxed)
+        ));
         out.push_str(
             "# HELP stsgate_build_info Build information.\n# TYPE stsgate_build_info gauge\n",
         );

@@ -103,6 +103,8 @@ pub struct State {
     pub services: Vec<String>,
     /// Every region accepted by some protocol (STS also takes `us-east-1`).
     pub all_regions: Vec<String>,
+    /// The audit trail (see [`crate::audit`]).
+    pub audit: crate::audit::Auditor,
 }
 
 impl State {
@@ -180,6 +182,8 @@ impl State {
         if !all_regions.iter().any(|r| r == "us-east-1") {
             all_regions.push("us-east-1".to_string());
         }
+        let audit = crate::audit::Auditor::start(&config.audit)
+            .map_err(|e| format!("cannot open the audit trail: {e}"))?;
         let metrics = Arc::new(Metrics::default());
         metrics.auth_logs_per_second.store(
             u64::from(config.limits.auth_failure_logs_per_second),
@@ -195,6 +199,7 @@ impl State {
             backends,
             services,
             all_regions,
+            audit,
         })
     }
 
@@ -289,6 +294,7 @@ pub async fn serve(
     }
     drop(tx);
     let prober = tokio::spawn(ready::probe_backends(state.clone(), stop_rx));
+    let hangup = tokio::spawn(reopen_on_sighup(state.clone()));
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -306,6 +312,7 @@ pub async fn serve(
     }
     drop(accepted);
     prober.abort();
+    hangup.abort();
     tracing::info!(
         "shutting down: listeners closed, draining in-flight requests for up to {}s",
         DRAIN_GRACE.as_secs()
@@ -315,6 +322,22 @@ pub async fn serve(
         () = tokio::time::sleep(DRAIN_GRACE) => tracing::warn!("drain grace period over; closing remaining connections"),
     }
     Ok(())
+}
+
+/// SIGHUP reopens the audit file (after log rotation moved it away).
+async fn reopen_on_sighup(state: Arc<State>) {
+    #[cfg(unix)]
+    {
+        let Ok(mut hangups) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            state.audit.reopen();
+            tracing::info!("SIGHUP: the audit file is reopened before the next record");
+        }
+    }
 }
 
 /// Serves one accepted connection on its own task: TLS handshake (bounded), then HTTP/1.1 or
@@ -406,21 +429,48 @@ async fn gateway(
     req: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
     let (parts, body) = req.into_parts();
-    let front = authn::Front::read(&state, &parts);
-    let route = authn::route(&state, &parts, &front);
+    if !state.audit.enabled() {
+        return Ok(serve_routed(&state, peer, &parts, body).await);
+    }
+    let (response, facts) = crate::audit::scope(serve_routed(&state, peer, &parts, body)).await;
+    let record = crate::audit::record(
+        &crate::audit::Request {
+            now: time::OffsetDateTime::now_utc(),
+            source_ip: peer.ip().to_string(),
+            user_agent: parts
+                .headers
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok()),
+            status: response.status().as_u16(),
+        },
+        &facts,
+    );
+    state.audit.record(record.to_string());
+    Ok(response)
+}
+
+/// Routes and serves one request (see [`authn::route`]).
+async fn serve_routed(
+    state: &Arc<State>,
+    peer: SocketAddr,
+    parts: &http::request::Parts,
+    body: Incoming,
+) -> Response<Body> {
+    let front = authn::Front::read(state, parts);
+    let route = authn::route(state, parts, &front);
     let response = match route {
-        authn::Route::Sts => sts_http::handle(&state, peer, &parts, front, body)
+        authn::Route::Sts => sts_http::handle(state, peer, parts, front, body)
             .await
             .map(boxed),
         authn::Route::S3 => {
-            let response = s3_http::handle(&state, peer, &parts, front, body).await;
+            let response = s3_http::handle(state, peer, parts, front, body).await;
             state
                 .metrics
                 .record_s3(response.status(), response.extensions().get());
             response
         }
         authn::Route::Api(_) | authn::Route::NoApi => {
-            let response = api_http::handle(&state, peer, &parts, route, front, body).await;
+            let response = api_http::handle(state, peer, parts, route, front, body).await;
             let backend = match route {
                 authn::Route::Api(i) => state.backends[i].name.as_str(),
                 _ => "",
@@ -432,7 +482,7 @@ async fn gateway(
         }
     };
     state.metrics.record_gateway(response.status());
-    Ok(response)
+    response
 }
 
 async fn admin(
@@ -454,7 +504,7 @@ async fn admin(
         (&http::Method::GET, "/metrics") => (
             StatusCode::OK,
             "text/plain; version=0.0.4",
-            Bytes::from(state.metrics.render(&state.sts.mfa.counters)),
+            Bytes::from(state.metrics.render(&state.sts.mfa.counters, &state.audit)),
         ),
         _ => (
             StatusCode::NOT_FOUND,

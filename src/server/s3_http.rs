@@ -57,6 +57,7 @@ pub fn error_response(
         r = r.header("x-amz-error-code", v);
     }
     r = r.extension(super::metrics::Refusal(code.to_string()));
+    crate::audit::note_error(code, message);
     r.body(boxed(http_body_util::Full::new(body)))
         .expect("static response parts are valid")
 }
@@ -244,6 +245,16 @@ async fn serve(
     let head = parts.method == http::Method::HEAD;
     let config = &state.config;
     let now = front.now;
+    crate::audit::note(|f| {
+        f.event_source = "s3.amazonaws.com";
+        // The operation's name once classified; until then, the method.
+        f.event_name = parts.method.to_string();
+        f.request_id = request_id.clone();
+        f.read_only = Some(matches!(
+            parts.method,
+            http::Method::GET | http::Method::HEAD
+        ));
+    });
     // 0. The one reading of the host: the signature check, classification and forwarding use it.
     let host = match &front.host {
         Ok(h) => *h,
@@ -306,6 +317,11 @@ async fn serve(
         Ok(c) => c,
         Err(e) => return classify_error(e, head, &request_id),
     };
+    crate::audit::note(|f| {
+        f.event_name = classified.operation.to_string();
+        f.bucket = classified.target.bucket.clone();
+        f.key = classified.target.key.clone();
+    });
     // The payload line is signed in both modes; a presigned request's header is not.
     classified
         .condition_keys

@@ -33,6 +33,7 @@ pub fn respond(status: u16, body: String, request_id: &str) -> Response<Full<Byt
 }
 
 fn error(e: StsError, request_id: &str) -> Response<Full<Bytes>> {
+    crate::audit::note_error(e.code, &e.message);
     respond(
         e.status,
         xml::error(e.code, &e.message, e.is_sender(), request_id),
@@ -112,6 +113,10 @@ pub async fn handle(
     body: Incoming,
 ) -> Response<Full<Bytes>> {
     let request_id = xml::request_id();
+    crate::audit::note(|f| {
+        f.event_source = "sts.amazonaws.com";
+        f.request_id = request_id.clone();
+    });
     if let Err(e) = &front.host {
         return error(
             StsError {
@@ -216,6 +221,13 @@ pub async fn handle(
         .find(|(k, _)| k == "Action")
         .map(|(_, v)| v.clone())
         .unwrap_or_default();
+    crate::audit::note(|f| {
+        f.event_name = action.clone();
+        f.read_only = Some(matches!(
+            action.as_str(),
+            "GetCallerIdentity" | "GetAccessKeyInfo" | "DecodeAuthorizationMessage"
+        ));
+    });
     match state.sts.handle(&params, &caller, &info, &request_id) {
         Ok(body) => {
             tracing::info!(action = %action, caller = %caller.arn(), "sts request allowed");

@@ -267,6 +267,9 @@ pub struct Gateway {
     pub admin: String,
     pub config_path: PathBuf,
     child: std::process::Child,
+    /// The gateway's stdout (where `[audit] stdout = true` writes), never read unless a test
+    /// takes it: an unread pipe is how the audit overflow test makes the writer stall.
+    pub stdout: Option<std::process::ChildStdout>,
     _dir: tempfile::TempDir,
 }
 
@@ -325,10 +328,12 @@ impl Gateway {
             .arg("serve")
             .arg("--config")
             .arg(&config_path)
-            .stdout(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
             .stderr(log)
             .spawn()
             .unwrap();
+        let mut child = child;
+        let stdout = child.stdout.take();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         while std::net::TcpStream::connect(("127.0.0.1", admin)).is_err() {
             assert!(
@@ -343,6 +348,7 @@ impl Gateway {
             admin: format!("http://127.0.0.1:{admin}"),
             config_path,
             child,
+            stdout,
             _dir: dir,
         }
     }
