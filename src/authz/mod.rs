@@ -57,7 +57,7 @@ pub fn caller_policies(
                     identity: role.policies.clone(),
                     boundary: role.boundary.clone(),
                     session: s.session_policies.clone(),
-                    tags: role.tags.clone(),
+                    tags: principal_tags(&role.tags, &s.tags),
                 })
             }
             None => {
@@ -71,6 +71,23 @@ pub fn caller_policies(
             }
         },
     }
+}
+
+/// The role's IAM tags, each replaced by a session tag whose key is equal ignoring case.
+fn principal_tags(
+    role: &Arc<std::collections::BTreeMap<String, String>>,
+    session: &[(String, String)],
+) -> Arc<std::collections::BTreeMap<String, String>> {
+    if session.is_empty() {
+        return role.clone();
+    }
+    let mut tags: std::collections::BTreeMap<String, String> = role
+        .iter()
+        .filter(|(k, _)| !session.iter().any(|(s, _)| s.eq_ignore_ascii_case(k)))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    tags.extend(session.iter().cloned());
+    Arc::new(tags)
 }
 
 impl CallerPolicies {

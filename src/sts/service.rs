@@ -272,6 +272,8 @@ impl StsService {
             session_policy: None,
             policy_arns: vec![],
             chained: false,
+            tags: vec![],
+            transitive_tag_keys: vec![],
         };
         fill(&mut claims);
         claims
@@ -318,14 +320,7 @@ impl StsService {
                 "1 validation error detected: Value '{session_name}' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*"
             )));
         }
-        if params
-            .iter()
-            .any(|(k, _)| k.starts_with("Tags.") || k.starts_with("TransitiveTagKeys."))
-        {
-            return Err(StsError::validation(
-                "Session tags (Tags, TransitiveTagKeys) are not supported by this stsgate version",
-            ));
-        }
+        let session_tags = SessionTags::parse(params, caller)?;
         let source_identity = params_get(params, "SourceIdentity");
         if let Some(si) = source_identity
             && (si.len() < 2 || si.len() > 64 || !valid_session_name(si) || si.starts_with("aws:"))
@@ -407,11 +402,27 @@ impl StsService {
         if let Some(si) = source_identity {
             ctx.set("sts:SourceIdentity", si);
         }
+        session_tags.request_keys(&mut ctx);
         let outcome = policies.with_evaluation(&caller.principal(), |eval| {
             authorize_assume_role(&role.trust, role_arn, eval, &ctx)
         });
         if !outcome.is_allowed() {
             return Err(denied());
+        }
+        if !session_tags.requested.is_empty() {
+            let mut tag_ctx = ctx.clone();
+            tag_ctx.action = "sts:TagSession".into();
+            if !policies
+                .with_evaluation(&caller.principal(), |eval| {
+                    authorize_assume_role(&role.trust, role_arn, eval, &tag_ctx)
+                })
+                .is_allowed()
+            {
+                return Err(StsError::access_denied(format!(
+                    "User: {} is not authorized to perform: sts:TagSession on resource: {role_arn}",
+                    caller.arn()
+                )));
+            }
         }
         if source_identity.is_some() {
             let mut si_ctx = ctx.clone();
@@ -475,6 +486,7 @@ impl StsService {
             c.session_policy = inline_policy.map(str::to_string);
             c.policy_arns = policy_arns.clone();
             c.chained = chained;
+            (c.tags, c.transitive_tag_keys) = session_tags.claims();
         });
         let mut members = self.credentials_xml(&claims);
         members.push_str(&format!(
@@ -604,4 +616,135 @@ pub fn parse_form(text: &str) -> Result<Vec<(String, String)>, StsError> {
         out.push((decode(k)?, decode(v)?));
     }
     Ok(out)
+}
+
+/// Session tags of an AssumeRole call (spec sts-iam.md §2.4): the requested ones, and the
+/// transitive tags inherited from a calling session.
+struct SessionTags {
+    requested: Vec<(String, String)>,
+    transitive: Vec<String>,
+    inherited: Vec<(String, String)>,
+}
+
+impl SessionTags {
+    fn parse(params: &[(String, String)], caller: &Caller) -> Result<SessionTags, StsError> {
+        let invalid = |m: &str| StsError::new(400, "InvalidParameterValue", m.to_string());
+        let mut requested: Vec<(String, String)> = Vec::new();
+        for i in 1.. {
+            let key = params_get(params, &format!("Tags.member.{i}.Key"));
+            let value = params_get(params, &format!("Tags.member.{i}.Value"));
+            match (key, value) {
+                (None, None) => break,
+                (Some(k), v) => requested.push((k.to_string(), v.unwrap_or("").to_string())),
+                (None, Some(_)) => {
+                    return Err(StsError::validation(format!(
+                        "1 validation error detected: Value null at 'tags.{i}.member.key' failed to satisfy constraint: Member must not be null"
+                    )));
+                }
+            }
+        }
+        let mut transitive: Vec<String> = Vec::new();
+        for i in 1.. {
+            match params_get(params, &format!("TransitiveTagKeys.member.{i}")) {
+                Some(k) => transitive.push(k.to_string()),
+                None => break,
+            }
+        }
+        if requested.len() > 50 || transitive.len() > 50 {
+            return Err(StsError::validation(
+                "1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must have length less than or equal to 50",
+            ));
+        }
+        let charset = |t: &str| {
+            t.chars()
+                .all(|c| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c))
+        };
+        for (k, v) in &requested {
+            if k.is_empty() || k.chars().count() > 128 || !charset(k) {
+                return Err(StsError::validation(format!(
+                    "1 validation error detected: Value '{k}' at 'tags.member.key' failed to satisfy constraint: Member must have length between 1 and 128 and satisfy regular expression pattern: [\\p{{L}}\\p{{Z}}\\p{{N}}_.:/=+\\-@]+"
+                )));
+            }
+            if v.chars().count() > 256 || !charset(v) {
+                return Err(StsError::validation(format!(
+                    "1 validation error detected: Value at 'tags.member.value' of tag '{k}' failed to satisfy constraint: Member must have length less than or equal to 256 and satisfy regular expression pattern: [\\p{{L}}\\p{{Z}}\\p{{N}}_.:/=+\\-@]*"
+                )));
+            }
+            if k.len() >= 4 && k[..4].eq_ignore_ascii_case("aws:") {
+                return Err(invalid("Tag keys may not start with 'aws:'"));
+            }
+        }
+        for (i, (k, _)) in requested.iter().enumerate() {
+            if requested[..i]
+                .iter()
+                .any(|(o, _)| o.eq_ignore_ascii_case(k))
+            {
+                return Err(invalid(
+                    "Duplicate tag keys found. Please note that Tag keys are case insensitive.",
+                ));
+            }
+        }
+        if transitive
+            .iter()
+            .any(|t| !requested.iter().any(|(k, _)| k.eq_ignore_ascii_case(t)))
+        {
+            return Err(invalid(
+                "The specified transitive tag key must be included in the requested tags.",
+            ));
+        }
+        // Transitive tags of the calling session pass on, and cannot be set again.
+        let inherited: Vec<(String, String)> = match caller {
+            Caller::Session(s) => s
+                .tags
+                .iter()
+                .filter(|(k, _)| {
+                    s.transitive_tag_keys
+                        .iter()
+                        .any(|t| t.eq_ignore_ascii_case(k))
+                })
+                .cloned()
+                .collect(),
+            Caller::User { .. } => Vec::new(),
+        };
+        if requested
+            .iter()
+            .any(|(k, _)| inherited.iter().any(|(i, _)| i.eq_ignore_ascii_case(k)))
+        {
+            return Err(invalid(
+                "One of the specified transitive tag keys can't be set because it conflicts with a transitive tag key from the calling session.",
+            ));
+        }
+        Ok(SessionTags {
+            requested,
+            transitive,
+            inherited,
+        })
+    }
+
+    /// `aws:RequestTag/<key>`, `aws:TagKeys` and `sts:TransitiveTagKeys` for the AssumeRole
+    /// authorization.
+    fn request_keys(&self, ctx: &mut crate::policy::RequestContext) {
+        if self.requested.is_empty() {
+            return;
+        }
+        for (k, v) in &self.requested {
+            ctx.set(&format!("aws:RequestTag/{k}"), v.clone());
+        }
+        ctx.set_multi(
+            "aws:TagKeys",
+            self.requested.iter().map(|(k, _)| k.clone()).collect(),
+        );
+        if !self.transitive.is_empty() {
+            ctx.set_multi("sts:TransitiveTagKeys", self.transitive.clone());
+        }
+    }
+
+    /// The session's tags and transitive keys: inherited transitive tags first.
+    fn claims(&self) -> (Vec<(String, String)>, Vec<String>) {
+        let mut tags = self.inherited.clone();
+        tags.extend(self.requested.iter().cloned());
+        let mut keys: Vec<String> = self.inherited.iter().map(|(k, _)| k.clone()).collect();
+        keys.extend(self.transitive.iter().cloned());
+        (tags, keys)
+    }
 }

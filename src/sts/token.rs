@@ -177,6 +177,13 @@ pub struct SessionClaims {
     pub policy_arns: Vec<String>,
     /// True when the session was created from temporary credentials (role chaining).
     pub chained: bool,
+    /// Session tags (case-preserving keys, unique ignoring case), inherited transitive ones
+    /// included: `aws:PrincipalTag/<key>` for the session, over the role's own tags.
+    #[serde(default)]
+    pub tags: Vec<(String, String)>,
+    /// Keys of `tags` that pass to sessions created from this one.
+    #[serde(default)]
+    pub transitive_tag_keys: Vec<String>,
 }
 
 #[cfg(test)]
