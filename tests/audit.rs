@@ -40,30 +40,14 @@ fn send(
         )
         .unwrap();
     }
-    let mut stream = std::net::TcpStream::connect(host).unwrap();
-    let mut wire = format!("{method} {path} HTTP/1.1\r\n");
-    for (k, v) in &headers {
-        wire.push_str(&format!("{k}: {}\r\n", v.to_str().unwrap()));
-    }
-    wire.push_str(&format!(
-        "content-length: {}\r\nconnection: close\r\n\r\n",
-        body.len()
-    ));
-    stream.write_all(wire.as_bytes()).unwrap();
-    stream.write_all(body).unwrap();
-    let mut out = String::new();
-    let _ = stream.read_to_string(&mut out);
-    let status = out
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    (
-        status,
-        out.split_once("\r\n\r\n")
-            .map(|x| x.1.to_string())
-            .unwrap_or_default(),
-    )
+    let reply = support::raw_request(
+        &gw.endpoint,
+        method,
+        path,
+        &support::header_pairs(&headers),
+        body,
+    );
+    (reply.status, reply.body)
 }
 
 fn records(path: &std::path::Path, expected: usize) -> Vec<Value> {

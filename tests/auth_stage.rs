@@ -55,52 +55,33 @@ fn request(
     reqwest_like(method, &format!("{}{path}", gw.endpoint), &headers, body)
 }
 
-/// Sends a request with std's TcpStream; returns status, the error code, and the body.
+/// Sends a request and returns status, the error code (API Gateway's `x-amzn-ErrorType`, or
+/// the XML `<Code>`), and the body.
 fn reqwest_like(
     method: &str,
     url: &str,
     headers: &HeaderMap,
     body: &[u8],
 ) -> (u16, String, String) {
-    use std::io::{Read, Write};
     let rest = url.trim_start_matches("http://");
     let (addr, path) = rest.split_at(rest.find('/').unwrap());
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    let mut wire = format!("{method} {path} HTTP/1.1\r\n");
-    for (k, v) in headers {
-        wire.push_str(&format!("{k}: {}\r\n", v.to_str().unwrap()));
-    }
-    wire.push_str(&format!(
-        "content-length: {}\r\nconnection: close\r\n\r\n",
-        body.len()
-    ));
-    s.write_all(wire.as_bytes()).unwrap();
-    s.write_all(body).unwrap();
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
-    let text = String::from_utf8_lossy(&out).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let code = if let Some(t) = head.lines().find_map(|l| {
-        l.split_once(':')
-            .filter(|(k, _)| k.eq_ignore_ascii_case("x-amzn-ErrorType"))
-            .map(|(_, v)| v.trim().to_string())
-    }) {
-        assert!(
-            body.starts_with("{\"message\":"),
-            "API errors are JSON: {body}"
-        );
-        t
-    } else {
-        let start = body.find("<Code>").map(|i| i + 6).unwrap_or(0);
-        let end = body.find("</Code>").unwrap_or(0);
-        body.get(start..end).unwrap_or("").to_string()
+    let reply = support::raw_request(addr, method, path, &support::header_pairs(headers), body);
+    let code = match reply.header("x-amzn-ErrorType") {
+        Some(t) => {
+            assert!(
+                reply.body.starts_with("{\"message\":"),
+                "API errors are JSON: {}",
+                reply.body
+            );
+            t.to_string()
+        }
+        None => {
+            let start = reply.body.find("<Code>").map(|i| i + 6).unwrap_or(0);
+            let end = reply.body.find("</Code>").unwrap_or(0);
+            reply.body.get(start..end).unwrap_or("").to_string()
+        }
     };
-    (status, code, body.to_string())
+    (reply.status, code, reply.body)
 }
 
 #[test]

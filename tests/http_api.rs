@@ -49,21 +49,15 @@ fn gateway_for(api: &ApiBackend, extra_backend: &str) -> Gateway {
     ))
 }
 
-/// A response as read off the wire.
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
+use support::RawReply as Reply;
+
+/// API Gateway's error fields of a reply.
+trait ApiReply {
+    fn error_type(&self) -> &str;
+    fn message(&self) -> String;
 }
 
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
+impl ApiReply for Reply {
     fn error_type(&self) -> &str {
         self.header("x-amzn-ErrorType").unwrap_or("")
     }
@@ -75,7 +69,7 @@ impl Reply {
     }
 }
 
-/// Sends exactly these bytes (request line and headers as given) and reads the reply.
+/// Sends exactly these bytes to the gateway at `endpoint` (see [`support::raw_request`]).
 fn send_raw(
     endpoint: &str,
     method: &str,
@@ -83,46 +77,7 @@ fn send_raw(
     headers: &[(String, String)],
     body: &[u8],
 ) -> Reply {
-    let addr = endpoint.trim_start_matches("http://");
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
-    let mut wire = format!("{method} {target} HTTP/1.1\r\n");
-    let mut has_length = false;
-    // Signers that leave Host to the HTTP library (botocore's AWSRequest) sign the URL's host.
-    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
-        wire.push_str(&format!("host: {addr}\r\n"));
-    }
-    for (k, v) in headers {
-        has_length |= k.eq_ignore_ascii_case("content-length");
-        wire.push_str(&format!("{k}: {v}\r\n"));
-    }
-    if !has_length && !body.is_empty() {
-        wire.push_str(&format!("content-length: {}\r\n", body.len()));
-    }
-    wire.push_str("connection: close\r\n\r\n");
-    stream.write_all(wire.as_bytes()).unwrap();
-    stream.write_all(body).unwrap();
-    let mut response = Vec::new();
-    let _ = stream.read_to_end(&mut response);
-    let text = String::from_utf8_lossy(&response).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect();
-    Reply {
-        status,
-        headers,
-        body: body.to_string(),
-    }
+    support::raw_request(endpoint, method, target, headers, body)
 }
 
 /// Signs with the aws-sigv4 crate (the AWS SDK for Rust's signer) for `service`, with its

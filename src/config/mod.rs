@@ -1,9 +1,9 @@
 //! Configuration: a TOML main file plus IAM policy documents as plain AWS JSON.
 //!
 //! [`load`] reads, parses and checks a file and returns either a complete, valid [`Config`] (plus
-//! warnings) or every problem found, each with its place in the file. A `Config` is immutable; a
-//! reload builds a new one and swaps it in whole, so readers always see one consistent snapshot.
-//! Nothing here does I/O after loading.
+//! warnings) or every problem found, each with its place in the file. A `Config` is immutable.
+//! `stsgate serve` reads it once at start: there is no hot reload yet (a change needs a restart;
+//! SIGHUP only reopens the audit file). Nothing here does I/O after loading.
 
 mod file;
 mod lint;

@@ -597,3 +597,81 @@ pub fn with_tls(config_text: &str, cert: &Path, key: &Path) -> String {
     );
     text
 }
+
+/// A response read off the wire by [`raw_request`].
+#[derive(Debug)]
+pub struct RawReply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl RawReply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Sends exactly these bytes over HTTP/1.1 to `endpoint` (`http://host:port`): the request
+/// line and headers as given, `Host` added when absent (signers that leave it to the HTTP
+/// library sign the URL's host), `Content-Length` when there is a body and none is given,
+/// `Connection: close`; reads the whole reply (20 s at most).
+pub fn raw_request(
+    endpoint: &str,
+    method: &str,
+    target: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> RawReply {
+    use std::io::{Read, Write};
+    let addr = endpoint.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let mut wire = format!("{method} {target} HTTP/1.1\r\n");
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        wire.push_str(&format!("host: {addr}\r\n"));
+    }
+    let mut has_length = false;
+    for (k, v) in headers {
+        has_length |= k.eq_ignore_ascii_case("content-length");
+        wire.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if !has_length && !body.is_empty() {
+        wire.push_str(&format!("content-length: {}\r\n", body.len()));
+    }
+    wire.push_str("connection: close\r\n\r\n");
+    stream.write_all(wire.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    RawReply {
+        status,
+        headers,
+        body: body.to_string(),
+    }
+}
+
+/// `headers` as (name, value) pairs for [`raw_request`].
+pub fn header_pairs(headers: &http::HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_string()))
+        .collect()
+}
