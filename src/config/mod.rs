@@ -1,9 +1,10 @@
 //! Configuration: a TOML main file plus IAM policy documents as plain AWS JSON.
 //!
 //! [`load`] reads, parses and checks a file and returns either a complete, valid [`Config`] (plus
-//! warnings) or every problem found, each with its place in the file. A `Config` is immutable.
-//! `stsgate serve` reads it once at start: there is no hot reload yet (a change needs a restart;
-//! SIGHUP only reopens the audit file). Nothing here does I/O after loading.
+//! warnings) or every problem found, each with its place in the file. A `Config` is immutable; a
+//! reload (`server::reload`) builds a new one and swaps it in whole, so readers always see one
+//! consistent snapshot. [`Config::files`] lists every file read, for the reload's change watch.
+//! Nothing here does I/O after loading.
 
 mod file;
 mod lint;
@@ -34,6 +35,9 @@ pub struct Config {
     pub backends: Vec<Backend>,
     pub limits: Limits,
     pub audit: crate::audit::AuditConfig,
+    /// Every file the loader read besides the config file (policies, secrets, certificates):
+    /// a change to any of them reloads the config.
+    pub files: Vec<PathBuf>,
 }
 
 /// `[limits]`: resource and attempt limits, each with a safe default.

@@ -55,6 +55,7 @@ pub fn validate(path: &Path, text: &str, p: &mut Problems) -> Option<Config> {
         partition: raw.server.get_ref().partition.get_ref().clone(),
         access_keys: HashMap::new(),
         trust_checks: Vec::new(),
+        files: Vec::new(),
     };
 
     let server = v.server(&raw.server);
@@ -116,10 +117,13 @@ pub fn validate(path: &Path, text: &str, p: &mut Problems) -> Option<Config> {
         backends,
         limits,
         audit,
+        files: std::mem::take(&mut v.files),
     })
 }
 
 struct Validator<'p, 'a> {
+    /// Files read while validating (see `Config::files`).
+    files: Vec<PathBuf>,
     p: &'p mut Problems<'a>,
     base: PathBuf,
     dev_mode: bool,
@@ -244,6 +248,9 @@ impl Validator<'_, '_> {
     }
 
     fn secret(&mut self, value: &Spanned<String>, at: &str, what: &str) -> Option<Secret> {
+        if let Some(path) = value.get_ref().strip_prefix("file:") {
+            self.files.push(self.base.join(path));
+        }
         match resolve_secret(value.get_ref(), &self.base) {
             Ok((secret, source)) => {
                 if source == SecretSource::Inline && !self.dev_mode {
@@ -373,6 +380,7 @@ impl Validator<'_, '_> {
     fn existing_file(&mut self, value: &Spanned<String>, at: &str) -> Option<PathBuf> {
         let path = self.base.join(value.get_ref());
         if path.is_file() {
+            self.files.push(path.clone());
             Some(path)
         } else {
             self.p.error(
@@ -971,6 +979,7 @@ impl Validator<'_, '_> {
         let (text, from_file) = match raw.strip_prefix("file:") {
             Some(path) => {
                 let full = self.base.join(path);
+                self.files.push(full.clone());
                 match std::fs::read_to_string(&full) {
                     Ok(t) => (t, Some(full)),
                     Err(e) => {

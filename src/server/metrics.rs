@@ -34,6 +34,9 @@ pub struct Metrics {
     api_forwarded: Mutex<BTreeMap<(String, usize), u64>>,
     /// HTTP API requests the gateway answered itself, by `x-amzn-ErrorType`.
     api_refused: Mutex<BTreeMap<String, u64>>,
+    /// Config reloads that took effect, and those refused (the running config kept serving).
+    pub config_reloads: AtomicU64,
+    pub config_reload_failures: AtomicU64,
     /// `limits.auth_failure_logs_per_second`.
     pub auth_logs_per_second: AtomicU64,
 }
@@ -156,6 +159,16 @@ impl Metrics {
         audit: &crate::audit::Auditor,
     ) -> String {
         let mut out = String::new();
+        out.push_str("# HELP stsgate_config_reloads_total Config reloads that took effect.\n# TYPE stsgate_config_reloads_total counter\n");
+        out.push_str(&format!(
+            "stsgate_config_reloads_total {}\n",
+            self.config_reloads.load(Ordering::Relaxed)
+        ));
+        out.push_str("# HELP stsgate_config_reload_failures_total Config reloads refused because the new files did not check; the running config kept serving.\n# TYPE stsgate_config_reload_failures_total counter\n");
+        out.push_str(&format!(
+            "stsgate_config_reload_failures_total {}\n",
+            self.config_reload_failures.load(Ordering::Relaxed)
+        ));
         out.push_str("# HELP stsgate_audit_records_total Audit records queued for writing.\n# TYPE stsgate_audit_records_total counter\n");
         out.push_str(&format!(
             "stsgate_audit_records_total {}\n",

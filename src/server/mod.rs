@@ -12,6 +12,7 @@ mod host;
 mod listener;
 mod metrics;
 mod ready;
+mod reload;
 pub mod s3_http;
 pub mod sts_http;
 mod tls;
@@ -103,22 +104,35 @@ pub struct State {
     pub services: Vec<String>,
     /// Every region accepted by some protocol (STS also takes `us-east-1`).
     pub all_regions: Vec<String>,
-    /// The audit trail (see [`crate::audit`]).
-    pub audit: crate::audit::Auditor,
+    /// The audit trail (see [`crate::audit`]); kept across config reloads.
+    pub audit: Arc<crate::audit::Auditor>,
 }
 
 impl State {
     /// Derives the runtime state (compiled policies, keyring) from a checked config.
     pub fn new(config: Arc<Config>) -> Result<State, String> {
+        State::build(config, None)
+    }
+
+    /// The state of a reloaded config. What outlives a snapshot carries over: the metrics, the
+    /// MFA record (used codes, failures, lockouts) and its counters, and the audit writer.
+    pub fn reloaded(&self, config: Arc<Config>) -> Result<State, String> {
+        State::build(config, Some(self))
+    }
+
+    fn build(config: Arc<Config>, previous: Option<&State>) -> Result<State, String> {
         let identities = Arc::new(IdentityStore::build(&config)?);
         let keyring = Arc::new(Keyring::from_config(&config.keyring));
         let sts = StsService {
             store: identities.clone(),
             keyring: keyring.clone(),
-            mfa: MfaVerifier::new(
-                Arc::new(crate::sts::mfa::LocalMfaState::default()),
-                config.limits.mfa,
-            ),
+            mfa: match previous {
+                Some(p) => MfaVerifier::carried(&p.sts.mfa, config.limits.mfa),
+                None => MfaVerifier::new(
+                    Arc::new(crate::sts::mfa::LocalMfaState::default()),
+                    config.limits.mfa,
+                ),
+            },
             partition: config.server.partition.clone(),
         };
         let mut backends = Vec::new();
@@ -182,9 +196,16 @@ impl State {
         if !all_regions.iter().any(|r| r == "us-east-1") {
             all_regions.push("us-east-1".to_string());
         }
-        let audit = crate::audit::Auditor::start(&config.audit)
-            .map_err(|e| format!("cannot open the audit trail: {e}"))?;
-        let metrics = Arc::new(Metrics::default());
+        let (audit, metrics) = match previous {
+            Some(p) => (p.audit.clone(), p.metrics.clone()),
+            None => (
+                Arc::new(
+                    crate::audit::Auditor::start(&config.audit)
+                        .map_err(|e| format!("cannot open the audit trail: {e}"))?,
+                ),
+                Arc::new(Metrics::default()),
+            ),
+        };
         metrics.auth_logs_per_second.store(
             u64::from(config.limits.auth_failure_logs_per_second),
             std::sync::atomic::Ordering::Relaxed,
@@ -217,6 +238,25 @@ impl State {
                                 .is_some_and(|rest| rest.ends_with('.'))
                     }))
         })
+    }
+}
+
+/// The state requests are served with: swapped whole by a config reload, so each request sees
+/// one snapshot (in-flight requests finish on the one they started with).
+pub struct Live(std::sync::RwLock<Arc<State>>);
+
+impl Live {
+    pub fn new(state: Arc<State>) -> Live {
+        Live(std::sync::RwLock::new(state))
+    }
+
+    /// The current snapshot.
+    pub fn load(&self) -> Arc<State> {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn store(&self, state: Arc<State>) {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = state;
     }
 }
 
@@ -293,13 +333,14 @@ pub async fn serve(
         )));
     }
     drop(tx);
-    let prober = tokio::spawn(ready::probe_backends(state.clone(), stop_rx));
-    let hangup = tokio::spawn(reopen_on_sighup(state.clone()));
+    let live = Arc::new(Live::new(state.clone()));
+    let prober = tokio::spawn(ready::probe_backends(live.clone(), stop_rx));
+    let reloader = tokio::spawn(reload::watch(live.clone()));
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             next = accepted.recv() => match next {
-                Some(a) => serve_connection(&state, &builder, &graceful, tls.as_ref(), a),
+                Some(a) => serve_connection(&live, &builder, &graceful, tls.as_ref(), a),
                 None => break,
             },
             () = &mut shutdown => break,
@@ -312,7 +353,7 @@ pub async fn serve(
     }
     drop(accepted);
     prober.abort();
-    hangup.abort();
+    reloader.abort();
     tracing::info!(
         "shutting down: listeners closed, draining in-flight requests for up to {}s",
         DRAIN_GRACE.as_secs()
@@ -324,37 +365,22 @@ pub async fn serve(
     Ok(())
 }
 
-/// SIGHUP reopens the audit file (after log rotation moved it away).
-async fn reopen_on_sighup(state: Arc<State>) {
-    #[cfg(unix)]
-    {
-        let Ok(mut hangups) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-        else {
-            return;
-        };
-        while hangups.recv().await.is_some() {
-            state.audit.reopen();
-            tracing::info!("SIGHUP: the audit file is reopened before the next record");
-        }
-    }
-}
-
 /// Serves one accepted connection on its own task: TLS handshake (bounded), then HTTP/1.1 or
 /// HTTP/2 with the configured limits; closed when idle.
 fn serve_connection(
-    state: &Arc<State>,
+    live: &Arc<Live>,
     builder: &auto::Builder<TokioExecutor>,
     graceful: &GracefulShutdown,
     tls: Option<&tokio_rustls::TlsAcceptor>,
     a: listener::Accepted,
 ) {
     let _ = a.stream.set_nodelay(true);
+    let state = live.load();
     let limits = &state.config.limits;
     let activity = listener::Activity::new();
     if a.admin {
-        let state = state.clone();
-        let service = service_fn(move |req| admin(state.clone(), req));
+        let live = live.clone();
+        let service = service_fn(move |req| admin(live.load(), req));
         let io = listener::IdleIo::new(a.stream, activity, limits.idle_timeout);
         let conn = graceful.watch(
             builder
@@ -369,11 +395,11 @@ fn serve_connection(
     let peer = a.peer;
     let slot = a.slot;
     let service = {
-        let state = state.clone();
+        let live = live.clone();
         let activity = activity.clone();
         service_fn(move |req| {
             let in_flight = activity.begin();
-            let state = state.clone();
+            let state = live.load();
             async move {
                 let response = gateway(state, peer, req).await;
                 drop(in_flight);

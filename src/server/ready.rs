@@ -19,8 +19,9 @@ pub const PROBE_INTERVAL: Duration = Duration::from_secs(2);
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Probes until `stop` turns true, recording each backend in `stsgate_backend_up`.
-pub async fn probe_backends(state: Arc<State>, mut stop: watch::Receiver<bool>) {
+pub async fn probe_backends(live: Arc<super::Live>, mut stop: watch::Receiver<bool>) {
     loop {
+        let state = live.load();
         for backend in &state.backends {
             let up = probe(backend).await;
             let was = state

@@ -97,7 +97,7 @@ pub struct MfaCounters {
 pub struct MfaVerifier {
     state: Arc<dyn MfaState>,
     limits: MfaLimits,
-    pub counters: MfaCounters,
+    pub counters: Arc<MfaCounters>,
 }
 
 impl Default for MfaVerifier {
@@ -137,11 +137,21 @@ pub fn current_code(seed_base32: &str, unix: u64) -> Option<String> {
 }
 
 impl MfaVerifier {
+    /// A verifier over the state and counters of `previous` (a config reload keeps used codes,
+    /// failure counts and lockouts), with new limits.
+    pub fn carried(previous: &MfaVerifier, limits: MfaLimits) -> MfaVerifier {
+        MfaVerifier {
+            state: previous.state.clone(),
+            limits,
+            counters: previous.counters.clone(),
+        }
+    }
+
     pub fn new(state: Arc<dyn MfaState>, limits: MfaLimits) -> MfaVerifier {
         MfaVerifier {
             state,
             limits,
-            counters: MfaCounters::default(),
+            counters: Arc::default(),
         }
     }
 
