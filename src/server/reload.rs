@@ -5,8 +5,10 @@
 //! its problems are logged with their places and counted in
 //! `stsgate_config_reload_failures_total`. SIGHUP also reopens the audit file.
 //!
-//! What only a restart changes: the listen addresses, `[server.tls]`, `limits.max_connections`
-//! and the `[audit]` destination (a reload says so in the log).
+//! What only a restart changes: the listen addresses, `[server.tls]`, the connection-level limits
+//! fixed when the listener starts (`max_connections`, `header_read_timeout_seconds`,
+//! `max_header_bytes`, `h2_max_concurrent_streams`) and the `[audit]` destination (a reload says
+//! so in the log).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -102,6 +104,18 @@ fn swap(live: &Live, current: &Arc<State>, config: Config) {
         (
             "limits.max_connections",
             old.limits.max_connections != config.limits.max_connections,
+        ),
+        (
+            "limits.header_read_timeout_seconds",
+            old.limits.header_read_timeout != config.limits.header_read_timeout,
+        ),
+        (
+            "limits.max_header_bytes",
+            old.limits.max_header_bytes != config.limits.max_header_bytes,
+        ),
+        (
+            "limits.h2_max_concurrent_streams",
+            old.limits.h2_max_concurrent_streams != config.limits.h2_max_concurrent_streams,
         ),
         ("audit", old.audit != config.audit),
     ];
