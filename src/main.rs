@@ -11,12 +11,6 @@ use stsgate::config::{self, Problem, Severity};
 use stsgate::identity::{KeyKind, new_access_key_id, new_secret_access_key};
 
 /// Exit code for a configuration error (64, as linkerd2-proxy uses).
-/// mimalloc instead of glibc's malloc: under a flood of refusals glibc's `_int_malloc`,
-/// `_int_free` and `malloc_consolidate` were ~18% of the gateway's CPU (see the closing note of
-/// the performance issue and benches/RESULTS.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 const EXIT_CONFIG: u8 = 64;
 /// Exit code when a listener cannot be bound (sysexits EX_UNAVAILABLE).
 const EXIT_UNAVAILABLE: u8 = 69;
