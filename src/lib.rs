@@ -12,7 +12,10 @@
 //! * [`identity`]: access-key-id formats and principals.
 //! * [`sigv4`]: canonical requests, verification and signing (pure: no sockets).
 //! * [`sts`]: session tokens and the keyring that seals them.
-//! * [`server`]: listeners and admin endpoints.
+//! * [`api`]: HTTP APIs behind the gateway (canonical paths, `execute-api` resources).
+//! * [`audit`]: the audit trail (one CloudTrail-shaped record per request).
+//! * [`server`]: listeners, the authentication stage and router, the protocols, config reload,
+//!   admin endpoints.
 //!
 //! Non-goals: SigV2, SigV4a, browser POST policies (for now), and anything that would let a
 //! request through without verification; there is no switch that skips it.
