@@ -122,7 +122,11 @@ async fn gateway(backend: SocketAddr) -> (SocketAddr, (String, String, String)) 
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
-    let xml = state.sts.handle(&params, &develop, &info, "load").unwrap();
+    let xml = state
+        .sts
+        .handle(&params, &develop, &info, "load")
+        .await
+        .unwrap();
     let field = |name: &str| {
         xml.split(&format!("<{name}>"))
             .nth(1)

@@ -55,7 +55,14 @@ fn benches(c: &mut Criterion) {
             r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject","s3:ListBucket"],"Resource":["arn:aws:s3:::demo-bucket","arn:aws:s3:::demo-bucket/*"]}]}"#,
         ),
     ]);
-    let xml = state.sts.handle(&assume, &develop, &info, "req").unwrap();
+    // The STS actions are async (MFA may ask a shared store); these run without MFA, so a
+    // current-thread runtime only drives them.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let xml = runtime
+        .block_on(state.sts.handle(&assume, &develop, &info, "req"))
+        .unwrap();
     let field = |name: &str| {
         xml.split(&format!("<{name}>"))
             .nth(1)
@@ -71,9 +78,8 @@ fn benches(c: &mut Criterion) {
     g.bench_function("assume_role_end_to_end", |b| {
         b.iter(|| {
             black_box(
-                state
-                    .sts
-                    .handle(black_box(&assume), &develop, &info, "req")
+                runtime
+                    .block_on(state.sts.handle(black_box(&assume), &develop, &info, "req"))
                     .unwrap(),
             )
         })

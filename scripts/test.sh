@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test of stsgate on a fresh machine. Installs what the suites need first:
-#   - Debian packages: curl, openssl, rclone, s3cmd (apt-get; needs root or sudo)
+#   - Debian packages: curl, openssl, rclone, s3cmd, redis-server (apt-get; needs root or sudo)
 #   - Python clients from PyPI: awscli, boto3, awscurl
 #   - real S3 backends: Garage and s3s-fs from crates.io (built once into ~/.cargo/bin), MinIO
 #     from the Go module proxy (built once into $(go env GOPATH)/bin; skipped without Go)
@@ -30,6 +30,7 @@ if ! command -v awscurl >/dev/null; then
 fi
 
 scripts/backend.sh install all
+scripts/redis.sh install
 
 log "running cargo test"
 cargo test --workspace --all-targets

@@ -19,6 +19,19 @@ pub struct RawConfig {
     pub backends: Vec<Spanned<RawBackend>>,
     pub limits: Option<Spanned<RawLimits>>,
     pub audit: Option<Spanned<RawAudit>>,
+    pub shared_state: Option<Spanned<RawSharedState>>,
+}
+
+/// `[shared_state]`: state shared by several replicas (used MFA codes, MFA failure counts).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSharedState {
+    /// `redis://host:port/db` (no password in it: see `password`).
+    pub redis: Option<Spanned<String>>,
+    /// A secret reference (`env:NAME`, `file:PATH`).
+    pub password: Option<Spanned<String>>,
+    pub key_prefix: Option<Spanned<String>>,
+    pub timeout_ms: Option<Spanned<u64>>,
 }
 
 /// `[audit]`: where the audit trail goes.

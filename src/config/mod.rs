@@ -35,9 +35,22 @@ pub struct Config {
     pub backends: Vec<Backend>,
     pub limits: Limits,
     pub audit: crate::audit::AuditConfig,
+    /// `[shared_state] redis`: where replicas share MFA state; `None` keeps it in the process.
+    pub redis: Option<RedisSettings>,
     /// Every file the loader read besides the config file (policies, secrets, certificates):
     /// a change to any of them reloads the config.
     pub files: Vec<PathBuf>,
+}
+
+/// `[shared_state]` with `redis` set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisSettings {
+    /// The URL without a password.
+    pub url: String,
+    pub password: Option<Secret>,
+    pub key_prefix: String,
+    /// Each Redis operation (and each connection attempt) is given up after this.
+    pub timeout: Duration,
 }
 
 /// `[limits]`: resource and attempt limits, each with a safe default.

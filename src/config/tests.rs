@@ -610,3 +610,63 @@ fn a_backend_no_request_can_reach_is_a_warning() {
         Some(line_of(&text, "name = \"shadowed\"") - 1)
     );
 }
+
+#[test]
+fn shared_state_takes_a_redis_url_and_keeps_its_password_out_of_it() {
+    let loaded = load(&demo_path()).unwrap_or_else(|p| panic!("{p:#?}"));
+    assert_eq!(loaded.config.redis, None, "no [shared_state]: in-process");
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("redis-password");
+    std::fs::write(&secret, "hunter2\n").unwrap();
+    let text = format!(
+        "{}\n[shared_state]\nredis = \"redis://10.0.0.5:6380/2\"\npassword = \"file:{}\"\nkey_prefix = \"prod:\"\n",
+        demo(),
+        secret.display()
+    );
+    let redis = load_str(&demo_path(), &text).unwrap().config.redis.unwrap();
+    assert_eq!(redis.url, "redis://10.0.0.5:6380/2");
+    assert_eq!(redis.password.as_ref().map(|p| p.expose()), Some("hunter2"));
+    assert_eq!(redis.key_prefix, "prod:");
+    assert_eq!(redis.timeout, Duration::from_millis(500));
+    assert!(!format!("{redis:?}").contains("hunter2"));
+
+    let text = format!(
+        "{}\n[shared_state]\nredis = \"redis://:hunter2@10.0.0.5:6379/0\"\n",
+        demo()
+    );
+    assert_error(
+        &text,
+        "put the Redis password in `password",
+        line_of(&text, "redis = \"redis://:hunter2"),
+    );
+    let text = format!(
+        "{}\n[shared_state]\nredis = \"rediss://10.0.0.5:6379\"\ntimeout_ms = 5\n",
+        demo()
+    );
+    assert_error(
+        &text,
+        "only redis:// (TCP) is supported",
+        line_of(&text, "redis = \"rediss:"),
+    );
+    let text = format!("{}\n[shared_state]\nredis = \"10.0.0.5:6379\"\n", demo());
+    assert_error(
+        &text,
+        "is not a Redis URL",
+        line_of(&text, "redis = \"10.0"),
+    );
+    let text = format!("{}\n[shared_state]\nkey_prefix = \"x\"\n", demo());
+    assert_error(
+        &text,
+        "[shared_state] needs `redis",
+        text.lines().position(|l| l == "[shared_state]").unwrap() + 1,
+    );
+    let text = format!(
+        "{}\n[shared_state]\nredis = \"redis://127.0.0.1:6379\"\ntimeout_ms = 5\n",
+        demo()
+    );
+    assert_error(
+        &text,
+        "timeout_ms must be between 10 and 60000, not 5",
+        line_of(&text, "timeout_ms = 5"),
+    );
+}

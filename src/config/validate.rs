@@ -102,6 +102,7 @@ pub fn validate(path: &Path, text: &str, p: &mut Problems) -> Option<Config> {
 
     let limits = v.limits(raw.limits.as_ref());
     let audit = v.audit(raw.audit.as_ref());
+    let redis = v.shared_state(raw.shared_state.as_ref());
 
     if v.p.has_errors()
         || accounts.len() != raw.accounts.len()
@@ -117,6 +118,7 @@ pub fn validate(path: &Path, text: &str, p: &mut Problems) -> Option<Config> {
         backends,
         limits,
         audit,
+        redis,
         files: std::mem::take(&mut v.files),
     })
 }
@@ -1097,6 +1099,84 @@ impl Validator<'_, '_> {
             file,
             queue_capacity: usize::try_from(queue).unwrap_or(crate::audit::DEFAULT_QUEUE),
         }
+    }
+
+    fn shared_state(&mut self, raw: Option<&Spanned<RawSharedState>>) -> Option<RedisSettings> {
+        let raw = raw?;
+        let s = raw.get_ref();
+        let at = "shared_state";
+        let Some(url) = &s.redis else {
+            if s.password.is_some() || s.key_prefix.is_some() || s.timeout_ms.is_some() {
+                self.p.error(
+                    &raw.span(),
+                    at,
+                    "[shared_state] needs `redis = \"redis://host:port/db\"`; without it the state stays in this process",
+                );
+            }
+            return None;
+        };
+        let text = url.get_ref();
+        let valid = match text.split_once("://") {
+            Some(("redis", rest)) => {
+                let authority = rest.split('/').next().unwrap_or_default();
+                if authority.contains('@') {
+                    self.p.error(
+                        &url.span(),
+                        at,
+                        "put the Redis password in `password = \"env:NAME\"` (or file:PATH), not in the URL",
+                    );
+                    false
+                } else {
+                    !authority.is_empty()
+                }
+            }
+            Some(("rediss" | "unix" | "redis+unix", _)) => {
+                self.p.error(
+                    &url.span(),
+                    at,
+                    format!("{text}: only redis:// (TCP) is supported"),
+                );
+                return None;
+            }
+            _ => false,
+        };
+        if !valid {
+            if !self.p.has_errors() {
+                self.p.error(
+                    &url.span(),
+                    at,
+                    format!("{text} is not a Redis URL; write redis://host:port/db"),
+                );
+            }
+            return None;
+        }
+        let password = s
+            .password
+            .as_ref()
+            .and_then(|p| self.secret(p, at, "shared_state.password"));
+        let key_prefix = s
+            .key_prefix
+            .as_ref()
+            .map_or_else(|| "stsgate:".to_string(), |p| p.get_ref().clone());
+        let timeout_ms = s.timeout_ms.as_ref().map_or(500, |t| *t.get_ref());
+        if let Some(t) = &s.timeout_ms
+            && !(10..=60_000).contains(t.get_ref())
+        {
+            self.p.error(
+                &t.span(),
+                at,
+                format!(
+                    "timeout_ms must be between 10 and 60000, not {}",
+                    t.get_ref()
+                ),
+            );
+        }
+        Some(RedisSettings {
+            url: text.clone(),
+            password,
+            key_prefix,
+            timeout: Duration::from_millis(timeout_ms),
+        })
     }
 
     /// Warns about backends no request can reach: an S3 backend after one that takes every

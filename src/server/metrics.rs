@@ -278,6 +278,13 @@ impl Metrics {
         );
         gauge(
             &mut out,
+            "stsgate_shared_state_errors_total",
+            "Shared state store (Redis) operations that failed or timed out; MFA attempts that needed them were refused.",
+            "counter",
+            mfa.unavailable.load(Ordering::Relaxed),
+        );
+        gauge(
+            &mut out,
             "stsgate_connections_open",
             "Client connections open on both listeners.",
             "gauge",

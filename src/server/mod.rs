@@ -128,10 +128,16 @@ impl State {
             keyring: keyring.clone(),
             mfa: match previous {
                 Some(p) => MfaVerifier::carried(&p.sts.mfa, config.limits.mfa),
-                None => MfaVerifier::new(
-                    Arc::new(crate::sts::mfa::LocalMfaState::default()),
-                    config.limits.mfa,
-                ),
+                None => {
+                    use crate::sts::mfa::{LocalMfaState, MfaStore};
+                    let store = match &config.redis {
+                        Some(settings) => {
+                            MfaStore::Shared(crate::sts::shared::RedisState::new(settings)?)
+                        }
+                        None => MfaStore::Local(LocalMfaState::default()),
+                    };
+                    MfaVerifier::new(Arc::new(store), config.limits.mfa)
+                }
             },
             partition: config.server.partition.clone(),
         };

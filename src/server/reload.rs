@@ -7,8 +7,8 @@
 //!
 //! What only a restart changes: the listen addresses, `[server.tls]`, the connection-level limits
 //! fixed when the listener starts (`max_connections`, `header_read_timeout_seconds`,
-//! `max_header_bytes`, `h2_max_concurrent_streams`) and the `[audit]` destination (a reload says
-//! so in the log).
+//! `max_header_bytes`, `h2_max_concurrent_streams`), the `[audit]` destination and
+//! `[shared_state]` (a reload says so in the log).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -118,6 +118,7 @@ fn swap(live: &Live, current: &Arc<State>, config: Config) {
             old.limits.h2_max_concurrent_streams != config.limits.h2_max_concurrent_streams,
         ),
         ("audit", old.audit != config.audit),
+        ("shared_state", old.redis != config.redis),
     ];
     for (key, changed) in restart_only {
         if changed {

@@ -228,7 +228,7 @@ pub async fn handle(
             "GetCallerIdentity" | "GetAccessKeyInfo" | "DecodeAuthorizationMessage"
         ));
     });
-    match state.sts.handle(&params, &caller, &info, &request_id) {
+    match state.sts.handle(&params, &caller, &info, &request_id).await {
         Ok(body) => {
             tracing::info!(action = %action, caller = %caller.arn(), "sts request allowed");
             respond(200, body, &request_id)

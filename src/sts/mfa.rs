@@ -5,8 +5,8 @@
 //! failure (wrong code, reused code, unknown device) counts against both the device and the
 //! caller, and `max_failures` within `window` lock both out for `lockout`: every attempt is then
 //! refused exactly as a wrong code is (the correct code too), so the limit is no oracle. The
-//! state (used codes, failures, lockouts) sits behind [`MfaState`], so a store shared by several
-//! replicas can replace the in-process one.
+//! state (used codes, failures, lockouts) is an [`MfaStore`]: this process's, or Redis shared by
+//! every replica (`super::shared`), where any failure to answer refuses the attempt.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,21 +16,72 @@ use totp_rs::{Algorithm, Builder};
 
 use crate::config::MfaLimits;
 
-/// What MFA checks remember between requests. Times are Unix seconds.
-pub trait MfaState: Send + Sync {
-    /// Marks the code of `step` used for `device` until `until`; false if it already was.
-    fn use_code(&self, device: &str, step: u64, until: u64, now: u64) -> bool;
-    /// Counts a failure of `subject` at `now`; returns its failures within `window` seconds.
-    fn add_failure(&self, subject: &str, now: u64, window: u64) -> u32;
-    /// Forgets the failures of `subject` (after a success).
-    fn clear_failures(&self, subject: &str);
-    /// Locks `subject` out until `until`.
-    fn lock(&self, subject: &str, until: u64);
-    /// Whether `subject` is locked out at `now`.
-    fn is_locked(&self, subject: &str, now: u64) -> bool;
+/// Where MFA checks remember used codes, failures and lockouts: this process, or a Redis
+/// shared by every replica (`[shared_state] redis`). Times are Unix seconds.
+pub enum MfaStore {
+    Local(LocalMfaState),
+    Shared(super::shared::RedisState),
 }
 
-/// The state of one process (lost on restart; see the operations issue for a shared store).
+/// The shared store could not be read or written: the attempt fails closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unavailable;
+
+impl MfaStore {
+    /// Whether any of `subjects` is locked out at `now`.
+    async fn any_locked(&self, subjects: &[String], now: u64) -> Result<bool, Unavailable> {
+        match self {
+            MfaStore::Local(s) => Ok(subjects.iter().any(|x| s.is_locked(x, now))),
+            MfaStore::Shared(r) => r.any_locked(subjects).await,
+        }
+    }
+
+    /// Marks the code of `step` used for `device` until `until`; false if it already was.
+    async fn use_code(
+        &self,
+        device: &str,
+        step: u64,
+        until: u64,
+        now: u64,
+    ) -> Result<bool, Unavailable> {
+        match self {
+            MfaStore::Local(s) => Ok(s.use_code(device, step, until, now)),
+            MfaStore::Shared(r) => r.use_code(device, step, until).await,
+        }
+    }
+
+    /// Counts a failure of `subject` at `now`; returns its failures within `window` seconds.
+    async fn add_failure(&self, subject: &str, now: u64, window: u64) -> Result<u32, Unavailable> {
+        match self {
+            MfaStore::Local(s) => Ok(s.add_failure(subject, now, window)),
+            MfaStore::Shared(r) => r.add_failure(subject, now, window).await,
+        }
+    }
+
+    /// Forgets the failures of `subjects` (after a success).
+    async fn clear_failures(&self, subjects: &[String]) -> Result<(), Unavailable> {
+        match self {
+            MfaStore::Local(s) => {
+                subjects.iter().for_each(|x| s.clear_failures(x));
+                Ok(())
+            }
+            MfaStore::Shared(r) => r.clear_failures(subjects).await,
+        }
+    }
+
+    /// Locks `subject` out until `until`.
+    async fn lock(&self, subject: &str, until: u64) -> Result<(), Unavailable> {
+        match self {
+            MfaStore::Local(s) => {
+                s.lock(subject, until);
+                Ok(())
+            }
+            MfaStore::Shared(r) => r.lock(subject, until).await,
+        }
+    }
+}
+
+/// The state of one process (lost on restart; `[shared_state] redis` shares it instead).
 #[derive(Default)]
 pub struct LocalMfaState {
     inner: Mutex<LocalInner>,
@@ -43,7 +94,7 @@ struct LocalInner {
     locked: HashMap<String, u64>,
 }
 
-impl MfaState for LocalMfaState {
+impl LocalMfaState {
     fn use_code(&self, device: &str, step: u64, until: u64, now: u64) -> bool {
         let mut s = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         s.used.retain(|_, u| *u >= now);
@@ -91,18 +142,23 @@ pub struct MfaCounters {
     pub locked_out: AtomicU64,
     /// Lockouts started.
     pub lockouts: AtomicU64,
+    /// Shared state store operations that failed (each MFA attempt it hit was refused).
+    pub unavailable: AtomicU64,
 }
 
 /// Verifies codes, remembers used ones, and enforces the attempt limits.
 pub struct MfaVerifier {
-    state: Arc<dyn MfaState>,
+    state: Arc<MfaStore>,
     limits: MfaLimits,
     pub counters: Arc<MfaCounters>,
 }
 
 impl Default for MfaVerifier {
     fn default() -> Self {
-        MfaVerifier::new(Arc::new(LocalMfaState::default()), MfaLimits::default())
+        MfaVerifier::new(
+            Arc::new(MfaStore::Local(LocalMfaState::default())),
+            MfaLimits::default(),
+        )
     }
 }
 
@@ -114,6 +170,8 @@ pub enum MfaError {
     Reused,
     /// The device or the caller is locked out after too many failures.
     LockedOut,
+    /// The shared state store cannot be reached: the code is neither checked nor spent.
+    Unavailable,
 }
 
 fn totp(seed_base32: &str) -> Option<totp_rs::Totp> {
@@ -147,7 +205,7 @@ impl MfaVerifier {
         }
     }
 
-    pub fn new(state: Arc<dyn MfaState>, limits: MfaLimits) -> MfaVerifier {
+    pub fn new(state: Arc<MfaStore>, limits: MfaLimits) -> MfaVerifier {
         MfaVerifier {
             state,
             limits,
@@ -155,8 +213,27 @@ impl MfaVerifier {
         }
     }
 
+    /// Whether the state is shared through Redis.
+    pub fn shared(&self) -> bool {
+        matches!(*self.state, MfaStore::Shared(_))
+    }
+
+    /// Counts a shared-state failure and returns the error that refuses the attempt.
+    fn unavailable(&self, serial: &str, caller: &str) -> MfaError {
+        self.counters.unavailable.fetch_add(1, Ordering::Relaxed);
+        tracing::error!(
+            device = serial,
+            caller,
+            "MFA attempt refused: the shared state store (Redis) is unreachable, so the code cannot be checked for reuse"
+        );
+        MfaError::Unavailable
+    }
+
     /// Checks `code` for the device `serial` of `caller` at `unix` seconds and marks it used.
-    pub fn verify(
+    ///
+    /// Fails closed: when the shared store cannot answer whether the caller is locked out or the
+    /// code was used, the attempt is refused with [`MfaError::Unavailable`].
+    pub async fn verify(
         &self,
         serial: &str,
         caller: &str,
@@ -165,31 +242,48 @@ impl MfaVerifier {
         unix: u64,
     ) -> Result<(), MfaError> {
         let subjects = [format!("device:{serial}"), format!("caller:{caller}")];
-        if subjects.iter().any(|s| self.state.is_locked(s, unix)) {
-            self.counters.locked_out.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(
-                device = serial,
-                caller,
-                "MFA attempt refused: locked out after too many failures"
-            );
-            return Err(MfaError::LockedOut);
+        match self.state.any_locked(&subjects, unix).await {
+            Ok(false) => {}
+            Ok(true) => {
+                self.counters.locked_out.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(
+                    device = serial,
+                    caller,
+                    "MFA attempt refused: locked out after too many failures"
+                );
+                return Err(MfaError::LockedOut);
+            }
+            Err(Unavailable) => return Err(self.unavailable(serial, caller)),
         }
-        let outcome = (|| {
+        let checked = (|| {
             if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(MfaError::Invalid);
+                return None;
             }
-            let totp = totp(seed_base32).ok_or(MfaError::Invalid)?;
-            let step = totp.check(code, unix).ok_or(MfaError::Invalid)?;
-            // A code stays usable for one step after its own (the tolerance above).
-            if !self.state.use_code(serial, step, (step + 2) * 30, unix) {
-                return Err(MfaError::Reused);
-            }
-            Ok(())
+            totp(seed_base32)?.check(code, unix)
         })();
+        let outcome = match checked {
+            None => Err(MfaError::Invalid),
+            // A code stays usable for one step after its own (the tolerance above).
+            Some(step) => match self
+                .state
+                .use_code(serial, step, (step + 2) * 30, unix)
+                .await
+            {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(MfaError::Reused),
+                Err(Unavailable) => return Err(self.unavailable(serial, caller)),
+            },
+        };
         match outcome {
             Ok(()) => {
-                for s in &subjects {
-                    self.state.clear_failures(s);
+                // The code is spent; failing to forget old failures only leaves them to expire.
+                if self.state.clear_failures(&subjects).await.is_err() {
+                    self.counters.unavailable.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(
+                        device = serial,
+                        caller,
+                        "MFA failures could not be cleared in the shared state store"
+                    );
                 }
                 Ok(())
             }
@@ -199,26 +293,49 @@ impl MfaVerifier {
                     _ => &self.counters.invalid,
                 };
                 counter.fetch_add(1, Ordering::Relaxed);
-                self.fail(&subjects, serial, caller, unix);
+                self.fail(&subjects, serial, caller, unix).await;
                 Err(e)
             }
         }
     }
 
     /// Counts a failure for a device the caller does not have (a guessed serial).
-    pub fn unknown_device(&self, serial: &str, caller: &str, unix: u64) {
+    pub async fn unknown_device(&self, serial: &str, caller: &str, unix: u64) {
         self.counters.unknown_device.fetch_add(1, Ordering::Relaxed);
-        self.fail(&[format!("caller:{caller}")], serial, caller, unix);
+        self.fail(&[format!("caller:{caller}")], serial, caller, unix)
+            .await;
     }
 
-    fn fail(&self, subjects: &[String], serial: &str, caller: &str, unix: u64) {
+    async fn fail(&self, subjects: &[String], serial: &str, caller: &str, unix: u64) {
         let window = self.limits.window.as_secs();
         let mut worst = 0;
         for s in subjects {
-            let n = self.state.add_failure(s, unix, window);
+            let n = match self.state.add_failure(s, unix, window).await {
+                Ok(n) => n,
+                Err(Unavailable) => {
+                    // The attempt is refused anyway; it just cannot be counted.
+                    self.counters.unavailable.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!(
+                        device = serial,
+                        caller,
+                        "MFA failure could not be counted: the shared state store (Redis) is unreachable"
+                    );
+                    continue;
+                }
+            };
             worst = worst.max(n);
-            if n >= self.limits.max_failures {
-                self.state.lock(s, unix + self.limits.lockout.as_secs());
+            if n >= self.limits.max_failures
+                && self
+                    .state
+                    .lock(s, unix + self.limits.lockout.as_secs())
+                    .await
+                    .is_err()
+            {
+                self.counters.unavailable.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(
+                    subject = s.as_str(),
+                    "MFA lockout could not be recorded: the shared state store (Redis) is unreachable"
+                );
             }
         }
         if worst >= self.limits.max_failures {
@@ -255,8 +372,8 @@ mod tests {
         assert_eq!(current_code(&seed, 59).unwrap(), "287082");
     }
 
-    #[test]
-    fn codes_verify_once_within_the_window() {
+    #[tokio::test]
+    async fn codes_verify_once_within_the_window() {
         let v = MfaVerifier::default();
         let now = 1_800_000_000;
         let code = current_code(SEED, now).unwrap();
@@ -267,7 +384,8 @@ mod tests {
                 SEED,
                 &code,
                 now
-            ),
+            )
+            .await,
             Ok(())
         );
         assert_eq!(
@@ -277,7 +395,8 @@ mod tests {
                 SEED,
                 &code,
                 now
-            ),
+            )
+            .await,
             Err(MfaError::Reused)
         );
         // The previous step's code is still accepted (clock drift), the one before is not.
@@ -289,7 +408,8 @@ mod tests {
                 SEED,
                 &previous,
                 now
-            ),
+            )
+            .await,
             Ok(())
         );
         let old = current_code(SEED, now - 90).unwrap();
@@ -300,7 +420,8 @@ mod tests {
                 SEED,
                 &old,
                 now
-            ),
+            )
+            .await,
             Err(MfaError::Invalid)
         );
         assert_eq!(
@@ -310,7 +431,8 @@ mod tests {
                 SEED,
                 "12345",
                 now
-            ),
+            )
+            .await,
             Err(MfaError::Invalid)
         );
     }
@@ -326,7 +448,7 @@ mod limit_tests {
 
     fn verifier() -> MfaVerifier {
         MfaVerifier::new(
-            Arc::new(LocalMfaState::default()),
+            Arc::new(MfaStore::Local(LocalMfaState::default())),
             MfaLimits {
                 max_failures: 5,
                 window: std::time::Duration::from_secs(300),
@@ -342,19 +464,19 @@ mod limit_tests {
         String::from_utf8(c).unwrap()
     }
 
-    #[test]
-    fn five_failures_lock_the_device_and_the_right_code_is_refused_too() {
+    #[tokio::test]
+    async fn five_failures_lock_the_device_and_the_right_code_is_refused_too() {
         let v = verifier();
         let now = 1_800_000_000;
         for i in 0..5 {
             assert_eq!(
-                v.verify(DEVICE, USER, SEED, &wrong(now), now + i),
+                v.verify(DEVICE, USER, SEED, &wrong(now), now + i).await,
                 Err(MfaError::Invalid)
             );
         }
         let right = current_code(SEED, now + 10).unwrap();
         assert_eq!(
-            v.verify(DEVICE, USER, SEED, &right, now + 10),
+            v.verify(DEVICE, USER, SEED, &right, now + 10).await,
             Err(MfaError::LockedOut)
         );
         assert_eq!(v.counters.lockouts.load(Ordering::Relaxed), 1);
@@ -362,7 +484,8 @@ mod limit_tests {
         // Still locked just before the lockout ends; the right code works after it.
         let late = now + 4 + 899;
         assert_eq!(
-            v.verify(DEVICE, USER, SEED, &current_code(SEED, late).unwrap(), late),
+            v.verify(DEVICE, USER, SEED, &current_code(SEED, late).unwrap(), late)
+                .await,
             Err(MfaError::LockedOut)
         );
         let after = now + 4 + 900;
@@ -373,43 +496,48 @@ mod limit_tests {
                 SEED,
                 &current_code(SEED, after).unwrap(),
                 after
-            ),
+            )
+            .await,
             Ok(())
         );
     }
 
-    #[test]
-    fn failures_outside_the_window_do_not_add_up_and_a_success_resets_them() {
+    #[tokio::test]
+    async fn failures_outside_the_window_do_not_add_up_and_a_success_resets_them() {
         let v = verifier();
         let now = 1_800_000_000;
         for i in 0..4 {
             assert_eq!(
-                v.verify(DEVICE, USER, SEED, &wrong(now), now + i * 100),
+                v.verify(DEVICE, USER, SEED, &wrong(now), now + i * 100)
+                    .await,
                 Err(MfaError::Invalid)
             );
         }
         // The first failure (at now) has left the 300 s window: 4 in the window, not locked.
         let t = now + 400;
         assert_eq!(
-            v.verify(DEVICE, USER, SEED, &current_code(SEED, t).unwrap(), t),
+            v.verify(DEVICE, USER, SEED, &current_code(SEED, t).unwrap(), t)
+                .await,
             Ok(())
         );
         for i in 0..4 {
             assert_eq!(
-                v.verify(DEVICE, USER, SEED, &wrong(t + 40), t + 40 + i),
+                v.verify(DEVICE, USER, SEED, &wrong(t + 40), t + 40 + i)
+                    .await,
                 Err(MfaError::Invalid)
             );
         }
         let t2 = t + 60;
         assert_eq!(
-            v.verify(DEVICE, USER, SEED, &current_code(SEED, t2).unwrap(), t2),
+            v.verify(DEVICE, USER, SEED, &current_code(SEED, t2).unwrap(), t2)
+                .await,
             Ok(()),
             "the success reset the count"
         );
     }
 
-    #[test]
-    fn the_caller_is_limited_across_devices_and_guessed_serials() {
+    #[tokio::test]
+    async fn the_caller_is_limited_across_devices_and_guessed_serials() {
         let v = verifier();
         let now = 1_800_000_000;
         for i in 0..3 {
@@ -417,21 +545,22 @@ mod limit_tests {
                 &format!("arn:aws:iam::111122223333:mfa/guess{i}"),
                 USER,
                 now,
-            );
+            )
+            .await;
         }
         for i in 0..2 {
             assert_eq!(
-                v.verify(DEVICE, USER, SEED, &wrong(now), now + i),
+                v.verify(DEVICE, USER, SEED, &wrong(now), now + i).await,
                 Err(MfaError::Invalid)
             );
         }
         let right = current_code(SEED, now + 5).unwrap();
         assert_eq!(
-            v.verify(DEVICE, USER, SEED, &right, now + 5),
+            v.verify(DEVICE, USER, SEED, &right, now + 5).await,
             Err(MfaError::LockedOut)
         );
         // Another user of the same device... the device itself has 2 failures only: not locked.
         let other = "arn:aws:iam::111122223333:user/other";
-        assert_eq!(v.verify(DEVICE, other, SEED, &right, now + 5), Ok(()));
+        assert_eq!(v.verify(DEVICE, other, SEED, &right, now + 5).await, Ok(()));
     }
 }

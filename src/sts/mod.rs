@@ -4,6 +4,7 @@
 
 pub mod mfa;
 pub mod service;
+pub mod shared;
 pub mod token;
 pub mod xml;
 

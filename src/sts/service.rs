@@ -85,7 +85,7 @@ fn valid_session_name(v: &str) -> bool {
 
 impl StsService {
     /// Runs `Action` for `caller`. Returns the XML body of a 200 response.
-    pub fn handle(
+    pub async fn handle(
         &self,
         params: &[(String, String)],
         caller: &Caller,
@@ -112,8 +112,11 @@ impl StsService {
         match action {
             "GetCallerIdentity" => Ok(self.get_caller_identity(caller, request_id)),
             "GetAccessKeyInfo" => self.get_access_key_info(params, request_id),
-            "AssumeRole" => self.assume_role(params, caller, info, request_id),
-            "GetSessionToken" => self.get_session_token(params, caller, info, request_id),
+            "AssumeRole" => self.assume_role(params, caller, info, request_id).await,
+            "GetSessionToken" => {
+                self.get_session_token(params, caller, info, request_id)
+                    .await
+            }
             "DecodeAuthorizationMessage" => {
                 self.decode_authorization_message(params, caller, info, request_id)
             }
@@ -173,7 +176,7 @@ impl StsService {
     }
 
     /// Verifies `SerialNumber` + `TokenCode` for `caller` (a user, or a session of a user).
-    fn check_mfa(
+    async fn check_mfa(
         &self,
         params: &[(String, String)],
         caller: &Caller,
@@ -208,11 +211,21 @@ impl StsService {
         let user = self.store.user(&user_arn).ok_or_else(unable)?;
         let now = u64::try_from(info.now).unwrap_or(0);
         let Some((_, seed)) = user.mfa.iter().find(|(s, _)| s == serial) else {
-            self.mfa.unknown_device(serial, &user_arn, now);
+            self.mfa.unknown_device(serial, &user_arn, now).await;
             return Err(unable());
         };
-        match self.mfa.verify(serial, &user_arn, seed.expose(), code, now) {
+        match self
+            .mfa
+            .verify(serial, &user_arn, seed.expose(), code, now)
+            .await
+        {
             Ok(()) => Ok(true),
+            // Fails closed, and says so: the code was neither checked nor spent.
+            Err(MfaError::Unavailable) => Err(StsError::new(
+                503,
+                "ServiceUnavailable",
+                "MultiFactorAuthentication cannot be checked right now: the gateway's shared state store is unreachable. The code was not used; try again.",
+            )),
             // A lockout reads exactly as a wrong code: the limit must not be an oracle.
             Err(MfaError::Invalid | MfaError::Reused | MfaError::LockedOut) => {
                 Err(StsError::access_denied(
@@ -293,7 +306,7 @@ impl StsService {
         )
     }
 
-    fn assume_role(
+    async fn assume_role(
         &self,
         params: &[(String, String)],
         caller: &Caller,
@@ -340,7 +353,7 @@ impl StsService {
                 "Roles may not be assumed by root accounts.",
             ));
         }
-        let mfa_now = self.check_mfa(params, caller, info)?;
+        let mfa_now = self.check_mfa(params, caller, info).await?;
         // A role that does not exist is refused exactly like one that does not trust the caller.
         let role = self.store.role(role_arn).ok_or_else(denied)?.clone();
 
@@ -509,7 +522,7 @@ impl StsService {
         Ok(success("AssumeRole", &members, request_id))
     }
 
-    fn get_session_token(
+    async fn get_session_token(
         &self,
         params: &[(String, String)],
         caller: &Caller,
@@ -522,7 +535,7 @@ impl StsService {
             ));
         };
         let duration = Self::duration(params, 900, 129_600, 43_200)?;
-        let mfa = self.check_mfa(params, caller, info)?;
+        let mfa = self.check_mfa(params, caller, info).await?;
         let claims = self.mint(&user.account, duration, info, |c| {
             c.principal_type = "User".into();
             c.arn = user.arn.clone();

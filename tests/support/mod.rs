@@ -675,3 +675,88 @@ pub fn header_pairs(headers: &http::HeaderMap) -> Vec<(String, String)> {
         .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_string()))
         .collect()
 }
+
+/// A throw-away Redis started by `scripts/redis.sh` (the shared state of several gateways).
+/// Stopped when dropped.
+pub struct Redis {
+    pub url: String,
+    pub port: u16,
+    /// The password Redis requires (`requirepass`), if any.
+    pub password: Option<String>,
+    dir: tempfile::TempDir,
+}
+
+impl Redis {
+    /// Starts Redis (on `port`, or a free one); `None` after a SKIPPED line when it cannot run
+    /// (a failure when backends are required).
+    pub fn start(port: Option<u16>) -> Option<Redis> {
+        Redis::start_in(Redis::scratch(), port, None)
+    }
+
+    /// As [`Redis::start`], requiring `password`.
+    pub fn start_with_password(password: &str) -> Option<Redis> {
+        Redis::start_in(Redis::scratch(), None, Some(password.to_string()))
+    }
+
+    fn scratch() -> tempfile::TempDir {
+        tempfile::Builder::new()
+            .prefix("stsgate-redis-")
+            .tempdir()
+            .unwrap()
+    }
+
+    fn start_in(
+        dir: tempfile::TempDir,
+        port: Option<u16>,
+        password: Option<String>,
+    ) -> Option<Redis> {
+        let mut command = Command::new(repo_root().join("scripts/redis.sh"));
+        command.arg("start").arg(dir.path());
+        if let Some(p) = port {
+            command.env("REDIS_PORT", p.to_string());
+        }
+        if let Some(p) = &password {
+            command.env("REDIS_PASSWORD", p);
+        }
+        let out = command.output().expect("cannot run scripts/redis.sh");
+        if !out.status.success() {
+            unavailable("redis", &String::from_utf8_lossy(&out.stderr));
+            return None;
+        }
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        let get = |key: &str| {
+            stdout
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("{key}=")))
+                .unwrap_or_else(|| panic!("redis.sh did not print {key}: {stdout}"))
+                .to_string()
+        };
+        Some(Redis {
+            url: get("REDIS_URL"),
+            port: get("PORT").parse().unwrap(),
+            password,
+            dir,
+        })
+    }
+
+    pub fn stop(&self) {
+        let _ = Command::new(repo_root().join("scripts/redis.sh"))
+            .arg("stop")
+            .arg(self.dir.path())
+            .output();
+    }
+
+    /// Stops this Redis and starts a fresh one (empty) on the same port.
+    pub fn restart(self) -> Redis {
+        self.stop();
+        let (port, password) = (self.port, self.password.clone());
+        drop(self);
+        Redis::start_in(Redis::scratch(), Some(port), password).expect("redis restarts on its port")
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# A throw-away Redis on 127.0.0.1 for stsgate's shared-state tests and for trying replicas.
+#
+#   scripts/redis.sh install          install redis-server from Debian if missing (needs root/sudo)
+#   scripts/redis.sh start DIR        start one in DIR (created, must be empty); prints
+#                                     REDIS_URL=redis://127.0.0.1:PORT/0, PORT=…, PID=… on stdout
+#   scripts/redis.sh stop DIR         stop the Redis started in DIR
+#
+# `start` keeps nothing on disk (no RDB, no AOF) and waits until Redis answers PING.
+# REDIS_PORT overrides the port (a test restarts Redis on the port it had); REDIS_PASSWORD makes
+# Redis require that password (AUTH).
+set -euo pipefail
+
+log() { echo "redis.sh: $*" >&2; }
+die() { log "error: $*"; exit 1; }
+as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+cmd_install() {
+  command -v redis-server >/dev/null && return 0
+  log "installing redis-server from Debian"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq redis-server >/dev/null
+  command -v redis-server >/dev/null || die "redis-server is still missing after apt-get install"
+}
+
+# PING over a plain socket (redis-cli is in the same package, but this needs nothing else).
+ping() {
+  python3 - "$1" <<'PY'
+import socket, sys
+try:
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=1)
+    s.sendall(b"PING\r\n")
+    # Without AUTH a password-protected Redis answers -NOAUTH: it is up all the same.
+    sys.exit(0 if s.recv(16).startswith((b"+PONG", b"-NOAUTH")) else 1)
+except OSError:
+    sys.exit(1)
+PY
+}
+
+cmd_start() {
+  local dir=${1:?usage: redis.sh start DIR}
+  command -v redis-server >/dev/null || die "redis-server is not installed: run scripts/redis.sh install"
+  mkdir -p "$dir"; dir=$(cd "$dir" && pwd)
+  [[ ! -f "$dir/pid" ]] || die "a Redis already runs from $dir"
+  local port=${REDIS_PORT:-$(free_port)}
+  local auth=()
+  [[ -z "${REDIS_PASSWORD:-}" ]] || auth=(--requirepass "$REDIS_PASSWORD")
+  redis-server --bind 127.0.0.1 --port "$port" --dir "$dir" --save '' --appendonly no \
+    --protected-mode yes --daemonize no "${auth[@]}" > "$dir/redis.log" 2>&1 &
+  local pid=$!
+  echo "$pid" > "$dir/pid"
+  for _ in $(seq 1 100); do
+    ping "$port" && break
+    kill -0 "$pid" 2>/dev/null || { cat "$dir/redis.log" >&2; die "redis-server exited"; }
+    sleep 0.1
+  done
+  ping "$port" || { cat "$dir/redis.log" >&2; die "redis-server did not answer PING on port $port"; }
+  cat <<OUT
+REDIS_URL=redis://127.0.0.1:$port/0
+PORT=$port
+PID=$pid
+OUT
+  log "redis is up at 127.0.0.1:$port (pid $pid)"
+}
+
+cmd_stop() {
+  local dir=${1:?usage: redis.sh stop DIR}
+  [[ -f "$dir/pid" ]] || { log "nothing started in $dir"; return 0; }
+  local pid; pid=$(cat "$dir/pid")
+  if kill "$pid" 2>/dev/null; then
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  rm -f "$dir/pid"
+}
+
+case "${1:-}" in
+  install) cmd_install ;;
+  start) shift; cmd_start "$@" ;;
+  stop) shift; cmd_stop "$@" ;;
+  *) sed -n '2,10p' "$0" >&2; exit 2 ;;
+esac

@@ -1,0 +1,191 @@
+//! MFA state shared by every replica through Redis (`[shared_state] redis = "redis://…"`).
+//!
+//! Keys (under `key_prefix`, default `stsgate:`):
+//! - `mfa:used:{device}:{step}`: a spent code, `SET NX` so exactly one replica wins it, expiring
+//!   when the code can no longer be valid;
+//! - `mfa:fail:{subject}`: a sorted set of failure times (sliding window), trimmed, added to and
+//!   counted in one `MULTI`, expiring after the window;
+//! - `mfa:lock:{subject}`: present while the subject is locked out.
+//!
+//! Every operation is bounded by `timeout_ms`; an error or a timeout is [`Unavailable`] and the
+//! MFA attempt fails closed. The connection is made on first use and remade after an I/O error,
+//! so Redis may start after the gateway, restart, or be replaced behind the same address.
+
+use std::time::Duration;
+
+use redis::AsyncCommands;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use tokio::sync::OnceCell;
+
+use super::mfa::Unavailable;
+use crate::config::RedisSettings;
+
+pub struct RedisState {
+    client: redis::Client,
+    manager: OnceCell<ConnectionManager>,
+    prefix: String,
+    timeout: Duration,
+}
+
+impl RedisState {
+    /// A store for `settings`. Nothing connects until the first MFA attempt.
+    pub fn new(settings: &RedisSettings) -> Result<RedisState, String> {
+        use redis::IntoConnectionInfo;
+        let mut info = settings
+            .url
+            .as_str()
+            .into_connection_info()
+            .map_err(|e| format!("shared_state.redis: {e}"))?;
+        if let Some(password) = &settings.password {
+            let redis = info
+                .redis_settings()
+                .clone()
+                .set_password(password.expose());
+            info = info.set_redis_settings(redis);
+        }
+        let client = redis::Client::open(info).map_err(|e| format!("shared_state.redis: {e}"))?;
+        Ok(RedisState {
+            client,
+            manager: OnceCell::new(),
+            prefix: settings.key_prefix.clone(),
+            timeout: settings.timeout,
+        })
+    }
+
+    async fn connection(&self) -> Result<ConnectionManager, Unavailable> {
+        self.manager
+            .get_or_try_init(|| async {
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(self.timeout))
+                    .set_response_timeout(Some(self.timeout))
+                    .set_number_of_retries(1)
+                    .set_min_delay(Duration::from_millis(50))
+                    .set_max_delay(self.timeout);
+                ConnectionManager::new_lazy_with_config(self.client.clone(), config).map_err(|e| {
+                    tracing::error!(error = %e, "shared_state.redis: cannot set up the connection");
+                    Unavailable
+                })
+            })
+            .await
+            .cloned()
+    }
+
+    /// Runs one Redis exchange within the timeout; any error is [`Unavailable`] (and logged).
+    async fn run<T, F>(
+        &self,
+        what: &str,
+        f: impl FnOnce(ConnectionManager) -> F,
+    ) -> Result<T, Unavailable>
+    where
+        F: Future<Output = redis::RedisResult<T>>,
+    {
+        let conn = self.connection().await?;
+        match tokio::time::timeout(self.timeout, f(conn)).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => {
+                tracing::error!(operation = what, error = %e, "shared_state.redis: request failed");
+                Err(Unavailable)
+            }
+            Err(_) => {
+                tracing::error!(
+                    operation = what,
+                    timeout_ms = self.timeout.as_millis() as u64,
+                    "shared_state.redis: no answer in time"
+                );
+                Err(Unavailable)
+            }
+        }
+    }
+
+    fn key(&self, kind: &str, rest: &str) -> String {
+        format!("{}mfa:{kind}:{rest}", self.prefix)
+    }
+
+    pub async fn any_locked(&self, subjects: &[String]) -> Result<bool, Unavailable> {
+        let keys: Vec<String> = subjects.iter().map(|s| self.key("lock", s)).collect();
+        self.run("check lockout", |mut c| async move {
+            let n: u64 = c.exists(keys).await?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    pub async fn use_code(&self, device: &str, step: u64, until: u64) -> Result<bool, Unavailable> {
+        let key = self.key("used", &format!("{device}:{step}"));
+        let now = unix_now();
+        let ttl = until.saturating_sub(now).max(1);
+        self.run("spend code", |mut c| async move {
+            let set: Option<String> = redis::cmd("SET")
+                .arg(key)
+                .arg(1)
+                .arg("NX")
+                .arg("EX")
+                .arg(ttl)
+                .query_async(&mut c)
+                .await?;
+            Ok(set.is_some())
+        })
+        .await
+    }
+
+    pub async fn add_failure(
+        &self,
+        subject: &str,
+        now: u64,
+        window: u64,
+    ) -> Result<u32, Unavailable> {
+        let key = self.key("fail", subject);
+        let mut nonce = [0u8; 8];
+        getrandom::fill(&mut nonce).expect("the operating system's random source failed");
+        let member = format!("{now}:{}", hex::encode(nonce));
+        self.run("count failure", |mut c| async move {
+            let (n,): (u32,) = redis::pipe()
+                .atomic()
+                .cmd("ZREMRANGEBYSCORE")
+                .arg(&key)
+                .arg("-inf")
+                .arg(now.saturating_sub(window))
+                .ignore()
+                .cmd("ZADD")
+                .arg(&key)
+                .arg(now)
+                .arg(member)
+                .ignore()
+                .cmd("ZCARD")
+                .arg(&key)
+                .cmd("EXPIRE")
+                .arg(&key)
+                .arg(window.max(1))
+                .ignore()
+                .query_async(&mut c)
+                .await?;
+            Ok(n)
+        })
+        .await
+    }
+
+    pub async fn clear_failures(&self, subjects: &[String]) -> Result<(), Unavailable> {
+        let keys: Vec<String> = subjects.iter().map(|s| self.key("fail", s)).collect();
+        self.run("clear failures", |mut c| async move {
+            let _: u64 = c.del(keys).await?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn lock(&self, subject: &str, until: u64) -> Result<(), Unavailable> {
+        let key = self.key("lock", subject);
+        let ttl = until.saturating_sub(unix_now()).max(1);
+        self.run("lock out", |mut c| async move {
+            let _: () = c.set_ex(key, until, ttl).await?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
