@@ -107,10 +107,12 @@ impl CallerPolicies {
         ctx
     }
 
-    /// Runs `f` with an [`Evaluation`] borrowing these policies.
+    /// Runs `f` with an [`Evaluation`] borrowing these policies, and the resource's own policy
+    /// (a bucket policy) if it has one.
     pub fn with_evaluation<R>(
         &self,
         principal: &crate::policy::Principal,
+        resource: Option<&CompiledPolicy>,
         f: impl FnOnce(&Evaluation<'_>) -> R,
     ) -> R {
         let identity: Vec<&CompiledPolicy> = self.identity.iter().map(|p| p.as_ref()).collect();
@@ -122,7 +124,7 @@ impl CallerPolicies {
             identity: &identity,
             boundary: self.boundary.as_deref(),
             session: session.as_deref(),
-            resource: None,
+            resource,
             principal: Some(principal),
         })
     }
@@ -182,6 +184,23 @@ pub fn global_context(
                 c.set("aws:SourceIdentity", si.clone());
             }
         }
+    }
+    c
+}
+
+/// The condition keys of an unsigned request: only what the request itself says.
+pub fn anonymous_context(action: &str, resource: &str, info: &RequestInfo) -> RequestContext {
+    let mut c = RequestContext::new(action, resource);
+    c.set("aws:CurrentTime", timestamp(info.now))
+        .set("aws:EpochTime", info.now.to_string())
+        .set("aws:SecureTransport", info.secure_transport.to_string())
+        .set("aws:PrincipalType", "Anonymous")
+        .set("aws:RequestedRegion", info.region.clone());
+    if let Some(ip) = &info.source_ip {
+        c.set("aws:SourceIp", ip.clone());
+    }
+    if let Some(ua) = &info.user_agent {
+        c.set("aws:UserAgent", ua.clone());
     }
     c
 }

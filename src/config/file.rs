@@ -236,8 +236,12 @@ pub struct RawBackend {
     /// http backends: the API id and stage in `execute-api` resource ARNs.
     pub api_id: Option<Spanned<String>>,
     pub stage: Option<Spanned<String>>,
-    /// http backends: the account in resource ARNs (default: the first account).
+    /// http backends: the account in resource ARNs; s3 backends: the account owning buckets not
+    /// listed in `buckets` (default: the first account).
     pub account: Option<Spanned<String>>,
+    /// s3 backends: bucket owners and bucket policies.
+    #[serde(default)]
+    pub buckets: Vec<Spanned<RawBucket>>,
     /// http backends: request headers passed to the backend besides the standard ones.
     #[serde(default)]
     pub forward_headers: Vec<Spanned<String>>,
@@ -252,6 +256,18 @@ pub struct RawBackend {
     /// through to clients. Off by default.
     #[serde(default)]
     pub pass_fingerprints: bool,
+}
+
+/// `[[backends.buckets]]`: who owns a bucket (or every bucket matching a pattern) and its policy.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBucket {
+    /// A bucket name, or a pattern with `*` and `?`.
+    pub name: Spanned<String>,
+    /// The owning account (default: the backend's `account`).
+    pub account: Option<Spanned<String>>,
+    /// A bucket policy: AWS JSON inline or `file:PATH`.
+    pub policy: Option<Spanned<String>>,
 }
 
 /// `[backends.identity_headers]`: header names; an empty string leaves that header out.

@@ -248,6 +248,75 @@ pub struct Backend {
     pub timeout: Duration,
     /// Pass the backend's identifying response headers through to clients.
     pub pass_fingerprints: bool,
+    /// `kind = "s3"`: who owns each bucket, and the bucket policies.
+    pub buckets: Buckets,
+}
+
+/// Bucket ownership and bucket policies of one S3 backend.
+#[derive(Debug, Clone, Default)]
+pub struct Buckets {
+    /// The owner of a bucket no entry matches.
+    pub default_account: String,
+    /// In config order; the first entry whose name matches decides.
+    pub entries: Vec<BucketEntry>,
+}
+
+#[derive(Debug, Clone)]
+pub struct BucketEntry {
+    /// The name or pattern as written.
+    pub name: String,
+    pattern: crate::policy::pattern::Glob,
+    pub account: String,
+    pub policy: Option<std::sync::Arc<crate::policy::CompiledPolicy>>,
+    /// The policy as written (for GetBucketPolicy).
+    pub policy_text: Option<String>,
+    /// The policy grants access to anyone (see [`crate::policy::is_public`]).
+    pub public: bool,
+}
+
+impl BucketEntry {
+    pub fn new(
+        name: &str,
+        account: &str,
+        policy: Option<(std::sync::Arc<crate::policy::CompiledPolicy>, String)>,
+        public: bool,
+    ) -> BucketEntry {
+        let (policy, policy_text) = match policy {
+            Some((p, t)) => (Some(p), Some(t)),
+            None => (None, None),
+        };
+        BucketEntry {
+            name: name.to_string(),
+            pattern: crate::policy::pattern::Glob::new(name, false),
+            account: account.to_string(),
+            policy,
+            policy_text,
+            public,
+        }
+    }
+}
+
+/// Whose a bucket is and what its policy says.
+#[derive(Debug, Clone, Copy)]
+pub struct BucketFacts<'a> {
+    pub owner: &'a str,
+    /// The entry that matched, if any.
+    pub entry: Option<&'a BucketEntry>,
+}
+
+impl Buckets {
+    pub fn lookup(&self, bucket: &str) -> BucketFacts<'_> {
+        match self.entries.iter().find(|e| e.pattern.matches(bucket)) {
+            Some(e) => BucketFacts {
+                owner: &e.account,
+                entry: Some(e),
+            },
+            None => BucketFacts {
+                owner: &self.default_account,
+                entry: None,
+            },
+        }
+    }
 }
 
 /// An HTTP API backend's routing and authorization settings.

@@ -670,3 +670,49 @@ fn shared_state_takes_a_redis_url_and_keeps_its_password_out_of_it() {
         line_of(&text, "timeout_ms = 5"),
     );
 }
+
+#[test]
+fn bucket_owners_and_policies_are_checked_where_they_are_written() {
+    let backend = "timeout_seconds = 60\n";
+    let with = |buckets: &str| demo_with(backend, &format!("{backend}{buckets}"));
+    let ok = with(
+        "[[backends.buckets]]\nname = \"logs-*\"\npolicy = '{\"Version\":\"2012-10-17\",\"Statement\":{\"Effect\":\"Allow\",\"Principal\":\"*\",\"Action\":\"s3:GetObject\",\"Resource\":\"arn:aws:s3:::logs-*/*\"}}'\n",
+    );
+    let loaded = load_str(&demo_path(), &ok).unwrap_or_else(|p| panic!("{p:#?}"));
+    let buckets = &loaded.config.backends[0].buckets;
+    assert_eq!(buckets.default_account, "111122223333");
+    let facts = buckets.lookup("logs-2026");
+    assert!(facts.entry.is_some_and(|e| e.public && e.policy.is_some()));
+    assert!(buckets.lookup("other").entry.is_none());
+    assert!(
+        loaded
+            .warnings
+            .iter()
+            .any(|p| p.message.contains("bucket logs-* is public")),
+        "{:#?}",
+        loaded.warnings
+    );
+
+    let text = with("[[backends.buckets]]\nname = \"b\"\naccount = \"999999999999\"\n");
+    assert_error(
+        &text,
+        "account 999999999999 is not one of the configured [[accounts]]",
+        line_of(&text, "account = \"999999999999\""),
+    );
+    let text = with("[[backends.buckets]]\nname = \"Bad_Name\"\n");
+    assert_error(
+        &text,
+        "a bucket name (or pattern) is 1 to 63 of a-z",
+        line_of(&text, "Bad_Name"),
+    );
+    // A bucket policy needs a Principal (it is a resource-based policy).
+    let text = with(
+        "[[backends.buckets]]\nname = \"b\"\npolicy = '{\"Version\":\"2012-10-17\",\"Statement\":{\"Effect\":\"Allow\",\"Action\":\"s3:GetObject\",\"Resource\":\"*\"}}'\n",
+    );
+    let errs = errors(&text);
+    assert!(
+        errs.iter()
+            .any(|p| p.message.to_lowercase().contains("principal")),
+        "{errs:#?}"
+    );
+}

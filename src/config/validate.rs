@@ -87,7 +87,12 @@ pub fn validate(path: &Path, text: &str, p: &mut Problems) -> Option<Config> {
                 format!("backend \"{name}\" is defined twice"),
             );
         }
-        if let Some(b) = v.backend(i, backend, accounts.first().map(|a| a.id.as_str())) {
+        if let Some(b) = v.backend(
+            i,
+            backend,
+            accounts.first().map(|a| a.id.as_str()),
+            &account_ids,
+        ) {
             backends.push(b);
         }
     }
@@ -1357,6 +1362,7 @@ impl Validator<'_, '_> {
         index: usize,
         raw: &Spanned<RawBackend>,
         default_account: Option<&str>,
+        account_ids: &HashSet<String>,
     ) -> Option<Backend> {
         let b = raw.get_ref();
         let at = format!("backends[{index}] \"{}\"", b.name.get_ref());
@@ -1409,7 +1415,6 @@ impl Validator<'_, '_> {
                 ("service", b.service.is_some()),
                 ("api_id", b.api_id.is_some()),
                 ("stage", b.stage.is_some()),
-                ("account", b.account.is_some()),
                 ("forward_headers", !b.forward_headers.is_empty()),
                 ("identity_headers", b.identity_headers.is_some()),
                 ("max_body_bytes", b.max_body_bytes.is_some()),
@@ -1560,10 +1565,23 @@ impl Validator<'_, '_> {
             );
             ok = false;
         }
+        let buckets = if kind == Some(BackendKind::S3) {
+            self.buckets(b, &at, default_account, account_ids)
+        } else {
+            if !b.buckets.is_empty() {
+                self.p.error(
+                    &raw.span(),
+                    &at,
+                    "buckets is a setting of s3 backends; an http backend does not take it",
+                );
+            }
+            Some(Buckets::default())
+        };
         if !ok {
             return None;
         }
         Some(Backend {
+            buckets: buckets?,
             name: b.name.get_ref().clone(),
             kind: kind?,
             url: url?,
@@ -1577,6 +1595,133 @@ impl Validator<'_, '_> {
             timeout: Duration::from_secs(timeout),
             pass_fingerprints: b.pass_fingerprints,
         })
+    }
+}
+
+impl Validator<'_, '_> {
+    /// An s3 backend's bucket owners and policies.
+    fn buckets(
+        &mut self,
+        b: &RawBackend,
+        at: &str,
+        default_account: Option<&str>,
+        account_ids: &HashSet<String>,
+    ) -> Option<Buckets> {
+        let mut ok = true;
+        let known = |v: &mut Self, a: &Spanned<String>| -> Option<String> {
+            if !account_ids.contains(a.get_ref()) {
+                v.p.error(
+                    &a.span(),
+                    at,
+                    format!(
+                        "account {} is not one of the configured [[accounts]]",
+                        a.get_ref()
+                    ),
+                );
+                return None;
+            }
+            Some(a.get_ref().clone())
+        };
+        let default = match &b.account {
+            Some(a) => known(self, a),
+            None => Some(default_account.unwrap_or("000000000000").to_string()),
+        };
+        let default = default?;
+        let mut entries = Vec::new();
+        let mut names = HashSet::new();
+        for (i, raw) in b.buckets.iter().enumerate() {
+            let e = raw.get_ref();
+            let name = e.name.get_ref();
+            let here = format!("{at} buckets[{i}] \"{name}\"");
+            let valid_name = (1..=63).contains(&name.len())
+                && name
+                    .bytes()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"-.*?".contains(&c));
+            if !valid_name {
+                self.p.error(
+                    &e.name.span(),
+                    &here,
+                    "a bucket name (or pattern) is 1 to 63 of a-z, 0-9, '-', '.', with '*' and '?' as wildcards",
+                );
+                ok = false;
+                continue;
+            }
+            if !names.insert(name.clone()) {
+                self.p.error(
+                    &e.name.span(),
+                    &here,
+                    format!("bucket {name} is listed twice"),
+                );
+                ok = false;
+            }
+            let account = match &e.account {
+                Some(a) => known(self, a),
+                None => Some(default.clone()),
+            };
+            let policy = match &e.policy {
+                Some(text) => {
+                    // AWS's bucket policy limit is 20 KB.
+                    match self.document(text, PolicyKind::Resource, &here, 20 * 1024) {
+                        Some(doc) => {
+                            let public = crate::policy::is_public(&doc);
+                            match CompiledPolicy::compile(
+                                format!("bucket policy of {name}"),
+                                &doc,
+                                PolicyKind::Resource,
+                            ) {
+                                Ok(c) => {
+                                    if public {
+                                        self.p.warning(
+                                            &text.span(),
+                                            &here,
+                                            format!("bucket {name} is public: its policy grants access to any principal (\"*\") without a condition that limits who"),
+                                        );
+                                    }
+                                    Some((
+                                        std::sync::Arc::new(c),
+                                        doc_text(text, &self.base),
+                                        public,
+                                    ))
+                                }
+                                Err(e) => {
+                                    self.p.error(&text.span(), &here, e.to_string());
+                                    None
+                                }
+                            }
+                        }
+                        None => None,
+                    }
+                }
+                None => None,
+            };
+            if e.policy.is_some() && policy.is_none() {
+                ok = false;
+                continue;
+            }
+            let Some(account) = account else {
+                ok = false;
+                continue;
+            };
+            let public = policy.as_ref().is_some_and(|p| p.2);
+            entries.push(BucketEntry::new(
+                name,
+                &account,
+                policy.map(|(c, t, _)| (c, t)),
+                public,
+            ));
+        }
+        ok.then_some(Buckets {
+            default_account: default,
+            entries,
+        })
+    }
+}
+
+/// A policy's text as given: inline, or read from its `file:`.
+fn doc_text(value: &Spanned<String>, base: &Path) -> String {
+    match value.get_ref().strip_prefix("file:") {
+        Some(path) => std::fs::read_to_string(base.join(path)).unwrap_or_default(),
+        None => value.get_ref().clone(),
     }
 }
 

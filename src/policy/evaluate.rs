@@ -247,6 +247,18 @@ pub struct Principal {
     pub kind: PrincipalKind,
 }
 
+impl Principal {
+    /// The principal of an unsigned request.
+    pub fn anonymous() -> Principal {
+        Principal {
+            arn: "anonymous".to_string(),
+            account: String::new(),
+            unique_id: "anonymous".to_string(),
+            kind: PrincipalKind::Anonymous,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PrincipalKind {
     Root,
@@ -256,6 +268,8 @@ pub enum PrincipalKind {
         role_arn: String,
     },
     FederatedUser,
+    /// An unsigned request: only a resource policy granting `"*"` can allow it.
+    Anonymous,
 }
 
 /// How a `Principal` element named the caller (spec §5.7).
@@ -454,12 +468,23 @@ pub fn decide(eval: &Evaluation<'_>, ctx: &RequestContext) -> Outcome {
         Some(a) => !a.is_empty(),
         None => !federated || !is_session,
     };
-    let same_account = {
-        let account = ctx.resource.split(':').nth(4).unwrap_or("");
-        account.is_empty() || principal.is_none_or(|p| p.account == account)
+    // The resource's account: from its ARN, or (S3 ARNs carry none) `aws:ResourceAccount`.
+    let resource_account = match ctx.resource.split(':').nth(4).unwrap_or("") {
+        "" => ctx
+            .get_lower("aws:resourceaccount")
+            .and_then(|v| v.values.first())
+            .map_or("", String::as_str),
+        a => a,
     };
+    let same_account =
+        resource_account.is_empty() || principal.is_none_or(|p| p.account == resource_account);
+    let anonymous = principal.is_some_and(|p| p.kind == PrincipalKind::Anonymous);
     let mut granted: Vec<MatchedStatement> = Vec::new();
-    let allowed = if same_account {
+    let allowed = if anonymous {
+        // No identity side at all: a grant to "*" is the only way in.
+        granted = resource_grants.iter().map(|(s, _)| s.clone()).collect();
+        !granted.is_empty()
+    } else if same_account {
         let direct: Vec<_> = resource_grants
             .iter()
             .filter(|(_, m)| *m == PrincipalMatch::Session)
@@ -502,12 +527,17 @@ pub fn decide(eval: &Evaluation<'_>, ctx: &RequestContext) -> Outcome {
             missing_allow: None,
         };
     }
-    let missing = if identity_allows.is_empty() && resource_grants.is_empty() {
+    let missing = if anonymous {
+        PolicyKind::Resource
+    } else if identity_allows.is_empty() && resource_grants.is_empty() {
         if eval.resource.is_some() && eval.identity.is_empty() {
             PolicyKind::Resource
         } else {
             PolicyKind::Identity
         }
+    } else if !same_account && identity_allows.is_empty() {
+        // Cross-account: the bucket's grant is not enough without the caller's own allow.
+        PolicyKind::Identity
     } else if !pb_ok {
         PolicyKind::Boundary
     } else if !sp_ok {

@@ -7,6 +7,7 @@ mod document;
 pub mod evaluate;
 pub mod json;
 pub mod pattern;
+pub mod public;
 pub mod simulate;
 
 pub use context::{ContextValue, RequestContext};
@@ -19,3 +20,4 @@ pub use evaluate::{
     CompiledPolicy, Decision, Evaluation, MatchedStatement, Outcome, Principal, PrincipalKind,
     PrincipalMatch, authorize_assume_role, decide,
 };
+pub use public::is_public;

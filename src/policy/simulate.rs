@@ -70,6 +70,9 @@ pub fn parse_context_entry(entry: &str, ctx: &mut RequestContext) -> Result<(), 
 }
 
 fn caller_principal(arn: &str) -> Result<Principal, String> {
+    if arn == "anonymous" {
+        return Ok(Principal::anonymous());
+    }
     let parsed = parse_principal_arn(arn)
         .ok_or_else(|| format!("--caller {arn}: not a user, role session or root ARN"))?;
     let (account, kind) = match parsed {

@@ -8,6 +8,17 @@ pub mod delete_objects;
 pub mod headers;
 pub mod params;
 
+/// The bucket an S3 resource ARN (`arn:aws:s3:::bucket[/key]`) names; `None` for `arn:aws:s3:::*`
+/// (ListBuckets) and for anything that is not an S3 ARN.
+pub fn bucket_of_arn(arn: &str) -> Option<&str> {
+    let rest = arn.splitn(6, ':').nth(5)?;
+    if arn.split(':').nth(2).is_none_or(|s| s != "s3") {
+        return None;
+    }
+    let bucket = rest.split('/').next()?;
+    (!bucket.is_empty() && bucket != "*").then_some(bucket)
+}
+
 pub use classify::{Check, Classified, ClassifyError, Target, address, check_key, classify};
 pub use copy_source::CopySource;
 pub use delete_objects::DeleteList;

@@ -339,7 +339,7 @@ async fn serve(
     };
     let action = "execute-api:Invoke";
     let ctx = policies.context(action, &arn, &caller, &info);
-    let outcome = policies.with_evaluation(&caller.principal(), |eval| {
+    let outcome = policies.with_evaluation(&caller.principal(), None, |eval| {
         crate::policy::decide(eval, &ctx)
     });
     if outcome.decision != Decision::Allow {

@@ -82,6 +82,8 @@ pub struct BackendClient {
     pub signs: bool,
     /// `kind = "http"`: the route and its authorization settings.
     pub api: Option<ApiRoute>,
+    /// `kind = "s3"`: bucket owners and policies.
+    pub buckets: crate::config::Buckets,
 }
 
 /// An HTTP API backend's route.
@@ -196,6 +198,7 @@ impl State {
                 hosts: b.hosts.clone(),
                 signs: b.credentials.is_some(),
                 api,
+                buckets: b.buckets.clone(),
             });
         }
         let mut all_regions = config.server.regions.clone();

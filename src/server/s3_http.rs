@@ -15,7 +15,7 @@ use hyper::body::Incoming;
 use super::authn::{self, AuthError, Front, Route};
 use super::{GatewayBody, State, boxed, xml_escape};
 use crate::authz::{caller_policies, failure_message};
-use crate::identity::{Caller, CredentialError};
+use crate::identity::CredentialError;
 use crate::policy::Decision;
 use crate::proxy::{BodyError, Stall, VerifiedBody};
 use crate::s3::{ClassifyError, address, classify};
@@ -262,42 +262,51 @@ async fn serve(
     };
     let query = front.req.query;
 
-    // 1. Authenticate.
+    // 1. Authenticate. An unsigned GET or HEAD goes on as the anonymous principal: only a
+    //    bucket policy granting "*" can let it through (step 3). Any other unsigned request
+    //    is refused here.
     let parsed = match authn::signed(state, Route::S3, front, &config.server.regions, peer) {
-        Ok(Some(p)) => p,
-        Ok(None) => {
-            return error_response(
-                403,
-                "AccessDenied",
-                "Access Denied: anonymous requests are not accepted by this gateway",
-                &[],
-                head,
-                &request_id,
-            );
-        }
+        Ok(p) => p,
         Err(e) => return sigv4_error(&e, head, &request_id),
     };
+    if parsed.is_none() && !matches!(parts.method, http::Method::GET | http::Method::HEAD) {
+        return error_response(
+            403,
+            "AccessDenied",
+            "Access Denied: an anonymous request can only read (GET or HEAD) what a bucket policy grants to \"*\"",
+            &[],
+            head,
+            &request_id,
+        );
+    }
+    // An unsigned request's body hash header is not signed: it is not trusted for anything.
     let payload_line = parsed
-        .content_sha256
+        .and_then(|p| p.content_sha256)
         .unwrap_or("UNSIGNED-PAYLOAD")
         .to_string();
     let mode = match PayloadMode::parse(&payload_line) {
         Ok(m) => m,
         Err(e) => return sigv4_error(&e, head, &request_id),
     };
-    let (caller, signing) = match authn::authenticate(
-        state,
-        Route::S3,
-        front,
-        parsed,
-        &payload_line,
-        UriMode::S3,
-        peer,
-    ) {
-        Ok(ok) => ok,
-        Err(AuthError::Credential(e)) => return credential_error(e, head, &request_id),
-        Err(AuthError::SigV4(e)) => return sigv4_error(&e, head, &request_id),
+    let (caller, signing) = match parsed {
+        Some(parsed) => match authn::authenticate(
+            state,
+            Route::S3,
+            front,
+            parsed,
+            &payload_line,
+            UriMode::S3,
+            peer,
+        ) {
+            Ok((caller, signing)) => (Some(caller), Some(signing)),
+            Err(AuthError::Credential(e)) => return credential_error(e, head, &request_id),
+            Err(AuthError::SigV4(e)) => return sigv4_error(&e, head, &request_id),
+        },
+        None => (None, None),
     };
+    let who = caller
+        .as_ref()
+        .map_or("anonymous".to_string(), |c| c.arn().to_string());
 
     // 2. Classify into the typed request the backend will get.
     let decoded_query = match parse_form(query) {
@@ -354,36 +363,83 @@ async fn serve(
         }
     };
 
-    // 3. Authorize every check.
-    let info = authn::request_info(state, parts, front, peer, parsed.credential.region());
-    let Ok(policies) = caller_policies(&state.identities, &caller) else {
-        return credential_error(CredentialError::InvalidToken, head, &request_id);
+    // 3. Authorize every check: the caller's policies, and the policy of the bucket it touches
+    //    (whose owner decides whether this is same-account or cross-account access).
+    let region = parsed.map_or(config.server.regions[0].as_str(), |p| p.credential.region());
+    let info = authn::request_info(state, parts, front, peer, region);
+    let policies = match &caller {
+        Some(c) => match caller_policies(&state.identities, c) {
+            Ok(p) => Some(p),
+            Err(_) => return credential_error(CredentialError::InvalidToken, head, &request_id),
+        },
+        None => None,
     };
-    let principal = caller.principal();
+    let principal = caller
+        .as_ref()
+        .map_or_else(crate::policy::Principal::anonymous, |c| c.principal());
+    let no_buckets = crate::config::Buckets::default();
+    let buckets = state
+        .s3_backend(host.unwrap_or(""))
+        .map_or(&no_buckets, |b| &b.buckets);
     // Evaluates one check; on a refusal, the AccessDenied response with its sealed message.
     let authorize = |action: &str, resource: &str, request_keys: &[(&str, String)]| {
-        let mut ctx = policies.context(action, resource, &caller, &info);
+        let facts = crate::s3::bucket_of_arn(resource).map(|b| buckets.lookup(b));
+        let bucket_policy = facts
+            .and_then(|f| f.entry)
+            .and_then(|e| e.policy.as_deref());
+        let mut ctx = match (&caller, &policies) {
+            (Some(c), Some(p)) => p.context(action, resource, c, &info),
+            _ => crate::authz::anonymous_context(action, resource, &info),
+        };
         for (key, value) in request_keys {
             ctx.set(key, value.clone());
         }
-        ctx.set("s3:signatureversion", "AWS4-HMAC-SHA256");
-        match parsed.kind {
-            AuthKind::Header => {
-                ctx.set("s3:authType", "REST-HEADER");
-            }
-            AuthKind::Presigned => {
-                ctx.set("s3:authType", "REST-QUERY-STRING")
-                    .set("s3:signatureAge", parsed.signature_age_ms(now).to_string());
+        if let Some(f) = facts {
+            ctx.set("aws:ResourceAccount", f.owner);
+        }
+        if let Some(parsed) = parsed {
+            ctx.set("s3:signatureversion", "AWS4-HMAC-SHA256");
+            match parsed.kind {
+                AuthKind::Header => {
+                    ctx.set("s3:authType", "REST-HEADER");
+                }
+                AuthKind::Presigned => {
+                    ctx.set("s3:authType", "REST-QUERY-STRING")
+                        .set("s3:signatureAge", parsed.signature_age_ms(now).to_string());
+                }
             }
         }
-        let outcome =
-            policies.with_evaluation(&principal, |eval| crate::policy::decide(eval, &ctx));
+        let outcome = match &policies {
+            Some(p) => p.with_evaluation(&principal, bucket_policy, |eval| {
+                crate::policy::decide(eval, &ctx)
+            }),
+            None => crate::policy::decide(
+                &crate::policy::Evaluation {
+                    resource: bucket_policy,
+                    principal: Some(&principal),
+                    ..Default::default()
+                },
+                &ctx,
+            ),
+        };
         if outcome.decision == Decision::Allow {
             return Ok(());
         }
+        tracing::info!(caller = %who, action, resource, decision = outcome.decision.as_str(), "s3 request refused");
+        let Some(caller) = &caller else {
+            // As S3 answers anonymous callers: no principal to name, nothing to decode.
+            return Err(Box::new(error_response(
+                403,
+                "AccessDenied",
+                "Access Denied",
+                &[],
+                head,
+                &request_id,
+            )));
+        };
         let blob = state
             .sts
-            .seal_authorization_message(caller.account(), failure_message(&outcome, &ctx, &caller));
+            .seal_authorization_message(caller.account(), failure_message(&outcome, &ctx, caller));
         let message = format!(
             "User: {} is not authorized to perform: {} on resource: {} {} Encoded authorization failure message: {blob}",
             caller.arn(),
@@ -391,7 +447,6 @@ async fn serve(
             resource,
             outcome.reason(action)
         );
-        tracing::info!(caller = %caller.arn(), action, resource, decision = outcome.decision.as_str(), "s3 request refused");
         Err(Box::new(error_response(
             403,
             "AccessDenied",
@@ -407,12 +462,18 @@ async fn serve(
         }
     }
 
+    // Bucket policies live in the gateway's config: it answers for them, the backend's own
+    // policy is never read or changed through the gateway.
+    if let Some(answer) = bucket_policy_answer(buckets, &classified, head, &request_id) {
+        return answer;
+    }
+
     // 4. Forward the typed request.
     tracing::info!(
         operation = classified.operation,
         bucket = classified.target.bucket.as_deref().unwrap_or(""),
         key = classified.target.key.as_deref().unwrap_or(""),
-        caller = %caller.arn(),
+        caller = %who,
         payload = %payload_line,
         "s3 request authorized; forwarding"
     );
@@ -442,7 +503,7 @@ async fn serve(
         mode,
         &payload_line,
         signing,
-        &caller,
+        &who,
         &request_id,
     )
     .await;
@@ -456,6 +517,62 @@ async fn serve(
         return *refused;
     }
     response
+}
+
+/// The gateway's own answer to the bucket policy operations (authorized already): the policy and
+/// its public status from the config; `PutBucketPolicy`/`DeleteBucketPolicy` are refused.
+fn bucket_policy_answer(
+    buckets: &crate::config::Buckets,
+    classified: &crate::s3::Classified,
+    head: bool,
+    request_id: &str,
+) -> Option<Response<GatewayBody>> {
+    let bucket = classified.target.bucket.as_deref()?;
+    let entry = buckets.lookup(bucket).entry;
+    let ok = |content_type: &'static str, body: String| {
+        Response::builder()
+            .status(StatusCode::OK)
+            .header(header::CONTENT_TYPE, content_type)
+            .header("x-amz-request-id", request_id)
+            .body(boxed(http_body_util::Full::new(if head {
+                Bytes::new()
+            } else {
+                Bytes::from(body)
+            })))
+            .expect("static response parts")
+    };
+    match classified.operation {
+        "GetBucketPolicy" => Some(match entry.and_then(|e| e.policy_text.clone()) {
+            Some(text) => ok("application/json", text),
+            None => error_response(
+                404,
+                "NoSuchBucketPolicy",
+                "The bucket policy does not exist",
+                &[("BucketName", bucket.to_string())],
+                head,
+                request_id,
+            ),
+        }),
+        "GetBucketPolicyStatus" => Some(ok(
+            "application/xml",
+            format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<PolicyStatus xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><IsPublic>{}</IsPublic></PolicyStatus>",
+                entry.is_some_and(|e| e.public)
+            ),
+        )),
+        "PutBucketPolicy" | "DeleteBucketPolicy" => Some(error_response(
+            501,
+            "NotImplemented",
+            &format!(
+                "{} is not accepted through this gateway: bucket policies are set in the stsgate config (backends.buckets.policy) and applied by a reload",
+                classified.operation
+            ),
+            &[],
+            head,
+            request_id,
+        )),
+        _ => None,
+    }
 }
 
 /// The request body: streamed from the client, or built by the gateway (DeleteObjects).
@@ -542,8 +659,8 @@ async fn forward(
     body: RequestBody,
     mode: PayloadMode,
     payload_line: &str,
-    signing: crate::sigv4::SigningContext,
-    caller: &Caller,
+    signing: Option<crate::sigv4::SigningContext>,
+    who: &str,
     request_id: &str,
 ) -> Response<GatewayBody> {
     let head = parts.method == http::Method::HEAD;
@@ -647,7 +764,18 @@ async fn forward(
                 .filter(|t| !t.is_empty())
                 .collect();
             let (signing, signed_trailer) = match mode {
-                PayloadMode::StreamingSigned { trailer } => (Some(signing), trailer),
+                // Only a signed request has a streaming-signed body (its payload line is signed).
+                PayloadMode::StreamingSigned { trailer } if signing.is_some() => (signing, trailer),
+                PayloadMode::StreamingSigned { .. } => {
+                    return error_response(
+                        403,
+                        "AccessDenied",
+                        "Access Denied",
+                        &[],
+                        head,
+                        request_id,
+                    );
+                }
                 _ => (None, false),
             };
             let decoder = match crate::sigv4::ChunkedDecoder::new(crate::sigv4::ChunkedParams {
@@ -723,12 +851,15 @@ async fn forward(
         Outgoing::Chunked(f) => f.lock().unwrap_or_else(|p| p.into_inner()).clone(),
     };
     if let Some(e) = refused {
-        tracing::info!(caller = %caller.arn(), error = %e, "request body failed verification; upstream aborted");
+        tracing::info!(caller = who, error = %e, "request body failed verification; upstream aborted");
         return sigv4_error(&e, head, request_id);
     }
     match result {
         Err(Stall::Client) => {
-            tracing::info!(caller = %caller.arn(), "client stopped sending the request body; upstream aborted");
+            tracing::info!(
+                caller = who,
+                "client stopped sending the request body; upstream aborted"
+            );
             request_timeout(head, request_id)
         }
         Err(Stall::Backend) => {

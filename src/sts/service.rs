@@ -416,7 +416,7 @@ impl StsService {
             ctx.set("sts:SourceIdentity", si);
         }
         session_tags.request_keys(&mut ctx);
-        let outcome = policies.with_evaluation(&caller.principal(), |eval| {
+        let outcome = policies.with_evaluation(&caller.principal(), None, |eval| {
             authorize_assume_role(&role.trust, role_arn, eval, &ctx)
         });
         if !outcome.is_allowed() {
@@ -426,7 +426,7 @@ impl StsService {
             let mut tag_ctx = ctx.clone();
             tag_ctx.action = "sts:TagSession".into();
             if !policies
-                .with_evaluation(&caller.principal(), |eval| {
+                .with_evaluation(&caller.principal(), None, |eval| {
                     authorize_assume_role(&role.trust, role_arn, eval, &tag_ctx)
                 })
                 .is_allowed()
@@ -441,7 +441,7 @@ impl StsService {
             let mut si_ctx = ctx.clone();
             si_ctx.action = "sts:SetSourceIdentity".into();
             if !policies
-                .with_evaluation(&caller.principal(), |eval| {
+                .with_evaluation(&caller.principal(), None, |eval| {
                     authorize_assume_role(&role.trust, role_arn, eval, &si_ctx)
                 })
                 .is_allowed()
@@ -565,7 +565,8 @@ impl StsService {
         }
         let policies = self.caller_policies(caller)?;
         let ctx = policies.context("sts:DecodeAuthorizationMessage", "*", caller, info);
-        let outcome = policies.with_evaluation(&caller.principal(), |eval| decide(eval, &ctx));
+        let outcome =
+            policies.with_evaluation(&caller.principal(), None, |eval| decide(eval, &ctx));
         if outcome.decision != Decision::Allow {
             return Err(StsError::access_denied(format!(
                 "User: {} is not authorized to perform: sts:DecodeAuthorizationMessage {}",

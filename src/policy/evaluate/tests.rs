@@ -415,3 +415,271 @@ fn bad_condition_values_fail_compilation_with_the_statement() {
     assert_eq!(e.statement, Some(1));
     assert!(e.to_string().contains("Statement 1 (Sid \"A\"): Condition NumericLessThan s3:max-keys: \"ten\" is not a number"), "{e}");
 }
+
+/// Bucket ownership (`aws:ResourceAccount`) × identity allow/deny × bucket policy
+/// allow/deny/none × session policy × boundary, for a role session of account A
+/// (111122223333) on a bucket owned by A or by B (444455556666): AWS's same-account (either
+/// side may allow) and cross-account (both must) rules, explicit deny anywhere winning, and the
+/// caller side still narrowed by session policies and boundaries.
+#[test]
+fn bucket_owner_table() {
+    const ALLOW_ALL: &str =
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*"}}"#;
+    const DENY_GET: &str = r#"{"Version":"2012-10-17","Statement":{"Effect":"Deny","Action":"s3:GetObject","Resource":"*"}}"#;
+    const LIST_ONLY: &str = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*"}}"#;
+    let bucket = |effect: &str, principal: &str| {
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":{{"Effect":"{effect}","Principal":{{"AWS":"{principal}"}},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}}}}"#
+        )
+    };
+    const ROLE: &str = "arn:aws:iam::111122223333:role/s3_role";
+    const SESSION: &str = "arn:aws:sts::111122223333:assumed-role/s3_role/alice";
+    #[derive(Clone, Copy)]
+    enum Id {
+        None,
+        Allow,
+        Deny,
+    }
+    // (owner, identity, bucket policy (effect, principal), session policy, boundary) → decision, missing
+    type Row = (
+        &'static str,
+        Id,
+        Option<(&'static str, &'static str)>,
+        Option<&'static str>,
+        Option<&'static str>,
+        Decision,
+        Option<PolicyKind>,
+    );
+    let a = "111122223333";
+    let b = "444455556666";
+    use Decision::*;
+    let rows: Vec<Row> = vec![
+        // Same account: identity alone, bucket policy alone, neither.
+        (a, Id::Allow, None, None, None, Allow, None),
+        (a, Id::None, Some(("Allow", ROLE)), None, None, Allow, None),
+        (
+            a,
+            Id::None,
+            Some(("Allow", SESSION)),
+            None,
+            None,
+            Allow,
+            None,
+        ),
+        (
+            a,
+            Id::None,
+            None,
+            None,
+            None,
+            ImplicitDeny,
+            Some(PolicyKind::Identity),
+        ),
+        // Same account, account-root principal: delegates to IAM, identity must allow.
+        (
+            a,
+            Id::None,
+            Some(("Allow", a)),
+            None,
+            None,
+            ImplicitDeny,
+            None,
+        ),
+        (a, Id::Allow, Some(("Allow", a)), None, None, Allow, None),
+        // Explicit deny on either side wins.
+        (
+            a,
+            Id::Allow,
+            Some(("Deny", "*")),
+            None,
+            None,
+            ExplicitDeny,
+            None,
+        ),
+        (
+            a,
+            Id::Deny,
+            Some(("Allow", SESSION)),
+            None,
+            None,
+            ExplicitDeny,
+            None,
+        ),
+        // Session policy and boundary narrow a grant made to the role (not to the session).
+        (
+            a,
+            Id::None,
+            Some(("Allow", ROLE)),
+            Some(LIST_ONLY),
+            None,
+            ImplicitDeny,
+            Some(PolicyKind::Session),
+        ),
+        (
+            a,
+            Id::None,
+            Some(("Allow", SESSION)),
+            Some(LIST_ONLY),
+            None,
+            Allow,
+            None,
+        ),
+        (
+            a,
+            Id::Allow,
+            None,
+            None,
+            Some(LIST_ONLY),
+            ImplicitDeny,
+            Some(PolicyKind::Boundary),
+        ),
+        (
+            a,
+            Id::Allow,
+            None,
+            Some(ALLOW_ALL),
+            Some(ALLOW_ALL),
+            Allow,
+            None,
+        ),
+        // Cross account: both sides must allow.
+        (
+            b,
+            Id::Allow,
+            None,
+            None,
+            None,
+            ImplicitDeny,
+            Some(PolicyKind::Resource),
+        ),
+        (
+            b,
+            Id::None,
+            Some(("Allow", ROLE)),
+            None,
+            None,
+            ImplicitDeny,
+            Some(PolicyKind::Identity),
+        ),
+        (b, Id::Allow, Some(("Allow", ROLE)), None, None, Allow, None),
+        (b, Id::Allow, Some(("Allow", a)), None, None, Allow, None),
+        (b, Id::Allow, Some(("Allow", "*")), None, None, Allow, None),
+        (
+            b,
+            Id::Allow,
+            Some(("Allow", "arn:aws:iam::444455556666:root")),
+            None,
+            None,
+            ImplicitDeny,
+            Some(PolicyKind::Resource),
+        ),
+        (
+            b,
+            Id::Allow,
+            Some(("Deny", ROLE)),
+            None,
+            None,
+            ExplicitDeny,
+            None,
+        ),
+        (
+            b,
+            Id::Deny,
+            Some(("Allow", ROLE)),
+            None,
+            None,
+            ExplicitDeny,
+            None,
+        ),
+        (
+            b,
+            Id::Allow,
+            Some(("Allow", ROLE)),
+            Some(LIST_ONLY),
+            None,
+            ImplicitDeny,
+            Some(PolicyKind::Session),
+        ),
+        (
+            b,
+            Id::Allow,
+            Some(("Allow", ROLE)),
+            None,
+            Some(LIST_ONLY),
+            ImplicitDeny,
+            Some(PolicyKind::Boundary),
+        ),
+        (
+            b,
+            Id::Allow,
+            Some(("Allow", SESSION)),
+            Some(ALLOW_ALL),
+            Some(ALLOW_ALL),
+            Allow,
+            None,
+        ),
+    ];
+    let p = role_session();
+    for (i, (owner, id, bp, sp, pb, want, missing)) in rows.into_iter().enumerate() {
+        let identity = match id {
+            Id::None => None,
+            Id::Allow => Some(policy("id", PolicyKind::Identity, ALLOW_ALL)),
+            Id::Deny => Some(policy("id", PolicyKind::Identity, DENY_GET)),
+        };
+        // A deny-only identity still needs an allow from somewhere: give it s3:* too.
+        let extra = matches!(id, Id::Deny).then(|| policy("id2", PolicyKind::Identity, ALLOW_ALL));
+        let identity_refs: Vec<&CompiledPolicy> = identity.iter().chain(extra.iter()).collect();
+        let resource = bp.map(|(e, who)| policy("bucket", PolicyKind::Resource, &bucket(e, who)));
+        let session = sp.map(|t| policy("session", PolicyKind::Session, t));
+        let session_refs: Vec<&CompiledPolicy> = session.iter().collect();
+        let boundary = pb.map(|t| policy("boundary", PolicyKind::Boundary, t));
+        let eval = Evaluation {
+            identity: &identity_refs,
+            boundary: boundary.as_ref(),
+            session: session.as_ref().map(|_| &session_refs[..]),
+            resource: resource.as_ref(),
+            principal: Some(&p),
+        };
+        let mut c = ctx("s3:GetObject", "arn:aws:s3:::b/key");
+        c.set("aws:ResourceAccount", owner);
+        let got = decide(&eval, &c);
+        assert_eq!(got.decision, want, "row {i}: {got:?}");
+        if want == ImplicitDeny && missing.is_some() {
+            assert_eq!(got.missing_allow, missing, "row {i}: {got:?}");
+        }
+    }
+}
+
+#[test]
+fn anonymous_needs_a_grant_to_everyone() {
+    let public = policy(
+        "bucket",
+        PolicyKind::Resource,
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}}"#,
+    );
+    let named = policy(
+        "bucket",
+        PolicyKind::Resource,
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"111122223333"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}}"#,
+    );
+    let anon = Principal::anonymous();
+    let mut c = ctx("s3:GetObject", "arn:aws:s3:::b/key");
+    c.set("aws:ResourceAccount", "111122223333");
+    let with = |r: Option<&CompiledPolicy>, c: &RequestContext| {
+        decide(
+            &Evaluation {
+                resource: r,
+                principal: Some(&anon),
+                ..Default::default()
+            },
+            c,
+        )
+    };
+    assert!(with(Some(&public), &c).is_allowed());
+    assert_eq!(with(Some(&named), &c).decision, Decision::ImplicitDeny);
+    assert_eq!(with(None, &c).decision, Decision::ImplicitDeny);
+    assert_eq!(
+        with(Some(&public), &ctx("s3:PutObject", "arn:aws:s3:::b/key")).decision,
+        Decision::ImplicitDeny
+    );
+}
