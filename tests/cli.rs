@@ -252,7 +252,7 @@ fn serve_answers_health_and_refuses_anonymous_requests() {
     assert!(gateway.starts_with("HTTP/1.1 403"), "{gateway}");
     assert!(
         gateway.contains("<Code>AccessDenied</Code>")
-            && gateway.contains("anonymous requests are not accepted"),
+            && gateway.contains("<Message>Access Denied</Message>"),
         "{gateway}"
     );
     let metrics = http_get(admin, "/metrics").unwrap();
