@@ -5,7 +5,12 @@
 #                                                     build Garage and s3s-fs from crates.io into
 #                                                     ~/.cargo/bin, MinIO from the Go module proxy into
 #                                                     $(go env GOPATH)/bin, each pinned, if missing
-#   scripts/backend.sh start garage|s3s-fs|minio DIR  start one in DIR (created, must be empty)
+#   scripts/backend.sh install radosgw                Ceph's S3 gateway from Debian (apt-get: radosgw,
+#                                                     ceph-mon, ceph-osd), if missing
+#   scripts/backend.sh start garage|s3s-fs|minio|radosgw DIR
+#                                                     start one in DIR (created, must be empty);
+#                                                     radosgw: a throw-away single-host Ceph cluster
+#                                                     (mon, memstore OSD, rgw) on 127.0.0.1
 #   scripts/backend.sh stop DIR                       stop the backend started in DIR
 #
 # `start` waits until the backend answers, creates a bucket and a key pair, and prints
@@ -84,6 +89,17 @@ go_install_pinned() {
   fi
   log "building $name $version with go install ($estimate)..."
   GOFLAGS=-buildvcs=false go install "$module@$version" >&2
+}
+
+as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
+
+install_radosgw() {
+  if command -v radosgw >/dev/null && command -v ceph-mon >/dev/null && command -v ceph-osd >/dev/null; then
+    log "radosgw already installed ($(radosgw --version | awk '{print $3}'))"; return
+  fi
+  log "installing radosgw, ceph-mon and ceph-osd from Debian (about 75 MiB)..."
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq radosgw ceph-mon ceph-osd >/dev/null
 }
 
 install_minio() { go_install_pinned minio "$MINIO_MODULE" "$MINIO_VERSION" "about 5 minutes on 2 cores"; }
@@ -178,6 +194,96 @@ start_minio() {
   wait_http "http://127.0.0.1:$port/minio/health/live" "$pid" || { cat "$dir/server.log" >&2; die "minio did not come up"; }
 }
 
+# A single-host Ceph cluster in DIR: one monitor, one memstore OSD placed in the CRUSH map by
+# hand, size-1 pools, cephx with keys in DIR/keyring, and radosgw (beast) on 127.0.0.1:PORT.
+# Every daemon writes its pid to DIR/run/*.pid (`stop` kills them all) and logs to DIR/log.
+start_radosgw() {
+  local dir=$1 port=$2 key_id=$3 secret=$4 bucket=$5 region=$6
+  command -v radosgw >/dev/null || die "radosgw is not installed: run scripts/backend.sh install radosgw"
+  local mon; mon=$(free_port)
+  local fsid osd_uuid; fsid=$(python3 -c 'import uuid; print(uuid.uuid4())'); osd_uuid=$(python3 -c 'import uuid; print(uuid.uuid4())')
+  mkdir -p "$dir/run" "$dir/log" "$dir/mon" "$dir/osd/ceph-0" "$dir/rgw"
+  cat > "$dir/ceph.conf" <<EOF
+[global]
+fsid = $fsid
+mon host = v2:127.0.0.1:$mon
+mon initial members = a
+public addr = 127.0.0.1
+cluster addr = 127.0.0.1
+public network = 127.0.0.0/8
+cluster network = 127.0.0.0/8
+ms bind ipv6 = false
+auth cluster required = cephx
+auth service required = cephx
+auth client required = cephx
+auth allow insecure global id reclaim = false
+osd pool default size = 1
+osd pool default min size = 1
+osd pool default pg num = 8
+osd pool default pgp num = 8
+mon allow pool size one = true
+mon warn on pool no redundancy = false
+mon max pg per osd = 1000
+mon data avail warn = 1
+mon data avail crit = 0
+osd crush update on start = false
+osd class update on start = false
+osd objectstore = memstore
+memstore device bytes = 2147483648
+run dir = $dir/run
+admin socket = $dir/run/\$name.asok
+log file = $dir/log/\$name.log
+pid file = $dir/run/\$name.pid
+mon data = $dir/mon/\$cluster-\$id
+osd data = $dir/osd/\$cluster-\$id
+keyring = $dir/keyring
+[client.rgw.gw]
+rgw frontends = beast endpoint=127.0.0.1:$port
+rgw data = $dir/rgw
+rgw dns name = localhost
+EOF
+  local c=(-c "$dir/ceph.conf")
+  ceph-authtool --create-keyring "$dir/keyring" --gen-key -n mon. --cap mon 'allow *' >/dev/null
+  ceph-authtool "$dir/keyring" --gen-key -n client.admin --cap mon 'allow *' --cap osd 'allow *' --cap mgr 'allow *' >/dev/null
+  monmaptool --create --addv a "[v2:127.0.0.1:$mon]" --fsid "$fsid" "$dir/monmap" >/dev/null
+  ceph-mon "${c[@]}" --mkfs -i a --monmap "$dir/monmap" --keyring "$dir/keyring" >&2
+  # Daemons fork: their output goes to files so no pipe of the caller stays open.
+  ceph-mon "${c[@]}" -i a </dev/null >"$dir/log/mon.out" 2>&1 || { cat "$dir/log/mon.out" >&2; die "ceph-mon did not start"; }
+  timeout 60 ceph "${c[@]}" osd create "$osd_uuid" >/dev/null
+  ceph "${c[@]}" auth get-or-create osd.0 mon 'allow profile osd' mgr 'allow profile osd' osd 'allow *' >> "$dir/keyring"
+  ceph "${c[@]}" auth get-or-create client.rgw.gw mon 'allow rw' osd 'allow rwx' >> "$dir/keyring"
+  ceph-osd "${c[@]}" -i 0 --mkfs --osd-uuid "$osd_uuid" >"$dir/log/osd-mkfs.out" 2>&1 || { cat "$dir/log/osd-mkfs.out" >&2; die "ceph-osd --mkfs failed"; }
+  ceph "${c[@]}" osd crush add-bucket host0 host >/dev/null 2>&1
+  ceph "${c[@]}" osd crush move host0 root=default >/dev/null 2>&1
+  ceph "${c[@]}" osd crush add osd.0 1.0 host=host0 >/dev/null 2>&1
+  ceph-osd "${c[@]}" -i 0 </dev/null >"$dir/log/osd.out" 2>&1 || { cat "$dir/log/osd.out" >&2; die "ceph-osd did not start"; }
+  radosgw "${c[@]}" -n client.rgw.gw </dev/null >"$dir/log/rgw.out" 2>&1 || { cat "$dir/log/rgw.out" >&2; die "radosgw did not start"; }
+  local pid="" i
+  for i in $(seq 1 100); do
+    pid=$(cat "$dir/run/client.rgw.gw.pid" 2>/dev/null) && [[ -n "$pid" ]] && break
+    sleep 0.2
+  done
+  [[ -n "$pid" ]] || die "radosgw wrote no pid file"
+  echo "$pid" > "$dir/pid"
+  # rgw creates its pools before it answers: allow it a minute.
+  for i in $(seq 1 300); do
+    curl -s -o /dev/null "http://127.0.0.1:$port/" && break
+    kill -0 "$pid" 2>/dev/null || { tail -20 "$dir/log/client.rgw.gw.log" >&2; die "radosgw exited"; }
+    sleep 0.2
+  done
+  curl -s -o /dev/null "http://127.0.0.1:$port/" || { tail -20 "$dir/log/client.rgw.gw.log" >&2; die "radosgw did not answer on port $port"; }
+  radosgw-admin "${c[@]}" -n client.admin user create --uid stsgate-test --display-name stsgate-test \
+    --access-key "$key_id" --secret-key "$secret" >/dev/null
+  # The bucket, with the new user's key: a signed PUT (python's botocore is installed with awscli).
+  python3 - "http://127.0.0.1:$port" "$key_id" "$secret" "$bucket" "$region" >&2 <<'PY'
+import sys, botocore.session
+endpoint, key, secret, bucket, region = sys.argv[1:]
+s3 = botocore.session.get_session().create_client(
+    "s3", endpoint_url=endpoint, aws_access_key_id=key, aws_secret_access_key=secret, region_name=region)
+s3.create_bucket(Bucket=bucket)
+PY
+}
+
 cmd_start() {
   local kind=${1:?usage: backend.sh start garage|s3s-fs|minio DIR} dir=${2:?usage: backend.sh start KIND DIR}
   mkdir -p "$dir"; dir=$(cd "$dir" && pwd)
@@ -195,7 +301,10 @@ cmd_start() {
     minio)
       key_id=${BACKEND_KEY_ID:-minio$(random_hex 6)}; secret=${BACKEND_SECRET:-$(random_hex 20)}
       start_minio "$dir" "$port" "$key_id" "$secret" "$bucket" "$region" ;;
-    *) die "unknown backend '$kind' (garage, s3s-fs, minio)" ;;
+    radosgw)
+      key_id=${BACKEND_KEY_ID:-RGW$(random_hex 8 | tr a-f A-F)}; secret=${BACKEND_SECRET:-$(random_hex 20)}
+      start_radosgw "$dir" "$port" "$key_id" "$secret" "$bucket" "$region" ;;
+    *) die "unknown backend '$kind' (garage, s3s-fs, minio, radosgw)" ;;
   esac
   cat <<EOF
 KIND=$kind
@@ -209,14 +318,23 @@ EOF
   log "$kind is up at http://127.0.0.1:$port (bucket $bucket, data in $dir)"
 }
 
-cmd_stop() {
-  local dir=${1:?usage: backend.sh stop DIR}
-  [[ -f "$dir/pid" ]] || { log "nothing started in $dir"; return 0; }
-  local pid; pid=$(cat "$dir/pid")
+stop_pid() {
+  local pid=$1
   if kill "$pid" 2>/dev/null; then
     for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -9 "$pid" 2>/dev/null || true
   fi
+}
+
+cmd_stop() {
+  local dir=${1:?usage: backend.sh stop DIR}
+  local f
+  # A Ceph cluster: every daemon's pid file (rgw first, the monitor last).
+  for f in "$dir"/run/client.*.pid "$dir"/run/osd.*.pid "$dir"/run/mon.*.pid; do
+    [[ -f "$f" ]] && stop_pid "$(cat "$f")" && rm -f "$f"
+  done
+  [[ -f "$dir/pid" ]] || { log "nothing (else) started in $dir"; return 0; }
+  stop_pid "$(cat "$dir/pid")"
   rm -f "$dir/pid"
 }
 
@@ -227,7 +345,8 @@ case "${1:-}" in
       s3s-fs) install_s3s_fs ;;
       minio) install_minio ;;
       mc) install_mc ;;
-      all) install_garage; install_s3s_fs; install_minio; install_mc ;;
+      radosgw) install_radosgw ;;
+      all) install_garage; install_s3s_fs; install_minio; install_mc; install_radosgw ;;
       *) die "unknown backend '$2'" ;;
     esac ;;
   start) shift; cmd_start "$@" ;;

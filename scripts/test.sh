@@ -3,7 +3,8 @@
 #   - Debian packages: curl, openssl, rclone, s3cmd, redis-server (apt-get; needs root or sudo)
 #   - Python clients from PyPI: awscli, boto3, awscurl
 #   - real S3 backends: Garage and s3s-fs from crates.io (built once into ~/.cargo/bin), MinIO
-#     from the Go module proxy (built once into $(go env GOPATH)/bin; skipped without Go)
+#     from the Go module proxy (built once into $(go env GOPATH)/bin; skipped without Go), Ceph's
+#     radosgw from Debian (radosgw ceph-mon ceph-osd)
 # Set STSGATE_REQUIRE_BACKENDS=1 to make a missing backend a failure instead of a SKIPPED test.
 set -euo pipefail
 cd "$(dirname "$0")/.."

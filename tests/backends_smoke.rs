@@ -109,3 +109,8 @@ fn aws_cli_against_s3s_fs() {
 fn aws_cli_against_minio_when_installed() {
     smoke("minio");
 }
+
+#[test]
+fn aws_cli_against_radosgw() {
+    smoke("radosgw");
+}

@@ -540,3 +540,8 @@ fn the_hostile_corpus_against_s3s_fs() {
 fn the_hostile_corpus_against_minio() {
     against("minio");
 }
+
+#[test]
+fn the_hostile_corpus_against_radosgw() {
+    against("radosgw");
+}

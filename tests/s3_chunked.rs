@@ -131,6 +131,11 @@ async fn aws_sdk_rust_chunked_upload_against_minio() {
     sdk_round_trip("minio").await;
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn aws_sdk_rust_chunked_upload_against_radosgw() {
+    sdk_round_trip("radosgw").await;
+}
+
 /// What to break in a hand-built body.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Fault {
@@ -360,4 +365,9 @@ fn hand_built_chunked_bodies_against_s3s_fs() {
 #[test]
 fn hand_built_chunked_bodies_against_minio() {
     hand_built("minio");
+}
+
+#[test]
+fn hand_built_chunked_bodies_against_radosgw() {
+    hand_built("radosgw");
 }

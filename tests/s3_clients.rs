@@ -54,6 +54,11 @@ fn boto3_upload_download_list_delete_against_minio() {
     boto3_upload_download_list_delete_against("minio");
 }
 
+#[test]
+fn boto3_upload_download_list_delete_against_radosgw() {
+    boto3_upload_download_list_delete_against("radosgw");
+}
+
 fn boto3_upload_download_list_delete_against(kind: &str) {
     if !Command::new("python3")
         .args(["-c", "import boto3"])
@@ -120,6 +125,11 @@ fn rclone_copy_list_cat_delete_against_minio() {
     rclone_copy_list_cat_delete_against("minio");
 }
 
+#[test]
+fn rclone_copy_list_cat_delete_against_radosgw() {
+    rclone_copy_list_cat_delete_against("radosgw");
+}
+
 fn rclone_copy_list_cat_delete_against(kind: &str) {
     if !tool("rclone") {
         return;
@@ -182,6 +192,11 @@ fn s3cmd_put_get_ls_del_against_minio() {
     s3cmd_put_get_ls_del_against("minio");
 }
 
+#[test]
+fn s3cmd_put_get_ls_del_against_radosgw() {
+    s3cmd_put_get_ls_del_against("radosgw");
+}
+
 fn s3cmd_put_get_ls_del_against(kind: &str) {
     if !tool("s3cmd") {
         return;
@@ -237,6 +252,11 @@ fn mc_cp_ls_cat_mirror_rm() {
 #[test]
 fn mc_cp_ls_cat_mirror_rm_against_minio() {
     mc_cp_ls_cat_mirror_rm_against("minio");
+}
+
+#[test]
+fn mc_cp_ls_cat_mirror_rm_against_radosgw() {
+    mc_cp_ls_cat_mirror_rm_against("radosgw");
 }
 
 /// MinIO's own client, `mc`, with session credentials (`MC_HOST_<alias>` carries the token).
@@ -326,6 +346,11 @@ fn go_clients_minio_go_and_aws_sdk_go_v2() {
 #[test]
 fn go_clients_minio_go_and_aws_sdk_go_v2_against_minio() {
     go_clients_against("minio");
+}
+
+#[test]
+fn go_clients_minio_go_and_aws_sdk_go_v2_against_radosgw() {
+    go_clients_against("radosgw");
 }
 
 /// `tests/interop/go`: minio-go v7 (put, stat, get, list, remove) and aws-sdk-go-v2 (put, get,

@@ -266,6 +266,11 @@ fn seed_stories_against_minio() {
 }
 
 #[test]
+fn seed_stories_against_radosgw() {
+    seed_stories("radosgw");
+}
+
+#[test]
 fn uploads_downloads_presign_copy_against_garage() {
     writer_flows("garage");
 }
@@ -278,6 +283,11 @@ fn uploads_downloads_presign_copy_against_s3s_fs() {
 #[test]
 fn uploads_downloads_presign_copy_against_minio() {
     writer_flows("minio");
+}
+
+#[test]
+fn uploads_downloads_presign_copy_against_radosgw() {
+    writer_flows("radosgw");
 }
 
 fn refusals(kind: &str) {
@@ -383,6 +393,11 @@ fn refusals_against_minio() {
     refusals("minio");
 }
 
+#[test]
+fn refusals_against_radosgw() {
+    refusals("radosgw");
+}
+
 fn delete_objects(kind: &str) {
     let Some(backend) = Backend::start(kind) else {
         return;
@@ -475,4 +490,9 @@ fn delete_objects_against_s3s_fs() {
 #[test]
 fn delete_objects_against_minio() {
     delete_objects("minio");
+}
+
+#[test]
+fn delete_objects_against_radosgw() {
+    delete_objects("radosgw");
 }

@@ -156,8 +156,10 @@ pub(crate) const KEYWORDS: &[&str] = &[
 
 /// Bucket names that a supported backend reserves for its own APIs: MinIO serves its admin API
 /// (`/minio/admin/…`, authorized by the credentials stsgate re-signs with), metrics, health and
-/// internode RPC under `/minio/`. A request for such a "bucket" is never an S3 request.
-pub const RESERVED_BUCKETS: &[&str] = &["minio"];
+/// internode RPC under `/minio/`; Ceph's radosgw its admin API under `/admin/` (its
+/// `rgw_admin_entry`), Swift under `/swift/` and Swift auth under `/auth/`. A request for such a
+/// "bucket" is never an S3 request.
+pub const RESERVED_BUCKETS: &[&str] = &["minio", "admin", "swift", "auth"];
 
 /// Refuses a bucket name S3 would not accept (3 to 63 lower-case letters, digits, `.`, `-`), or
 /// one a backend reserves ([`RESERVED_BUCKETS`]).

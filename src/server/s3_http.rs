@@ -903,6 +903,30 @@ async fn forward(
             head,
             request_id,
         ),
+        // The backend's region is its own (radosgw answers its zonegroup, "default"); clients
+        // sign for the gateway's, so the gateway says which once the backend found the bucket.
+        Ok(Ok(response))
+            if classified.operation == "GetBucketLocation"
+                && response.status() == StatusCode::OK =>
+        {
+            let (mut rparts, _) = response.into_parts();
+            crate::proxy::response_headers(&mut rparts.headers, backend.pass_fingerprints);
+            let region = state.config.server.regions[0].as_str();
+            let constraint = if region == "us-east-1" { "" } else { region };
+            let body = Bytes::from(format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<LocationConstraint xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">{}</LocationConstraint>",
+                xml_escape(constraint)
+            ));
+            rparts.headers.remove(header::TRANSFER_ENCODING);
+            rparts
+                .headers
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+            rparts.headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/xml"),
+            );
+            Response::from_parts(rparts, super::boxed(http_body_util::Full::new(body)))
+        }
         Ok(Ok(response))
             if classified.operation == "CompleteMultipartUpload" && !backend.pass_fingerprints =>
         {
