@@ -7,8 +7,10 @@
 #                                                     $(go env GOPATH)/bin, each pinned, if missing
 #   scripts/backend.sh install radosgw                Ceph's S3 gateway from Debian (apt-get: radosgw,
 #                                                     ceph-mon, ceph-osd), if missing
-#   scripts/backend.sh start garage|s3s-fs|minio|radosgw DIR
+#   scripts/backend.sh start garage|s3s-fs|minio|minio-svcacct|radosgw DIR
 #                                                     start one in DIR (created, must be empty);
+#                                                     minio-svcacct: MinIO reached through a service
+#                                                     account (made with mc) limited to s3:* actions;
 #                                                     radosgw: a throw-away single-host Ceph cluster
 #                                                     (mon, memstore OSD, rgw) on 127.0.0.1
 #   scripts/backend.sh stop DIR                       stop the backend started in DIR
@@ -284,6 +286,24 @@ s3.create_bucket(Bucket=bucket)
 PY
 }
 
+# MinIO as operators should run it behind stsgate: the printed key is a service account of the
+# root user, made with `mc`, whose policy allows S3 actions only (no admin:* actions, so no
+# user, policy or config management even if a request reached MinIO's admin API).
+start_minio_svcacct() {
+  local dir=$1 port=$2 key_id=$3 secret=$4 bucket=$5 region=$6
+  local mc; mc="$(go_bin)/mc"
+  [[ -x "$mc" ]] || mc=$(command -v mc) || die "mc is not installed: run scripts/backend.sh install mc"
+  local root_id root_secret; root_id="root$(random_hex 6)"; root_secret=$(random_hex 20)
+  start_minio "$dir" "$port" "$root_id" "$root_secret" "$bucket" "$region"
+  cat > "$dir/svcacct-policy.json" <<EOF
+{"Version": "2012-10-17", "Statement": [
+  {"Effect": "Allow", "Action": ["s3:*"], "Resource": ["arn:aws:s3:::*"]}]}
+EOF
+  MC_HOST_root="http://$root_id:$root_secret@127.0.0.1:$port" "$mc" --config-dir "$dir/mc" --quiet \
+    admin user svcacct add root "$root_id" --access-key "$key_id" --secret-key "$secret" \
+    --policy "$dir/svcacct-policy.json" >&2 || die "mc could not create the service account"
+}
+
 cmd_start() {
   local kind=${1:?usage: backend.sh start garage|s3s-fs|minio DIR} dir=${2:?usage: backend.sh start KIND DIR}
   mkdir -p "$dir"; dir=$(cd "$dir" && pwd)
@@ -301,10 +321,13 @@ cmd_start() {
     minio)
       key_id=${BACKEND_KEY_ID:-minio$(random_hex 6)}; secret=${BACKEND_SECRET:-$(random_hex 20)}
       start_minio "$dir" "$port" "$key_id" "$secret" "$bucket" "$region" ;;
+    minio-svcacct)
+      key_id=${BACKEND_KEY_ID:-svc$(random_hex 8)}; secret=${BACKEND_SECRET:-$(random_hex 20)}
+      start_minio_svcacct "$dir" "$port" "$key_id" "$secret" "$bucket" "$region" ;;
     radosgw)
       key_id=${BACKEND_KEY_ID:-RGW$(random_hex 8 | tr a-f A-F)}; secret=${BACKEND_SECRET:-$(random_hex 20)}
       start_radosgw "$dir" "$port" "$key_id" "$secret" "$bucket" "$region" ;;
-    *) die "unknown backend '$kind' (garage, s3s-fs, minio, radosgw)" ;;
+    *) die "unknown backend '$kind' (garage, s3s-fs, minio, minio-svcacct, radosgw)" ;;
   esac
   cat <<EOF
 KIND=$kind

@@ -542,6 +542,11 @@ fn the_hostile_corpus_against_minio() {
 }
 
 #[test]
+fn the_hostile_corpus_against_minio_service_account() {
+    against("minio-svcacct");
+}
+
+#[test]
 fn the_hostile_corpus_against_radosgw() {
     against("radosgw");
 }

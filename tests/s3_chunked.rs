@@ -132,6 +132,11 @@ async fn aws_sdk_rust_chunked_upload_against_minio() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn aws_sdk_rust_chunked_upload_against_minio_service_account() {
+    sdk_round_trip("minio-svcacct").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn aws_sdk_rust_chunked_upload_against_radosgw() {
     sdk_round_trip("radosgw").await;
 }
@@ -365,6 +370,11 @@ fn hand_built_chunked_bodies_against_s3s_fs() {
 #[test]
 fn hand_built_chunked_bodies_against_minio() {
     hand_built("minio");
+}
+
+#[test]
+fn hand_built_chunked_bodies_against_minio_service_account() {
+    hand_built("minio-svcacct");
 }
 
 #[test]

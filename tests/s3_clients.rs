@@ -55,6 +55,11 @@ fn boto3_upload_download_list_delete_against_minio() {
 }
 
 #[test]
+fn boto3_upload_download_list_delete_against_minio_service_account() {
+    boto3_upload_download_list_delete_against("minio-svcacct");
+}
+
+#[test]
 fn boto3_upload_download_list_delete_against_radosgw() {
     boto3_upload_download_list_delete_against("radosgw");
 }
@@ -126,6 +131,11 @@ fn rclone_copy_list_cat_delete_against_minio() {
 }
 
 #[test]
+fn rclone_copy_list_cat_delete_against_minio_service_account() {
+    rclone_copy_list_cat_delete_against("minio-svcacct");
+}
+
+#[test]
 fn rclone_copy_list_cat_delete_against_radosgw() {
     rclone_copy_list_cat_delete_against("radosgw");
 }
@@ -193,6 +203,11 @@ fn s3cmd_put_get_ls_del_against_minio() {
 }
 
 #[test]
+fn s3cmd_put_get_ls_del_against_minio_service_account() {
+    s3cmd_put_get_ls_del_against("minio-svcacct");
+}
+
+#[test]
 fn s3cmd_put_get_ls_del_against_radosgw() {
     s3cmd_put_get_ls_del_against("radosgw");
 }
@@ -252,6 +267,11 @@ fn mc_cp_ls_cat_mirror_rm() {
 #[test]
 fn mc_cp_ls_cat_mirror_rm_against_minio() {
     mc_cp_ls_cat_mirror_rm_against("minio");
+}
+
+#[test]
+fn mc_cp_ls_cat_mirror_rm_against_minio_service_account() {
+    mc_cp_ls_cat_mirror_rm_against("minio-svcacct");
 }
 
 #[test]
@@ -346,6 +366,11 @@ fn go_clients_minio_go_and_aws_sdk_go_v2() {
 #[test]
 fn go_clients_minio_go_and_aws_sdk_go_v2_against_minio() {
     go_clients_against("minio");
+}
+
+#[test]
+fn go_clients_minio_go_and_aws_sdk_go_v2_against_minio_service_account() {
+    go_clients_against("minio-svcacct");
 }
 
 #[test]

@@ -266,6 +266,11 @@ fn seed_stories_against_minio() {
 }
 
 #[test]
+fn seed_stories_against_minio_service_account() {
+    seed_stories("minio-svcacct");
+}
+
+#[test]
 fn seed_stories_against_radosgw() {
     seed_stories("radosgw");
 }
@@ -283,6 +288,11 @@ fn uploads_downloads_presign_copy_against_s3s_fs() {
 #[test]
 fn uploads_downloads_presign_copy_against_minio() {
     writer_flows("minio");
+}
+
+#[test]
+fn uploads_downloads_presign_copy_against_minio_service_account() {
+    writer_flows("minio-svcacct");
 }
 
 #[test]
@@ -394,6 +404,11 @@ fn refusals_against_minio() {
 }
 
 #[test]
+fn refusals_against_minio_service_account() {
+    refusals("minio-svcacct");
+}
+
+#[test]
 fn refusals_against_radosgw() {
     refusals("radosgw");
 }
@@ -490,6 +505,11 @@ fn delete_objects_against_s3s_fs() {
 #[test]
 fn delete_objects_against_minio() {
     delete_objects("minio");
+}
+
+#[test]
+fn delete_objects_against_minio_service_account() {
+    delete_objects("minio-svcacct");
 }
 
 #[test]
