@@ -160,6 +160,23 @@ fn account_b_cannot_touch_account_a_buckets_without_a_bucket_policy() {
         .aws(&s.gw)
         .run(&["s3", "cp", "s3://b-data/b.txt", "-"]);
     assert!(!out.status.success(), "A's writer read B's bucket");
+    // ListBuckets lists each account's own buckets, as on S3 (the backend lists all four).
+    let names = |aws: &support::AwsCli| -> Vec<String> {
+        let v: serde_json::Value =
+            serde_json::from_str(&aws.ok(&["s3api", "list-buckets"])).unwrap();
+        let mut n: Vec<String> = v["Buckets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["Name"].as_str().unwrap().to_string())
+            .collect();
+        n.sort();
+        n
+    };
+    assert_eq!(names(&bob), ["b-data"]);
+    let mut a_buckets = vec!["public-a", "shared-a", s.backend.bucket.as_str()];
+    a_buckets.sort();
+    assert_eq!(names(&writer.aws(&s.gw)), a_buckets);
 }
 
 #[test]

@@ -504,6 +504,7 @@ async fn serve(
         &payload_line,
         signing,
         &who,
+        caller.as_ref().map(|c| c.account()),
         &request_id,
     )
     .await;
@@ -661,6 +662,7 @@ async fn forward(
     payload_line: &str,
     signing: Option<crate::sigv4::SigningContext>,
     who: &str,
+    caller_account: Option<&str>,
     request_id: &str,
 ) -> Response<GatewayBody> {
     let head = parts.method == http::Method::HEAD;
@@ -927,6 +929,44 @@ async fn forward(
             );
             Response::from_parts(rparts, super::boxed(http_body_util::Full::new(body)))
         }
+        // As on S3, ListBuckets lists the caller's account's buckets: the backend lists all of
+        // them, so the gateway keeps those the config says the caller's account owns.
+        Ok(Ok(response))
+            if classified.operation == "ListBuckets" && response.status() == StatusCode::OK =>
+        {
+            let (mut rparts, rbody) = response.into_parts();
+            crate::proxy::response_headers(&mut rparts.headers, backend.pass_fingerprints);
+            let read = http_body_util::Limited::new(rbody, MAX_LIST_BUCKETS_BODY).collect();
+            let Ok(Ok(body)) = tokio::time::timeout(backend.timeout, read).await else {
+                return error_response(
+                    502,
+                    "BadGateway",
+                    "The backend's ListBuckets answer was cut off or too large",
+                    &[],
+                    head,
+                    request_id,
+                );
+            };
+            let account = caller_account.unwrap_or("");
+            let Some(body) = own_buckets(&body.to_bytes(), |name| {
+                backend.buckets.lookup(name).owner == account
+            }) else {
+                return error_response(
+                    502,
+                    "BadGateway",
+                    "The backend's ListBuckets answer is not the XML S3 sends",
+                    &[],
+                    head,
+                    request_id,
+                );
+            };
+            let body = Bytes::from(body);
+            rparts.headers.remove(header::TRANSFER_ENCODING);
+            rparts
+                .headers
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+            Response::from_parts(rparts, super::boxed(http_body_util::Full::new(body)))
+        }
         Ok(Ok(response))
             if classified.operation == "CompleteMultipartUpload" && !backend.pass_fingerprints =>
         {
@@ -963,6 +1003,40 @@ async fn forward(
 
 /// Largest CompleteMultipartUpload answer read to rewrite its `<Location>`.
 const MAX_LOCATION_BODY: usize = 1024 * 1024;
+
+/// Largest ListBuckets answer read (10,000 buckets with owner and dates fit easily).
+const MAX_LIST_BUCKETS_BODY: usize = 8 * 1024 * 1024;
+
+/// A ListAllMyBucketsResult with only the `<Bucket>` entries whose `<Name>` passes `keep`, the
+/// rest of the document byte for byte; `None` if it is not such a document.
+fn own_buckets(xml: &[u8], keep: impl Fn(&str) -> bool) -> Option<String> {
+    let text = std::str::from_utf8(xml).ok()?;
+    let doc = roxmltree::Document::parse(text).ok()?;
+    let root = doc.root_element();
+    if root.tag_name().name() != "ListAllMyBucketsResult" {
+        return None;
+    }
+    let mut drop = Vec::new();
+    if let Some(buckets) = root.children().find(|n| n.has_tag_name("Buckets")) {
+        for b in buckets.children().filter(|n| n.has_tag_name("Bucket")) {
+            let name = b
+                .children()
+                .find(|n| n.has_tag_name("Name"))
+                .and_then(|n| n.text())?;
+            if !keep(name) {
+                drop.push(b.range());
+            }
+        }
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for r in drop {
+        out.push_str(&text[at..r.start]);
+        at = r.end;
+    }
+    out.push_str(&text[at..]);
+    Some(out)
+}
 
 /// The object's URL as the client addressed the gateway (`host`: the request's one reading of
 /// its host; and its addressing style), for a
