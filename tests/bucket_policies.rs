@@ -50,7 +50,7 @@ struct Setup {
 fn setup() -> Option<Setup> {
     let backend = Backend::start("s3s-fs")?;
     let admin = backend.aws();
-    for bucket in ["shared-a", "public-a", "b-data"] {
+    for bucket in ["shared-a", "public-a", "b-data", "managed-a"] {
         admin.ok(&["s3", "mb", &format!("s3://{bucket}")]);
     }
     let policies = tempfile::tempdir().unwrap();
@@ -59,10 +59,11 @@ fn setup() -> Option<Setup> {
     let public = policies.path().join("public-a.json");
     std::fs::write(&public, PUBLIC_POLICY).unwrap();
     let backend_toml = format!(
-        "{}\n[[backends.buckets]]\nname = \"shared-a\"\npolicy = \"file:{}\"\n[[backends.buckets]]\nname = \"public-a\"\npolicy = \"file:{}\"\n[[backends.buckets]]\nname = \"b-*\"\naccount = \"444455556666\"\n",
+        "{}\n[[backends.buckets]]\nname = \"shared-a\"\npolicy = \"file:{}\"\n[[backends.buckets]]\nname = \"public-a\"\npolicy = \"file:{}\"\n[[backends.buckets]]\nname = \"b-*\"\naccount = \"444455556666\"\n[[backends.buckets]]\nname = \"managed-a\"\npolicy = \"file:{}\"\nmanage_policy = true\n",
         backend.toml(),
         shared.display(),
-        public.display()
+        public.display(),
+        policies.path().join("managed-a.json").display()
     );
     let gw = Gateway::start(&config_with_backend(
         &backend_toml,
@@ -174,7 +175,12 @@ fn account_b_cannot_touch_account_a_buckets_without_a_bucket_policy() {
         n
     };
     assert_eq!(names(&bob), ["b-data"]);
-    let mut a_buckets = vec!["public-a", "shared-a", s.backend.bucket.as_str()];
+    let mut a_buckets = vec![
+        "managed-a",
+        "public-a",
+        "shared-a",
+        s.backend.bucket.as_str(),
+    ];
     a_buckets.sort();
     assert_eq!(names(&writer.aws(&s.gw)), a_buckets);
 }
@@ -555,4 +561,96 @@ fn backend_object(s: &Setup, bucket: &str, key: &str) -> bool {
         .run(&["s3api", "head-object", "--bucket", bucket, "--key", key])
         .status
         .success()
+}
+
+#[test]
+fn put_and_delete_bucket_policy_manage_a_bucket_the_config_lets_them() {
+    let Some(s) = setup() else { return };
+    put_as_backend(&s, "managed-a", "page.html", "managed page");
+    let file = s.policies.path().join("managed-a.json");
+    let url = format!("{}/managed-a/page.html", s.gw.endpoint);
+    let writer = support::assume(
+        &s.gw,
+        "arn:aws:iam::111122223333:role/s3_writer",
+        "writer",
+        None,
+    );
+    let aws = writer.aws(&s.gw);
+    let err = fails_api(
+        &aws,
+        &["s3api", "get-bucket-policy", "--bucket", "managed-a"],
+    );
+    assert!(err.contains("NoSuchBucketPolicy"), "{err}");
+    assert_eq!(curl("GET", &url).0, 403);
+
+    // A policy naming another bucket is refused and nothing is written.
+    let foreign = PUBLIC_POLICY;
+    let err = fails_api(
+        &aws,
+        &[
+            "s3api",
+            "put-bucket-policy",
+            "--bucket",
+            "managed-a",
+            "--policy",
+            foreign,
+        ],
+    );
+    assert!(
+        err.contains("MalformedPolicy") && err.contains("invalid resource"),
+        "{err}"
+    );
+    assert!(!file.exists());
+    // Account B cannot set it, whatever its own policies allow.
+    let public = PUBLIC_POLICY.replace("public-a", "managed-a");
+    let out = s.gw.aws(BOB.0, BOB.1, None).run(&[
+        "s3api",
+        "put-bucket-policy",
+        "--bucket",
+        "managed-a",
+        "--policy",
+        &public,
+    ]);
+    assert!(!out.status.success() && !file.exists(), "{}", stderr(&out));
+
+    aws.ok(&[
+        "s3api",
+        "put-bucket-policy",
+        "--bucket",
+        "managed-a",
+        "--policy",
+        &public,
+    ]);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), public);
+    // The gateway reloads at once; the page turns public.
+    let served = wait_for(|| curl("GET", &url) == (200, "managed page".to_string()));
+    assert!(served, "the put policy never applied");
+    let got: serde_json::Value =
+        serde_json::from_str(&aws.ok(&["s3api", "get-bucket-policy", "--bucket", "managed-a"]))
+            .unwrap();
+    assert_eq!(got["Policy"].as_str().unwrap(), public);
+
+    aws.ok(&["s3api", "delete-bucket-policy", "--bucket", "managed-a"]);
+    assert!(!file.exists());
+    assert!(
+        wait_for(|| curl("GET", &url).0 == 403),
+        "the deleted policy kept serving"
+    );
+    let err = fails_api(
+        &aws,
+        &["s3api", "get-bucket-policy", "--bucket", "managed-a"],
+    );
+    assert!(err.contains("NoSuchBucketPolicy"), "{err}");
+}
+
+/// Polls `check` for up to 10 s.
+fn wait_for(check: impl Fn() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    false
 }

@@ -268,6 +268,10 @@ pub struct RawBucket {
     pub account: Option<Spanned<String>>,
     /// A bucket policy: AWS JSON inline or `file:PATH`.
     pub policy: Option<Spanned<String>>,
+    /// Put/DeleteBucketPolicy through the gateway write the `policy` file (which may then be
+    /// missing: no policy).
+    #[serde(default)]
+    pub manage_policy: bool,
 }
 
 /// `[backends.identity_headers]`: header names; an empty string leaves that header out.

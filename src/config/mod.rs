@@ -272,6 +272,8 @@ pub struct BucketEntry {
     pub policy_text: Option<String>,
     /// The policy grants access to anyone (see [`crate::policy::is_public`]).
     pub public: bool,
+    /// `manage_policy`: the file Put/DeleteBucketPolicy write (or remove).
+    pub managed_file: Option<PathBuf>,
 }
 
 impl BucketEntry {
@@ -292,6 +294,7 @@ impl BucketEntry {
             policy,
             policy_text,
             public,
+            managed_file: None,
         }
     }
 }

@@ -705,6 +705,32 @@ fn bucket_owners_and_policies_are_checked_where_they_are_written() {
         "a bucket name (or pattern) is 1 to 63 of a-z",
         line_of(&text, "Bad_Name"),
     );
+    // manage_policy writes a file: an inline policy or a pattern cannot be managed, and the
+    // file may be missing (no policy yet).
+    let text = with("[[backends.buckets]]\nname = \"b\"\npolicy = '{}'\nmanage_policy = true\n");
+    assert_error(
+        &text,
+        "manage_policy needs policy = \"file:PATH\"",
+        line_of(&text, "policy = '{}'"),
+    );
+    let text = with(
+        "[[backends.buckets]]\nname = \"b-*\"\npolicy = \"file:policies/none.json\"\nmanage_policy = true\n",
+    );
+    assert_error(
+        &text,
+        "manage_policy applies to one bucket, not a pattern",
+        line_of(&text, "name = \"b-*\""),
+    );
+    let text = with(
+        "[[backends.buckets]]\nname = \"bucket\"\npolicy = \"file:policies/not-yet.json\"\nmanage_policy = true\n",
+    );
+    let loaded = load_str(&demo_path(), &text).unwrap_or_else(|p| panic!("{p:#?}"));
+    let entry = loaded.config.backends[0]
+        .buckets
+        .lookup("bucket")
+        .entry
+        .unwrap();
+    assert!(entry.policy.is_none() && entry.managed_file.is_some());
     // A bucket policy needs a Principal (it is a resource-based policy).
     let text = with(
         "[[backends.buckets]]\nname = \"b\"\npolicy = '{\"Version\":\"2012-10-17\",\"Statement\":{\"Effect\":\"Allow\",\"Action\":\"s3:GetObject\",\"Resource\":\"*\"}}'\n",

@@ -1658,7 +1658,45 @@ impl Validator<'_, '_> {
                 Some(a) => known(self, a),
                 None => Some(default.clone()),
             };
-            let policy = match &e.policy {
+            let managed_file = match (&e.policy, e.manage_policy) {
+                (Some(text), true) => match text.get_ref().strip_prefix("file:") {
+                    Some(path) => Some(self.base.join(path)),
+                    None => {
+                        self.p.error(
+                            &text.span(),
+                            &here,
+                            "manage_policy needs policy = \"file:PATH\": the file Put/DeleteBucketPolicy write",
+                        );
+                        ok = false;
+                        continue;
+                    }
+                },
+                (None, true) => {
+                    self.p.error(
+                        &e.name.span(),
+                        &here,
+                        "manage_policy needs policy = \"file:PATH\": the file Put/DeleteBucketPolicy write",
+                    );
+                    ok = false;
+                    continue;
+                }
+                _ => None,
+            };
+            if managed_file.is_some() && name.contains(['*', '?']) {
+                self.p.error(
+                    &e.name.span(),
+                    &here,
+                    "manage_policy applies to one bucket, not a pattern",
+                );
+                ok = false;
+                continue;
+            }
+            // A managed policy's file may be missing: the bucket has no policy until one is put.
+            let absent = managed_file.as_ref().is_some_and(|f| !f.exists());
+            if let Some(f) = managed_file.as_ref().filter(|_| absent) {
+                self.files.push(f.clone());
+            }
+            let policy = match e.policy.as_ref().filter(|_| !absent) {
                 Some(text) => {
                     // AWS's bucket policy limit is 20 KB.
                     match self.document(text, PolicyKind::Resource, &here, 20 * 1024) {
@@ -1694,7 +1732,7 @@ impl Validator<'_, '_> {
                 }
                 None => None,
             };
-            if e.policy.is_some() && policy.is_none() {
+            if e.policy.is_some() && !absent && policy.is_none() {
                 ok = false;
                 continue;
             }
@@ -1703,12 +1741,10 @@ impl Validator<'_, '_> {
                 continue;
             };
             let public = policy.as_ref().is_some_and(|p| p.2);
-            entries.push(BucketEntry::new(
-                name,
-                &account,
-                policy.map(|(c, t, _)| (c, t)),
-                public,
-            ));
+            let mut entry =
+                BucketEntry::new(name, &account, policy.map(|(c, t, _)| (c, t)), public);
+            entry.managed_file = managed_file;
+            entries.push(entry);
         }
         ok.then_some(Buckets {
             default_account: default,

@@ -108,6 +108,9 @@ pub struct State {
     pub all_regions: Vec<String>,
     /// The audit trail (see [`crate::audit`]); kept across config reloads.
     pub audit: Arc<crate::audit::Auditor>,
+    /// Asks the reload watcher to reload now (a managed bucket policy was written); kept
+    /// across config reloads.
+    pub reload_now: Arc<tokio::sync::Notify>,
 }
 
 impl State {
@@ -205,6 +208,7 @@ impl State {
         if !all_regions.iter().any(|r| r == "us-east-1") {
             all_regions.push("us-east-1".to_string());
         }
+        let reload_now = previous.map_or_else(Arc::default, |p| p.reload_now.clone());
         let (audit, metrics) = match previous {
             Some(p) => (p.audit.clone(), p.metrics.clone()),
             None => (
@@ -230,6 +234,7 @@ impl State {
             services,
             all_regions,
             audit,
+            reload_now,
         })
     }
 

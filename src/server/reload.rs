@@ -56,9 +56,11 @@ pub async fn watch(live: Arc<Live>) {
         };
         #[cfg(not(unix))]
         let hangup = std::future::pending::<()>();
-        let signalled = tokio::select! {
-            () = hangup => true,
-            _ = tick.tick() => false,
+        let reload_now = live.load().reload_now.clone();
+        let (signalled, asked) = tokio::select! {
+            () = hangup => (true, false),
+            () = reload_now.notified() => (false, true),
+            _ = tick.tick() => (false, false),
         };
         let current = live.load();
         if signalled {
@@ -66,7 +68,7 @@ pub async fn watch(live: Arc<Live>) {
             tracing::info!("SIGHUP: reloading the config; the audit file is reopened");
         }
         let now = stamp(&current.config);
-        if !signalled && now == seen {
+        if !signalled && !asked && now == seen {
             continue;
         }
         seen = now;

@@ -464,7 +464,18 @@ async fn serve(
 
     // Bucket policies live in the gateway's config: it answers for them, the backend's own
     // policy is never read or changed through the gateway.
-    if let Some(answer) = bucket_policy_answer(buckets, &classified, head, &request_id) {
+    if let Some(answer) = bucket_policy_answer(
+        state,
+        buckets,
+        &classified,
+        caller.as_ref().map(|c| c.account()),
+        body_slot,
+        mode,
+        head,
+        &request_id,
+    )
+    .await
+    {
         return answer;
     }
 
@@ -521,15 +532,109 @@ async fn serve(
 }
 
 /// The gateway's own answer to the bucket policy operations (authorized already): the policy and
-/// its public status from the config; `PutBucketPolicy`/`DeleteBucketPolicy` are refused.
-fn bucket_policy_answer(
+/// its public status from the config; `PutBucketPolicy`/`DeleteBucketPolicy` write or remove the
+/// policy file of a bucket with `manage_policy`, and are refused for any other.
+#[allow(clippy::too_many_arguments)]
+async fn bucket_policy_answer(
+    state: &State,
     buckets: &crate::config::Buckets,
     classified: &crate::s3::Classified,
+    caller_account: Option<&str>,
+    body_slot: &mut Option<Incoming>,
+    mode: PayloadMode,
     head: bool,
     request_id: &str,
 ) -> Option<Response<GatewayBody>> {
     let bucket = classified.target.bucket.as_deref()?;
-    let entry = buckets.lookup(bucket).entry;
+    let facts = buckets.lookup(bucket);
+    let entry = facts.entry;
+    if let ("PutBucketPolicy" | "DeleteBucketPolicy", Some(file)) = (
+        classified.operation,
+        entry.and_then(|e| e.managed_file.as_ref()),
+    ) {
+        // As S3: only the owner's account may change a bucket's policy, whatever it grants.
+        if caller_account != Some(facts.owner) {
+            return Some(error_response(
+                405,
+                "MethodNotAllowed",
+                "The bucket policy can only be changed by the bucket owner's account",
+                &[],
+                head,
+                request_id,
+            ));
+        }
+        let written = if classified.operation == "PutBucketPolicy" {
+            let Some(body) = body_slot.take() else {
+                return Some(error_response(
+                    500,
+                    "InternalError",
+                    "The request body was already read",
+                    &[],
+                    head,
+                    request_id,
+                ));
+            };
+            let bytes = match read_signed_body(
+                body,
+                mode,
+                MAX_BUCKET_POLICY,
+                state.config.limits.body_read_timeout,
+                "PutBucketPolicy",
+                request_id,
+            )
+            .await
+            {
+                Ok(b) => b,
+                Err(e) => return Some(*e),
+            };
+            let Ok(text) = String::from_utf8(bytes.to_vec()) else {
+                return Some(error_response(
+                    400,
+                    "MalformedPolicy",
+                    "The policy is not UTF-8",
+                    &[],
+                    head,
+                    request_id,
+                ));
+            };
+            if let Err(message) = check_bucket_policy(&text, bucket) {
+                return Some(error_response(
+                    400,
+                    "MalformedPolicy",
+                    &message,
+                    &[],
+                    head,
+                    request_id,
+                ));
+            }
+            write_atomically(file, &text)
+        } else {
+            match std::fs::remove_file(file) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            }
+        };
+        if let Err(e) = written {
+            tracing::error!(bucket, file = %file.display(), error = %e, "the bucket policy file cannot be written");
+            return Some(error_response(
+                500,
+                "InternalError",
+                "The bucket policy could not be stored",
+                &[],
+                head,
+                request_id,
+            ));
+        }
+        tracing::info!(bucket, operation = classified.operation, file = %file.display(), "bucket policy changed; reloading the config");
+        state.reload_now.notify_one();
+        return Some(
+            Response::builder()
+                .status(StatusCode::NO_CONTENT)
+                .header("x-amz-request-id", request_id)
+                .body(boxed(http_body_util::Empty::new()))
+                .expect("static response parts"),
+        );
+    }
     let ok = |content_type: &'static str, body: String| {
         Response::builder()
             .status(StatusCode::OK)
@@ -565,7 +670,7 @@ fn bucket_policy_answer(
             501,
             "NotImplemented",
             &format!(
-                "{} is not accepted through this gateway: bucket policies are set in the stsgate config (backends.buckets.policy) and applied by a reload",
+                "{} is not accepted through this gateway for this bucket: its policy is set in the stsgate config (backends.buckets.policy; manage_policy = true lets this call write it)",
                 classified.operation
             ),
             &[],
@@ -574,6 +679,76 @@ fn bucket_policy_answer(
         )),
         _ => None,
     }
+}
+
+/// Largest bucket policy (S3's limit is 20 KB).
+const MAX_BUCKET_POLICY: usize = 20 * 1024;
+
+/// A bucket policy as the config would accept it, whose resources are all in `bucket`.
+fn check_bucket_policy(text: &str, bucket: &str) -> Result<(), String> {
+    use crate::policy::{CompiledPolicy, PolicyDocument, PolicyKind};
+    let doc = PolicyDocument::parse(text, PolicyKind::Resource).map_err(|e| e.to_string())?;
+    CompiledPolicy::compile("bucket policy", &doc, PolicyKind::Resource)
+        .map_err(|e| e.to_string())?;
+    let arn = format!("arn:aws:s3:::{bucket}");
+    let inside = |r: &String| r == &arn || r.starts_with(&format!("{arn}/"));
+    for s in &doc.statements {
+        let ok = s
+            .resource
+            .as_ref()
+            .is_some_and(|r| !r.negated && r.patterns.iter().all(inside));
+        if !ok {
+            return Err("Policy has invalid resource".to_string());
+        }
+    }
+    Ok(())
+}
+
+/// Writes `text` to `file` through a temporary file and a rename, so the reload never reads half.
+fn write_atomically(file: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut tmp = file.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = std::path::PathBuf::from(tmp);
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, file)
+}
+
+/// Reads a small body whose SHA-256 the request signed (`limit` bytes at most), verified.
+async fn read_signed_body(
+    body: Incoming,
+    mode: PayloadMode,
+    limit: usize,
+    timeout: std::time::Duration,
+    what: &str,
+    request_id: &str,
+) -> Result<Bytes, Box<Response<GatewayBody>>> {
+    let sigv4 = |e: SigV4Error| Box::new(sigv4_error(&e, false, request_id));
+    let PayloadMode::Sha256(expected) = mode else {
+        return Err(sigv4(SigV4Error::InvalidRequest(format!(
+            "{what} bodies must be signed: send x-amz-content-sha256 with the SHA-256 of the body"
+        ))));
+    };
+    let read = http_body_util::Limited::new(body, limit).collect();
+    let bytes = tokio::time::timeout(timeout, read)
+        .await
+        .map_err(|_elapsed| Box::new(request_timeout(false, request_id)))?
+        .map_err(|_| {
+            sigv4(SigV4Error::InvalidRequest(format!(
+                "The {what} body is larger than {limit} bytes or was cut off"
+            )))
+        })?
+        .to_bytes();
+    let computed: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(&bytes).into();
+    if !bool::from(subtle::ConstantTimeEq::ct_eq(&computed[..], &expected[..])) {
+        return Err(sigv4(SigV4Error::XAmzContentSHA256Mismatch {
+            client: hex::encode(expected),
+            computed: hex::encode(computed),
+        }));
+    }
+    Ok(bytes)
 }
 
 /// The request body: streamed from the client, or built by the gateway (DeleteObjects).
@@ -595,27 +770,15 @@ async fn delete_objects_checks(
     timeout: std::time::Duration,
     request_id: &str,
 ) -> Result<(crate::s3::DeleteList, Vec<crate::s3::Check>), Box<Response<GatewayBody>>> {
-    let sigv4 = |e: SigV4Error| Box::new(sigv4_error(&e, false, request_id));
-    let PayloadMode::Sha256(expected) = mode else {
-        return Err(sigv4(SigV4Error::InvalidRequest("DeleteObjects bodies must be signed: send x-amz-content-sha256 with the SHA-256 of the body".into())));
-    };
-    let read = http_body_util::Limited::new(body, MAX_DELETE_BODY).collect();
-    let bytes = tokio::time::timeout(timeout, read)
-        .await
-        .map_err(|_elapsed| Box::new(request_timeout(false, request_id)))?
-        .map_err(|_| {
-            sigv4(SigV4Error::InvalidRequest(format!(
-                "The DeleteObjects body is larger than {MAX_DELETE_BODY} bytes or was cut off"
-            )))
-        })?
-        .to_bytes();
-    let computed: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(&bytes).into();
-    if !bool::from(subtle::ConstantTimeEq::ct_eq(&computed[..], &expected[..])) {
-        return Err(sigv4(SigV4Error::XAmzContentSHA256Mismatch {
-            client: hex::encode(expected),
-            computed: hex::encode(computed),
-        }));
-    }
+    let bytes = read_signed_body(
+        body,
+        mode,
+        MAX_DELETE_BODY,
+        timeout,
+        "DeleteObjects",
+        request_id,
+    )
+    .await?;
     let list = crate::s3::DeleteList::parse(&bytes)
         .map_err(|e| Box::new(classify_error(e, false, request_id)))?;
     let bucket = target.bucket.as_deref().unwrap_or_default();
