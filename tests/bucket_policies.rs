@@ -382,6 +382,16 @@ fn a_public_bucket_is_served_to_anonymous_readers_and_nothing_else_is() {
             "{target} {headers:?}: {reply:?}"
         );
     }
+    // An anonymous read that carries a body is refused, not forwarded with it.
+    let reply = support::raw_request(
+        &s.gw.endpoint,
+        "GET",
+        "/public-a/index.html",
+        &[],
+        b"smuggled",
+    );
+    assert_eq!(reply.status, 400, "{reply:?}");
+    assert!(reply.body.contains("carries no body"), "{reply:?}");
     // A public grant of reads is not a grant of the bucket's policy.
     let (status, _) = curl("GET", &format!("{}/public-a?policy", s.gw.endpoint));
     assert_eq!(status, 403);

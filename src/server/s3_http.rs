@@ -279,6 +279,23 @@ async fn serve(
             &request_id,
         );
     }
+    // An anonymous read has no body: one that comes with a body is refused, not forwarded.
+    if parsed.is_none()
+        && (parts.headers.contains_key(header::TRANSFER_ENCODING)
+            || parts
+                .headers
+                .get(header::CONTENT_LENGTH)
+                .is_some_and(|v| v.as_bytes() != b"0"))
+    {
+        return error_response(
+            400,
+            "InvalidRequest",
+            "An anonymous GET or HEAD request carries no body",
+            &[],
+            head,
+            &request_id,
+        );
+    }
     // An unsigned request's body hash header is not signed: it is not trusted for anything.
     let payload_line = parsed
         .and_then(|p| p.content_sha256)
