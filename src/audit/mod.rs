@@ -197,8 +197,6 @@ pub struct Request<'a> {
 
 /// The CloudTrail-shaped record of one request.
 pub fn record(request: &Request<'_>, facts: &Facts) -> Value {
-    let mut event_id = [0u8; 16];
-    getrandom::fill(&mut event_id).expect("the operating system's random source failed");
     let mut r = json!({
         "eventVersion": "1.08",
         "eventTime": request.now.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
@@ -210,7 +208,7 @@ pub fn record(request: &Request<'_>, facts: &Facts) -> Value {
         "userIdentity": user_identity(facts),
         "requestParameters": request_parameters(facts),
         "requestID": facts.request_id,
-        "eventID": uuid(event_id),
+        "eventID": crate::sts::xml::request_id(),
         "eventType": "AwsApiCall",
         "httpStatus": request.status,
     });
@@ -236,18 +234,6 @@ pub fn record(request: &Request<'_>, facts: &Facts) -> Value {
         r["resources"] = Value::Array(resources);
     }
     r
-}
-
-fn uuid(b: [u8; 16]) -> String {
-    let h = hex::encode(b);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
 }
 
 fn request_parameters(facts: &Facts) -> Value {
