@@ -321,9 +321,7 @@ async fn serve(
         },
         None => (None, None),
     };
-    let who = caller
-        .as_ref()
-        .map_or("anonymous".to_string(), |c| c.arn().to_string());
+    let who = caller.as_ref().map_or("anonymous", |c| c.arn());
 
     // 2. Classify into the typed request the backend will get.
     let decoded_query = match parse_form(query) {
@@ -394,10 +392,10 @@ async fn serve(
     let principal = caller
         .as_ref()
         .map_or_else(crate::policy::Principal::anonymous, |c| c.principal());
+    // The one lookup of the backend: its bucket owners here, its connection in `forward`.
+    let backend = state.s3_backend(host.unwrap_or(""));
     let no_buckets = crate::config::Buckets::default();
-    let buckets = state
-        .s3_backend(host.unwrap_or(""))
-        .map_or(&no_buckets, |b| &b.buckets);
+    let buckets = backend.map_or(&no_buckets, |b| &b.buckets);
     // Evaluates one check; on a refusal, the AccessDenied response with its sealed message.
     let authorize = |action: &str, resource: &str, request_keys: &[(&str, String)]| {
         let facts = crate::s3::bucket_of_arn(resource).map(|b| buckets.lookup(b));
@@ -523,6 +521,7 @@ async fn serve(
     let upstream_headers = std::mem::take(&mut classified.headers);
     let response = forward(
         state,
+        backend,
         parts,
         host.unwrap_or(""),
         &classified,
@@ -531,7 +530,7 @@ async fn serve(
         mode,
         &payload_line,
         signing,
-        &who,
+        who,
         caller.as_ref().map(|c| c.account()),
         &request_id,
     )
@@ -833,6 +832,7 @@ enum Outgoing {
 #[allow(clippy::too_many_arguments)]
 async fn forward(
     state: &State,
+    backend: Option<&super::BackendClient>,
     parts: &http::request::Parts,
     host: &str,
     classified: &crate::s3::Classified,
@@ -846,7 +846,7 @@ async fn forward(
     request_id: &str,
 ) -> Response<GatewayBody> {
     let head = parts.method == http::Method::HEAD;
-    let Some(backend) = state.s3_backend(host) else {
+    let Some(backend) = backend else {
         return error_response(
             503,
             "ServiceUnavailable",
