@@ -982,6 +982,19 @@ impl Validator<'_, '_> {
         at: &str,
         max_size: usize,
     ) -> Option<PolicyDocument> {
+        self.document_text(value, kind, at, max_size)
+            .map(|(doc, _)| doc)
+    }
+
+    /// As [`Self::document`], with the text it was parsed from (read once, so what is shown is
+    /// what is enforced).
+    fn document_text(
+        &mut self,
+        value: &Spanned<String>,
+        kind: PolicyKind,
+        at: &str,
+        max_size: usize,
+    ) -> Option<(PolicyDocument, String)> {
         let raw = value.get_ref();
         let (text, from_file) = match raw.strip_prefix("file:") {
             Some(path) => {
@@ -1009,7 +1022,7 @@ impl Validator<'_, '_> {
         match PolicyDocument::parse(&text, kind)
             .and_then(|doc| CompiledPolicy::compile("check", &doc, kind).map(|_| doc))
         {
-            Ok(doc) => Some(doc),
+            Ok(doc) => Some((doc, text)),
             Err(mut e) => {
                 let json_position = e.position.take();
                 match (json_position, &from_file) {
@@ -1699,8 +1712,8 @@ impl Validator<'_, '_> {
             let policy = match e.policy.as_ref().filter(|_| !absent) {
                 Some(text) => {
                     // AWS's bucket policy limit is 20 KB.
-                    match self.document(text, PolicyKind::Resource, &here, 20 * 1024) {
-                        Some(doc) => {
+                    match self.document_text(text, PolicyKind::Resource, &here, 20 * 1024) {
+                        Some((doc, source)) => {
                             let public = crate::policy::is_public(&doc);
                             match CompiledPolicy::compile(
                                 format!("bucket policy of {name}"),
@@ -1715,11 +1728,7 @@ impl Validator<'_, '_> {
                                             format!("bucket {name} is public: its policy grants access to any principal (\"*\") without a condition that limits who"),
                                         );
                                     }
-                                    Some((
-                                        std::sync::Arc::new(c),
-                                        doc_text(text, &self.base),
-                                        public,
-                                    ))
+                                    Some((std::sync::Arc::new(c), source, public))
                                 }
                                 Err(e) => {
                                     self.p.error(&text.span(), &here, e.to_string());
@@ -1750,14 +1759,6 @@ impl Validator<'_, '_> {
             default_account: default,
             entries,
         })
-    }
-}
-
-/// A policy's text as given: inline, or read from its `file:`.
-fn doc_text(value: &Spanned<String>, base: &Path) -> String {
-    match value.get_ref().strip_prefix("file:") {
-        Some(path) => std::fs::read_to_string(base.join(path)).unwrap_or_default(),
-        None => value.get_ref().clone(),
     }
 }
 
