@@ -20,6 +20,10 @@ pub struct ApiSeen {
     pub query: String,
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// False when the body did not arrive whole (the sender aborted it, as the gateway does when
+    /// a streamed body does not match its signed hash). Such a request is recorded late, when
+    /// the API notices the abort, possibly after later requests.
+    pub complete: bool,
 }
 
 impl ApiSeen {
@@ -144,6 +148,11 @@ impl ApiBackend {
         self.seen.lock().unwrap().clone()
     }
 
+    /// The requests whose body arrived whole, in the order they completed.
+    pub fn completed(&self) -> Vec<ApiSeen> {
+        self.seen().into_iter().filter(|s| s.complete).collect()
+    }
+
     /// Forgets what was received.
     pub fn clear(&self) {
         self.seen.lock().unwrap().clear();
@@ -152,11 +161,10 @@ impl ApiBackend {
 
 async fn handle(seen: Arc<Mutex<Vec<ApiSeen>>>, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
-    let body = body
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
+    let (body, complete) = match body.collect().await {
+        Ok(b) => (b.to_bytes(), true),
+        Err(_) => (Bytes::new(), false),
+    };
     if parts
         .headers
         .get("user-agent")
@@ -176,6 +184,7 @@ async fn handle(seen: Arc<Mutex<Vec<ApiSeen>>>, req: Request<Incoming>) -> Respo
         query: parts.uri.query().unwrap_or("").to_string(),
         headers: parts.headers,
         body,
+        complete,
     });
     Response::builder()
         .header("content-type", "application/json")
