@@ -306,7 +306,7 @@ fn serve(path: &std::path::Path) -> ExitCode {
         let bound = match stsgate::server::Bound::bind(&config).await {
             Ok(b) => b,
             Err(e) => {
-                eprintln!("cannot bind {}: {e}", config.server.listen);
+                eprintln!("{e}");
                 return ExitCode::from(EXIT_UNAVAILABLE);
             }
         };

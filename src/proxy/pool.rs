@@ -16,7 +16,7 @@ use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 
-/// Idle connections kept per backend; more are closed when they come back.
+/// Idle connections kept per backend and worker; more are closed when they come back.
 const MAX_IDLE: usize = 256;
 
 /// The request body type sent upstream.
@@ -45,6 +45,8 @@ impl Drop for ConnectionTask {
 struct Connection {
     sender: SendRequest<UpstreamBody>,
     _task: ConnectionTask,
+    /// The worker whose runtime drives the connection's task.
+    worker: usize,
 }
 
 /// The connections of one backend.
@@ -52,7 +54,10 @@ pub struct UpstreamPool {
     host: String,
     port: u16,
     tls: Option<super::tls::BackendTls>,
-    idle: Mutex<Vec<Connection>>,
+    /// Idle connections by the worker thread that opened them (see `server::workers`): a
+    /// connection's task runs on that thread's runtime, so a request reuses only its own
+    /// worker's connections and never wakes another thread.
+    idle: Mutex<Vec<Vec<Connection>>>,
 }
 
 impl UpstreamPool {
@@ -93,7 +98,9 @@ impl UpstreamPool {
                         break c;
                     }
                 }
-                None => break self.connect(connect_timeout).await?,
+                // Boxed: connecting (TCP, TLS, handshake) is rare, and its state would
+                // otherwise enlarge every request's future.
+                None => break Box::pin(self.connect(connect_timeout)).await?,
             }
         };
         let response = connection
@@ -127,6 +134,7 @@ impl UpstreamPool {
 
     fn idle_connection(&self) -> Option<Connection> {
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        let idle = idle.get_mut(crate::server::worker_id())?;
         while let Some(c) = idle.pop() {
             if !c.sender.is_closed() {
                 return Some(c);
@@ -160,14 +168,23 @@ impl UpstreamPool {
 
     fn put_back(&self, connection: Connection) {
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        if idle.len() < MAX_IDLE {
-            idle.push(connection);
+        let worker = connection.worker;
+        if idle.len() <= worker {
+            idle.resize_with(worker + 1, Vec::new);
+        }
+        if idle[worker].len() < MAX_IDLE {
+            idle[worker].push(connection);
         }
     }
 
     /// Idle connections held now (for tests).
     pub fn idle_count(&self) -> usize {
-        self.idle.lock().unwrap_or_else(|p| p.into_inner()).len()
+        self.idle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(Vec::len)
+            .sum()
     }
 }
 
@@ -185,6 +202,7 @@ where
     Ok(Connection {
         sender,
         _task: task,
+        worker: crate::server::worker_id(),
     })
 }
 

@@ -16,6 +16,7 @@ mod reload;
 pub mod s3_http;
 pub mod sts_http;
 mod tls;
+mod workers;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -36,6 +37,7 @@ use tokio::sync::{Semaphore, mpsc, watch};
 
 pub use host::{HostError, request_host};
 pub use metrics::Metrics;
+pub use workers::worker_id;
 
 use crate::config::Config;
 use crate::identity::IdentityStore;
@@ -282,10 +284,16 @@ pub struct Bound {
 }
 
 impl Bound {
+    /// Binds `server.listen` and `server.admin_listen`; an error names the address that failed.
     pub async fn bind(config: &Config) -> std::io::Result<Bound> {
-        let gateway = TcpListener::bind(config.server.listen).await?;
+        let bind = |addr: SocketAddr| async move {
+            TcpListener::bind(addr)
+                .await
+                .map_err(|e| std::io::Error::new(e.kind(), format!("cannot bind {addr}: {e}")))
+        };
+        let gateway = bind(config.server.listen).await?;
         let admin = match config.server.admin_listen {
-            Some(addr) => Some(TcpListener::bind(addr).await?),
+            Some(addr) => Some(bind(addr).await?),
             None => None,
         };
         Ok(Bound { gateway, admin })
@@ -348,13 +356,16 @@ pub async fn serve(
     }
     drop(tx);
     let live = Arc::new(Live::new(state.clone()));
+    let workers = workers::Workers::start(
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+    )?;
     let prober = tokio::spawn(ready::probe_backends(live.clone(), stop_rx));
     let reloader = tokio::spawn(reload::watch(live.clone()));
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             next = accepted.recv() => match next {
-                Some(a) => serve_connection(&live, &builder, &graceful, tls.as_ref(), a),
+                Some(a) => serve_connection(&workers, &live, &builder, &graceful, tls.as_ref(), a),
                 None => break,
             },
             () = &mut shutdown => break,
@@ -382,6 +393,7 @@ pub async fn serve(
 /// Serves one accepted connection on its own task: TLS handshake (bounded), then HTTP/1.1 or
 /// HTTP/2 with the configured limits; closed when idle.
 fn serve_connection(
+    workers: &workers::Workers,
     live: &Arc<Live>,
     builder: &auto::Builder<TokioExecutor>,
     graceful: &GracefulShutdown,
@@ -408,57 +420,73 @@ fn serve_connection(
     }
     let peer = a.peer;
     let slot = a.slot;
-    let service = {
-        let live = live.clone();
-        let activity = activity.clone();
-        service_fn(move |req| {
-            let in_flight = activity.begin();
-            let state = live.load();
-            async move {
-                let response = gateway(state, peer, req).await;
-                drop(in_flight);
-                response
-            }
-        })
-    };
     let idle = limits.idle_timeout;
-    match tls {
-        Some(acceptor) => {
-            let acceptor = acceptor.clone();
-            let builder = builder.clone();
-            let watcher = graceful.watcher();
-            let handshake = limits.tls_handshake_timeout;
-            tokio::spawn(async move {
-                let _slot = slot;
-                match tokio::time::timeout(handshake, acceptor.accept(a.stream)).await {
+    let handshake = limits.tls_handshake_timeout;
+    // The socket moves to the worker's own reactor: its readiness then wakes that thread only.
+    let stream = match a.stream.into_std() {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::debug!(error = %e, %peer, "cannot hand the connection to a worker");
+            return;
+        }
+    };
+    let live = live.clone();
+    let builder = builder.clone();
+    let watcher = graceful.watcher();
+    let acceptor = tls.cloned();
+    workers.pick().spawn(async move {
+        let _slot = slot;
+        let stream = match tokio::net::TcpStream::from_std(stream) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::debug!(error = %e, %peer, "cannot register the connection");
+                return;
+            }
+        };
+        let service = {
+            let activity = activity.clone();
+            service_fn(move |req| {
+                let in_flight = activity.begin();
+                let state = live.load();
+                async move {
+                    let response = gateway(state, peer, req).await;
+                    drop(in_flight);
+                    response
+                }
+            })
+        };
+        let ended = match acceptor {
+            Some(acceptor) => {
+                match tokio::time::timeout(handshake, acceptor.accept(stream)).await {
                     Ok(Ok(tls_stream)) => {
                         let io = listener::IdleIo::new(tls_stream, activity, idle);
                         let conn = builder
                             .serve_connection_with_upgrades(TokioIo::new(io), service)
                             .into_owned();
-                        if let Err(e) = watcher.watch(conn).await {
-                            tracing::debug!(error = %e, "connection ended with an error");
-                        }
+                        watcher.watch(conn).await
                     }
-                    Ok(Err(e)) => tracing::debug!(error = %e, %peer, "TLS handshake failed"),
-                    Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                    Ok(Err(e)) => {
+                        tracing::debug!(error = %e, %peer, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!(%peer, "TLS handshake timed out");
+                        return;
+                    }
                 }
-            });
+            }
+            None => {
+                let io = listener::IdleIo::new(stream, activity, idle);
+                let conn = builder
+                    .serve_connection_with_upgrades(TokioIo::new(io), service)
+                    .into_owned();
+                watcher.watch(conn).await
+            }
+        };
+        if let Err(e) = ended {
+            tracing::debug!(error = %e, "connection ended with an error");
         }
-        None => {
-            let io = listener::IdleIo::new(a.stream, activity, idle);
-            let conn = builder
-                .serve_connection_with_upgrades(TokioIo::new(io), service)
-                .into_owned();
-            let conn = graceful.watch(conn);
-            tokio::spawn(async move {
-                let _slot = slot;
-                if let Err(e) = conn.await {
-                    tracing::debug!(error = %e, "connection ended with an error");
-                }
-            });
-        }
-    }
+    });
 }
 
 type Body = GatewayBody;
@@ -469,10 +497,13 @@ async fn gateway(
     req: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
     let (parts, body) = req.into_parts();
+    // Boxed: hyper keeps a slot the size of this future in every connection, idle or not, and
+    // moves it in per request; serving needs several KiB, allocated only while a request runs.
+    let served = Box::pin(serve_routed(&state, peer, &parts, body));
     if !state.audit.enabled() {
-        return Ok(serve_routed(&state, peer, &parts, body).await);
+        return Ok(served.await);
     }
-    let (response, facts) = crate::audit::scope(serve_routed(&state, peer, &parts, body)).await;
+    let (response, facts) = crate::audit::scope(served).await;
     let record = crate::audit::record(
         &crate::audit::Request {
             now: time::OffsetDateTime::now_utc(),
@@ -588,11 +619,9 @@ pub fn s3_error(
         .expect("static response parts are valid")
 }
 
-/// A random request id (16 hex characters, like S3's).
+/// A request id of 16 hex characters, like S3's (see [`crate::sts::xml::id_bits`]).
 pub fn new_request_id() -> String {
-    let mut bytes = [0u8; 8];
-    getrandom::fill(&mut bytes).expect("the operating system's random source failed");
-    hex::encode_upper(bytes)
+    hex::encode_upper(&crate::sts::xml::id_bits()[..8])
 }
 
 use crate::sts::xml::escape as xml_escape;
