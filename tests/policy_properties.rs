@@ -63,7 +63,7 @@ fn principal() -> Principal {
 fn context(action: &str, res: &str, keys: &[(String, String)]) -> RequestContext {
     let mut c = RequestContext::new(action, res);
     for (k, v) in keys {
-        c.set(&format!("test:{k}"), v.clone());
+        c.set(format!("test:{k}"), v.clone());
     }
     c
 }

@@ -102,7 +102,7 @@ impl CallerPolicies {
     ) -> RequestContext {
         let mut ctx = global_context(action, resource, caller, info);
         for (key, value) in self.tags.iter() {
-            ctx.set(&format!("aws:PrincipalTag/{key}"), value.clone());
+            ctx.set(format!("aws:PrincipalTag/{key}"), value.clone());
         }
         ctx
     }

@@ -51,10 +51,10 @@ pub fn parse_context_entry(entry: &str, ctx: &mut RequestContext) -> Result<(), 
         return Err(format!("--context {entry}: the key is empty"));
     }
     if scalar.contains(&ty) {
-        ctx.set(key, value);
+        ctx.set(key.to_string(), value);
     } else if list.contains(&ty) {
         ctx.set_multi(
-            key,
+            key.to_string(),
             if value.is_empty() {
                 vec![]
             } else {

@@ -346,7 +346,9 @@ async fn serve(
         let blob = state
             .sts
             .seal_authorization_message(caller.account(), failure_message(&outcome, &ctx, &caller));
-        tracing::info!(caller = %caller.arn(), action, resource = %arn, decision = outcome.decision.as_str(), "api request refused");
+        if let Some(suppressed) = state.metrics.refusal_log() {
+            tracing::info!(caller = %caller.arn(), action, resource = %arn, decision = outcome.decision.as_str(), suppressed_since_last = suppressed, "api request refused");
+        }
         return api_error(
             403,
             "AccessDeniedException",
@@ -358,7 +360,7 @@ async fn serve(
             request_id,
         );
     }
-    tracing::info!(caller = %caller.arn(), resource = %arn, backend = %backend.name, "api request authorized; forwarding");
+    tracing::debug!(caller = %caller.arn(), resource = %arn, backend = %backend.name, "api request authorized; forwarding");
 
     // 3. Forward the request the gateway builds.
     let upstream_path = rest.upstream(backend.url.path());

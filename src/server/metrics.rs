@@ -18,6 +18,8 @@ pub struct Metrics {
     auth_failures: Mutex<BTreeMap<(&'static str, String), u64>>,
     /// Their log lines, at most `per_second` (a flood must not fill the disk).
     auth_log: LogBudget,
+    /// Policy refusals' log lines, within the same per-second limit of their own.
+    refusal_log: LogBudget,
     /// Connections open now, and how often accepting paused at `max_connections`.
     pub connections_open: AtomicU64,
     pub connection_cap_reached: AtomicU64,
@@ -107,6 +109,15 @@ impl Metrics {
                 "authentication failed"
             );
         }
+    }
+
+    /// Whether a policy refusal may be logged now (at most `limits.auth_failure_logs_per_second`
+    /// lines a second, like authentication failures); if so, how many were suppressed since the
+    /// last line. Every refusal is still counted and written to the audit trail.
+    pub fn refusal_log(&self) -> Option<u64> {
+        let per_second = self.auth_logs_per_second.load(Ordering::Relaxed);
+        self.refusal_log
+            .take(u32::try_from(per_second).unwrap_or(20))
     }
 
     pub fn record_gateway(&self, status: StatusCode) {

@@ -397,7 +397,7 @@ async fn serve(
     let no_buckets = crate::config::Buckets::default();
     let buckets = backend.map_or(&no_buckets, |b| &b.buckets);
     // Evaluates one check; on a refusal, the AccessDenied response with its sealed message.
-    let authorize = |action: &str, resource: &str, request_keys: &[(&str, String)]| {
+    let authorize = |action: &str, resource: &str, request_keys: &[(&'static str, String)]| {
         let facts = crate::s3::bucket_of_arn(resource).map(|b| buckets.lookup(b));
         let bucket_policy = facts
             .and_then(|f| f.entry)
@@ -407,7 +407,7 @@ async fn serve(
             _ => crate::authz::anonymous_context(action, resource, &info),
         };
         for (key, value) in request_keys {
-            ctx.set(key, value.clone());
+            ctx.set(*key, value.clone());
         }
         if let Some(f) = facts {
             ctx.set("aws:ResourceAccount", f.owner);
@@ -440,7 +440,9 @@ async fn serve(
         if outcome.decision == Decision::Allow {
             return Ok(());
         }
-        tracing::info!(caller = %who, action, resource, decision = outcome.decision.as_str(), "s3 request refused");
+        if let Some(suppressed) = state.metrics.refusal_log() {
+            tracing::info!(caller = %who, action, resource, decision = outcome.decision.as_str(), suppressed_since_last = suppressed, "s3 request refused");
+        }
         let Some(caller) = &caller else {
             // As S3 answers anonymous callers: no principal to name, nothing to decode.
             return Err(Box::new(error_response(
@@ -495,7 +497,9 @@ async fn serve(
     }
 
     // 4. Forward the typed request.
-    tracing::info!(
+    // Debug, not info: the audit trail is the per-request record; a line per request on stderr
+    // cost a formatted event and a write(2) each.
+    tracing::debug!(
         operation = classified.operation,
         bucket = classified.target.bucket.as_deref().unwrap_or(""),
         key = classified.target.key.as_deref().unwrap_or(""),

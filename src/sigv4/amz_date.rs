@@ -18,6 +18,14 @@ fn digits(b: &[u8]) -> Option<u32> {
     })
 }
 
+/// Writes `n` as decimal digits filling `out` (leading zeros; higher digits cut).
+fn put_digits(out: &mut [u8], mut n: u32) {
+    for b in out.iter_mut().rev() {
+        *b = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+}
+
 /// True if `s` is a real calendar date written `YYYYMMDD`.
 pub fn is_valid_date8(s: &str) -> bool {
     let b = s.as_bytes();
@@ -68,19 +76,34 @@ impl AmzDate {
     }
 
     pub fn from_unix(unix: i64) -> AmzDate {
-        let dt = OffsetDateTime::from_unix_timestamp(unix).unwrap_or(OffsetDateTime::UNIX_EPOCH);
-        let s = format!(
-            "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
-            dt.year(),
-            u8::from(dt.month()),
-            dt.day(),
-            dt.hour(),
-            dt.minute(),
-            dt.second()
-        );
-        let mut text = [0u8; 16];
-        text.copy_from_slice(&s.as_bytes()[..16]);
+        // Written digit by digit: this runs for every request (re-signing, policy time keys).
+        let dt = OffsetDateTime::from_unix_timestamp(unix)
+            .ok()
+            .filter(|t| (0..=9999).contains(&t.year()))
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        let mut text = *b"00000000T000000Z";
+        put_digits(&mut text[0..4], dt.year().unsigned_abs());
+        put_digits(&mut text[4..6], u32::from(u8::from(dt.month())));
+        put_digits(&mut text[6..8], u32::from(dt.day()));
+        put_digits(&mut text[9..11], u32::from(dt.hour()));
+        put_digits(&mut text[11..13], u32::from(dt.minute()));
+        put_digits(&mut text[13..15], u32::from(dt.second()));
         AmzDate { unix, text }
+    }
+
+    /// The extended ISO 8601 form, `YYYY-MM-DDTHH:MM:SSZ` (STS timestamps, `aws:CurrentTime`).
+    pub fn iso8601(&self) -> String {
+        let t = &self.text;
+        let mut out = String::with_capacity(20);
+        for (i, &c) in t.iter().enumerate() {
+            match i {
+                4 | 6 => out.push('-'),
+                11 | 13 => out.push(':'),
+                _ => {}
+            }
+            out.push(char::from(c));
+        }
+        out
     }
 
     pub fn from_system_time(t: SystemTime) -> AmzDate {
@@ -109,20 +132,6 @@ impl AmzDate {
         &self.as_str()[..8]
     }
 
-    /// `YYYY-MM-DDTHH:MM:SSZ`, as error bodies and IAM condition keys show time.
-    pub fn iso8601(&self) -> String {
-        let t = &self.as_str();
-        format!(
-            "{}-{}-{}T{}:{}:{}Z",
-            &t[0..4],
-            &t[4..6],
-            &t[6..8],
-            &t[9..11],
-            &t[11..13],
-            &t[13..15]
-        )
-    }
-
     /// Seconds from `self` to `later` (negative if `later` is earlier).
     pub fn seconds_until(&self, later: AmzDate) -> i64 {
         later.unix - self.unix
@@ -147,6 +156,29 @@ mod tests {
         assert_eq!(d.date_str(), "20150830");
         assert_eq!(d.iso8601(), "2015-08-30T12:36:00Z");
         assert_eq!(AmzDate::from_unix(1440938160), d);
+    }
+
+    #[test]
+    fn formats_every_field_with_leading_zeros() {
+        for (unix, basic, extended) in [
+            (0, "19700101T000000Z", "1970-01-01T00:00:00Z"),
+            (951782400, "20000229T000000Z", "2000-02-29T00:00:00Z"),
+            (1772366409, "20260301T120009Z", "2026-03-01T12:00:09Z"),
+            (253402300799, "99991231T235959Z", "9999-12-31T23:59:59Z"),
+            // Out of the four-digit range: the epoch, never a malformed date.
+            (253402300800, "19700101T000000Z", "1970-01-01T00:00:00Z"),
+            (-62167219201, "19700101T000000Z", "1970-01-01T00:00:00Z"),
+        ] {
+            let d = AmzDate::from_unix(unix);
+            assert_eq!(
+                (d.as_str(), d.iso8601().as_str()),
+                (basic, extended),
+                "{unix}"
+            );
+            if basic != "19700101T000000Z" || unix == 0 {
+                assert_eq!(AmzDate::parse(basic).map(|p| p.unix()), Some(unix));
+            }
+        }
     }
 
     #[test]

@@ -742,7 +742,7 @@ impl SessionTags {
             return;
         }
         for (k, v) in &self.requested {
-            ctx.set(&format!("aws:RequestTag/{k}"), v.clone());
+            ctx.set(format!("aws:RequestTag/{k}"), v.clone());
         }
         ctx.set_multi(
             "aws:TagKeys",

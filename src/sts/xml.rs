@@ -36,36 +36,74 @@ mod escape_tests {
         assert_eq!(super::escape("plain"), "plain");
         assert_eq!(super::escape("&&"), "&amp;&amp;");
     }
+
+    #[test]
+    fn request_ids_are_uuid_shaped_and_do_not_repeat() {
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..10_000 {
+            let id = super::request_id();
+            let parts: Vec<usize> = id.split('-').map(str::len).collect();
+            assert_eq!(parts, [8, 4, 4, 4, 12], "{id}");
+            assert!(
+                id.bytes().all(|b| b == b'-' || b.is_ascii_hexdigit()),
+                "{id}"
+            );
+            assert!(seen.insert(id), "a request id repeated");
+        }
+        // Another thread has keys of its own: its ids differ from these too.
+        let other =
+            std::thread::spawn(|| (0..1000).map(|_| super::request_id()).collect::<Vec<_>>())
+                .join()
+                .unwrap();
+        assert!(other.into_iter().all(|id| seen.insert(id)));
+    }
 }
 
-/// A random request id in UUID form.
+/// 128 bits for request ids: unique and unpredictable without a system call per request. Each
+/// thread hashes a counter with SipHash under keys the OS random source gave it once (std's
+/// `RandomState`): distinct inputs under a secret key give outputs that look random and,
+/// at 128 bits, do not repeat. Not for secrets (keys, nonces use `getrandom` directly).
+pub fn id_bits() -> [u8; 16] {
+    use std::hash::{BuildHasher, Hasher};
+    thread_local! {
+        static IDS: (std::hash::RandomState, std::cell::Cell<u64>) =
+            (std::hash::RandomState::new(), std::cell::Cell::new(0));
+    }
+    IDS.with(|(keys, counter)| {
+        let n = counter.get();
+        counter.set(n.wrapping_add(1));
+        let half = |lane: u8| {
+            let mut h = keys.build_hasher();
+            h.write_u64(n);
+            h.write_u8(lane);
+            h.finish().to_be_bytes()
+        };
+        let mut out = [0u8; 16];
+        out[..8].copy_from_slice(&half(0));
+        out[8..].copy_from_slice(&half(1));
+        out
+    })
+}
+
+/// A request id in UUID form (see [`id_bits`]).
 pub fn request_id() -> String {
-    let mut b = [0u8; 16];
-    getrandom::fill(&mut b).expect("the operating system's random source failed");
-    let h = hex::encode(b);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    let h = hex::encode(id_bits());
+    let mut out = String::with_capacity(36);
+    for (i, part) in [&h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32]]
+        .iter()
+        .enumerate()
+    {
+        if i > 0 {
+            out.push('-');
+        }
+        out.push_str(part);
+    }
+    out
 }
 
 /// `2026-03-01T12:00:00Z` (aws-sdk-rust rejects numeric offsets).
 pub fn timestamp(unix: i64) -> String {
-    let t =
-        time::OffsetDateTime::from_unix_timestamp(unix).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    crate::sigv4::AmzDate::from_unix(unix).iso8601()
 }
 
 /// A success envelope around already-escaped result members.
