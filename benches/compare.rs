@@ -111,6 +111,8 @@ fn ticks_per_second() -> f64 {
 /// One server under test.
 struct Target {
     name: &'static str,
+    /// stsgate (this build or the baseline binary): session credentials, refusal by policy.
+    gateway: bool,
     addr: SocketAddr,
     root_pid: u32,
     /// Signs requests addressed to it (the backend's key, or stsgate session credentials).
@@ -922,7 +924,33 @@ http {{
 
 /// stsgate (release build) in front of `backend`, with a role that may use the bench bucket
 /// except `secret-*` (the refused scenario).
-fn start_stsgate(dir: &Path, backend: SocketAddr, key: &str, secret: &str) -> (Child, SocketAddr) {
+fn start_stsgate(
+    binary: &Path,
+    name: &str,
+    dir: &Path,
+    backend: SocketAddr,
+    key: &str,
+    secret: &str,
+) -> (Child, SocketAddr) {
+    // A port found free may be taken as an ephemeral port before stsgate binds it: try again.
+    let mut last = String::new();
+    for _ in 0..3 {
+        match try_start_stsgate(binary, name, dir, backend, key, secret) {
+            Ok(started) => return started,
+            Err(log) => last = log,
+        }
+    }
+    panic!("{} did not start; its log:\n{last}", binary.display());
+}
+
+fn try_start_stsgate(
+    binary: &Path,
+    name: &str,
+    dir: &Path,
+    backend: SocketAddr,
+    key: &str,
+    secret: &str,
+) -> Result<(Child, SocketAddr), String> {
     let demo = std::fs::read_to_string(root().join("config/stsgate.toml")).unwrap();
     let start = demo.find("[[backends]]").unwrap();
     let port = free_port();
@@ -946,8 +974,11 @@ secret_access_key = "{secret}"
             "listen = \"127.0.0.1:7480\"",
             &format!("listen = \"127.0.0.1:{port}\""),
         )
-        .replace("admin_listen = \"127.0.0.1:7481\"\n", "");
-    let d = dir.join("stsgate");
+        .lines()
+        .filter(|l| !l.starts_with("admin_listen"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let d = dir.join(name);
     std::fs::create_dir_all(d.join("policies")).unwrap();
     std::fs::copy(
         root().join("config/policies/s3-read-only.json"),
@@ -956,17 +987,25 @@ secret_access_key = "{secret}"
     .unwrap();
     std::fs::write(d.join("stsgate.toml"), text).unwrap();
     let log = std::fs::File::create(d.join("stsgate.log")).unwrap();
-    let mut child = Command::new(root().join("target/release/stsgate"))
+    let mut child = Command::new(binary)
         .arg("serve")
         .arg("--config")
         .arg(d.join("stsgate.toml"))
         .stderr(log)
         .stdout(Stdio::null())
         .spawn()
-        .expect("target/release/stsgate (cargo build --release)");
+        .unwrap_or_else(|e| panic!("{} (cargo build --release): {e}", binary.display()));
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    wait_port(addr, &mut child, "stsgate");
-    (child, addr)
+    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        wait_port(addr, &mut child, "stsgate")
+    }))
+    .is_err()
+    {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(std::fs::read_to_string(d.join("stsgate.log")).unwrap_or_default());
+    }
+    Ok((child, addr))
 }
 
 /// Sends one request with std (setup only) and returns (status, body).
@@ -1128,8 +1167,27 @@ fn main() {
     let _backend_guard = Stop::Backend(dir.path().join("s3s-fs"));
     let (nginx, nginx_addr) = start_nginx(dir.path(), backend_addr);
     let _nginx_guard = Stop::Process(nginx.id());
-    let (gw, gw_addr) = start_stsgate(dir.path(), backend_addr, &key, &secret);
+    let (gw, gw_addr) = start_stsgate(
+        &root().join("target/release/stsgate"),
+        "stsgate",
+        dir.path(),
+        backend_addr,
+        &key,
+        &secret,
+    );
     let _gw_guard = Stop::Process(gw.id());
+    // Another stsgate binary (an earlier build) measured in the same rounds, same config.
+    let baseline = std::env::var_os("STSGATE_BENCH_BASELINE").map(|bin| {
+        start_stsgate(
+            Path::new(&bin),
+            "baseline",
+            dir.path(),
+            backend_addr,
+            &key,
+            &secret,
+        )
+    });
+    let _baseline_guard = baseline.as_ref().map(|(c, _)| Stop::Process(c.id()));
     let direct = Signer::new(
         &key,
         &secret,
@@ -1150,26 +1208,39 @@ fn main() {
         "s3",
         SigningKeyCache::default(),
     );
-    let targets = [
+    let mut targets = vec![
         Target {
             name: "backend alone",
+            gateway: false,
             addr: backend_addr,
             root_pid: backend_pid,
             signer: direct.clone(),
         },
         Target {
             name: "nginx",
+            gateway: false,
             addr: nginx_addr,
             root_pid: nginx.id(),
             signer: direct.clone(),
         },
         Target {
             name: "stsgate",
+            gateway: true,
             addr: gw_addr,
             root_pid: gw.id(),
             signer: session.clone(),
         },
     ];
+    if let Some((child, addr)) = &baseline {
+        // Both gateways share the config's keyring, so the session works at both.
+        targets.push(Target {
+            name: "stsgate baseline",
+            gateway: true,
+            addr: *addr,
+            root_pid: child.id(),
+            signer: session.clone(),
+        });
+    }
     let tick = ticks_per_second();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -1208,7 +1279,7 @@ fn main() {
                     } => {
                         let (path, headers) = match (refused, t) {
                             // The gateway refuses by policy; the others get a signature they refuse.
-                            (true, 2) => (
+                            (true, _) if target.gateway => (
                                 "/bench/secret-4k",
                                 signed_headers(
                                     target,
@@ -1236,9 +1307,10 @@ fn main() {
                             ),
                         };
                         let query = if presign {
-                            match t {
-                                2 => presigned_query(target, &akid, &sk, Some(&token), path),
-                                _ => presigned_query(target, &key, &secret, None, path),
+                            if target.gateway {
+                                presigned_query(target, &akid, &sk, Some(&token), path)
+                            } else {
+                                presigned_query(target, &key, &secret, None, path)
                             }
                         } else {
                             query.to_string()
@@ -1268,7 +1340,7 @@ fn main() {
                         seconds,
                     )),
                     Scenario::Stream1G => {
-                        let (id, s, tok) = if t == 2 {
+                        let (id, s, tok) = if target.gateway {
                             (akid.as_str(), sk.as_str(), Some(token.as_str()))
                         } else {
                             (key.as_str(), secret.as_str(), None)
