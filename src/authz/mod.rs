@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use serde_json::{Value, json};
+use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use crate::identity::{Caller, IdentityStore};
 use crate::policy::{
@@ -205,38 +205,279 @@ pub fn anonymous_context(action: &str, resource: &str, info: &RequestInfo) -> Re
     c
 }
 
-/// The JSON of an encoded authorization failure message (spec sts-iam.md §4.3).
-pub fn failure_message(outcome: &Outcome, ctx: &RequestContext, caller: &Caller) -> Value {
-    let items = |values: &[String]| json!({"items": values.iter().map(|v| json!({"value": v})).collect::<Vec<_>>()});
-    let statements: Vec<Value> = outcome
-        .matched
-        .iter()
-        .map(|m| {
-            json!({
-                "statementId": m.sid.clone().unwrap_or_default(),
-                "effect": if m.effect == Effect::Deny { "DENY" } else { "ALLOW" },
-                "principals": {"items": [{"value": caller.principal().unique_id}]},
-                "principalGroups": {"items": []},
-                "actions": items(&m.statement.action.patterns),
-                "resources": items(&m.statement.resource.as_ref().map(|r| r.patterns.clone()).unwrap_or_default()),
-                "conditions": {"items": m.statement.conditions.iter().map(|c| json!({"key": c.key, "values": items(&c.values)})).collect::<Vec<_>>()},
-            })
-        })
-        .collect();
-    let mut principal = json!({"id": caller.user_id(), "arn": caller.arn()});
-    if let Caller::User { user, .. } = caller {
-        principal["name"] = json!(user.name);
+/// The JSON of an encoded authorization failure message (spec sts-iam.md §4.3), serialized
+/// straight from what the evaluation borrowed: a refusal builds no JSON tree (a flood of refused
+/// requests is the case to make cheap). `DecodeAuthorizationMessage` re-reads it as JSON, so the
+/// decoded text has its keys in sorted order whatever order they are written in here.
+pub fn failure_message<'a>(
+    outcome: &'a Outcome,
+    ctx: &'a RequestContext,
+    caller: &'a Caller,
+) -> FailureMessage<'a> {
+    FailureMessage {
+        outcome,
+        ctx,
+        caller,
     }
-    json!({
-        "allowed": false,
-        "explicitDeny": outcome.decision == Decision::ExplicitDeny,
-        "matchedStatements": {"items": statements},
-        "failures": {"items": []},
-        "context": {
-            "principal": principal,
-            "action": ctx.action,
-            "resource": ctx.resource,
-            "conditions": {"items": ctx.entries().iter().map(|v| json!({"key": v.name, "values": items(&v.values)})).collect::<Vec<_>>()},
+}
+
+/// See [`failure_message`].
+pub struct FailureMessage<'a> {
+    outcome: &'a Outcome,
+    ctx: &'a RequestContext,
+    caller: &'a Caller,
+}
+
+/// `{"items": [{"value": v}, …]}`.
+struct ValueItems<'a>(&'a [String]);
+
+impl Serialize for ValueItems<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        struct One<'a>(&'a str);
+        impl Serialize for One<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut m = s.serialize_map(Some(1))?;
+                m.serialize_entry("value", self.0)?;
+                m.end()
+            }
         }
-    })
+        let mut m = s.serialize_map(Some(1))?;
+        m.serialize_entry("items", &Seq(self.0.iter().map(|v| One(v))))?;
+        m.end()
+    }
+}
+
+/// `{"items": [...]}` around any sequence.
+struct Items<T>(T);
+
+impl<T: Serialize> Serialize for Items<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(1))?;
+        m.serialize_entry("items", &self.0)?;
+        m.end()
+    }
+}
+
+/// A sequence serialized from an iterator (cloned: serialization takes `&self`).
+struct Seq<I>(I);
+
+impl<I: Iterator<Item = T> + Clone, T: Serialize> Serialize for Seq<I> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.clone())
+    }
+}
+
+/// `{"key": k, "values": {"items": [...]}}`.
+struct KeyValues<'a>(&'a str, &'a [String]);
+
+impl Serialize for KeyValues<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(2))?;
+        m.serialize_entry("key", self.0)?;
+        m.serialize_entry("values", &ValueItems(self.1))?;
+        m.end()
+    }
+}
+
+struct Matched<'a>(&'a crate::policy::MatchedStatement, &'a str);
+
+impl Serialize for Matched<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (m, principal) = (self.0, self.1);
+        let no_resources: &[String] = &[];
+        let mut map = s.serialize_map(Some(7))?;
+        map.serialize_entry("statementId", m.sid.as_deref().unwrap_or(""))?;
+        map.serialize_entry(
+            "effect",
+            if m.effect == Effect::Deny {
+                "DENY"
+            } else {
+                "ALLOW"
+            },
+        )?;
+        map.serialize_entry("principals", &Items([KeyOnly("value", principal)]))?;
+        map.serialize_entry("principalGroups", &Items([(); 0]))?;
+        map.serialize_entry("actions", &ValueItems(&m.statement.action.patterns))?;
+        map.serialize_entry(
+            "resources",
+            &ValueItems(
+                m.statement
+                    .resource
+                    .as_ref()
+                    .map_or(no_resources, |r| r.patterns.as_slice()),
+            ),
+        )?;
+        map.serialize_entry(
+            "conditions",
+            &Items(Seq(m
+                .statement
+                .conditions
+                .iter()
+                .map(|c| KeyValues(&c.key, &c.values)))),
+        )?;
+        map.end()
+    }
+}
+
+/// `{name: value}`.
+struct KeyOnly<'a>(&'static str, &'a str);
+
+impl Serialize for KeyOnly<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(1))?;
+        m.serialize_entry(self.0, self.1)?;
+        m.end()
+    }
+}
+
+impl Serialize for FailureMessage<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        struct Principal<'a>(&'a Caller);
+        impl Serialize for Principal<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut m = s.serialize_map(None)?;
+                m.serialize_entry("id", self.0.user_id())?;
+                m.serialize_entry("arn", self.0.arn())?;
+                if let Caller::User { user, .. } = self.0 {
+                    m.serialize_entry("name", &user.name)?;
+                }
+                m.end()
+            }
+        }
+        struct Context<'a>(&'a RequestContext, &'a Caller);
+        impl Serialize for Context<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let entries = self.0.entries();
+                let mut m = s.serialize_map(Some(4))?;
+                m.serialize_entry("principal", &Principal(self.1))?;
+                m.serialize_entry("action", &self.0.action)?;
+                m.serialize_entry("resource", &self.0.resource)?;
+                m.serialize_entry(
+                    "conditions",
+                    &Items(Seq(entries.iter().map(|v| KeyValues(&v.name, &v.values)))),
+                )?;
+                m.end()
+            }
+        }
+        let principal = self.caller.principal();
+        let principal = principal.unique_id.as_str();
+        let mut m = s.serialize_map(Some(5))?;
+        m.serialize_entry("allowed", &false)?;
+        m.serialize_entry(
+            "explicitDeny",
+            &(self.outcome.decision == Decision::ExplicitDeny),
+        )?;
+        m.serialize_entry(
+            "matchedStatements",
+            &Items(Seq(self
+                .outcome
+                .matched
+                .iter()
+                .map(|st| Matched(st, principal)))),
+        )?;
+        m.serialize_entry("failures", &Items([(); 0]))?;
+        m.serialize_entry("context", &Context(self.ctx, self.caller))?;
+        m.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::policy::PolicyKind;
+
+    /// The message as a JSON tree, written the way it was before it was streamed: the two
+    /// must decode to the same JSON.
+    fn as_tree(outcome: &Outcome, ctx: &RequestContext, caller: &Caller) -> Value {
+        let items = |values: &[String]| json!({"items": values.iter().map(|v| json!({"value": v})).collect::<Vec<_>>()});
+        let statements: Vec<Value> = outcome
+            .matched
+            .iter()
+            .map(|m| {
+                json!({
+                    "statementId": m.sid.clone().unwrap_or_default(),
+                    "effect": if m.effect == Effect::Deny { "DENY" } else { "ALLOW" },
+                    "principals": {"items": [{"value": caller.principal().unique_id}]},
+                    "principalGroups": {"items": []},
+                    "actions": items(&m.statement.action.patterns),
+                    "resources": items(&m.statement.resource.as_ref().map(|r| r.patterns.clone()).unwrap_or_default()),
+                    "conditions": {"items": m.statement.conditions.iter().map(|c| json!({"key": c.key, "values": items(&c.values)})).collect::<Vec<_>>()},
+                })
+            })
+            .collect();
+        let mut principal = json!({"id": caller.user_id(), "arn": caller.arn()});
+        if let Caller::User { user, .. } = caller {
+            principal["name"] = json!(user.name);
+        }
+        json!({
+            "allowed": false,
+            "explicitDeny": outcome.decision == Decision::ExplicitDeny,
+            "matchedStatements": {"items": statements},
+            "failures": {"items": []},
+            "context": {
+                "principal": principal,
+                "action": ctx.action,
+                "resource": ctx.resource,
+                "conditions": {"items": ctx.entries().iter().map(|v| json!({"key": v.name, "values": items(&v.values)})).collect::<Vec<_>>()},
+            }
+        })
+    }
+
+    #[test]
+    fn the_streamed_failure_message_is_the_json_it_replaces() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/stsgate.toml");
+        let loaded = crate::config::load(&path).unwrap();
+        let state = crate::server::State::new(Arc::new(loaded.config)).unwrap();
+        let now = crate::sigv4::AmzDate::now().unix();
+        let caller = state
+            .identities
+            .resolve(&state.keyring, "AKIARTX3GSDSSMDOBCNR", None, now)
+            .unwrap();
+        let policy = CompiledPolicy::parse(
+            "p",
+            r#"{"Version":"2012-10-17","Statement":[
+                {"Sid":"Reads","Effect":"Allow","Action":["s3:GetObject","s3:List*"],"Resource":"*"},
+                {"Sid":"NotFromHere","Effect":"Deny","Action":"s3:*","Resource":["arn:aws:s3:::b/*","arn:aws:s3:::b"],
+                 "Condition":{"NotIpAddress":{"aws:SourceIp":["10.0.0.0/8","192.0.2.1/32"]},"Bool":{"aws:SecureTransport":"false"}}},
+                {"Effect":"Deny","NotAction":"s3:GetObject","NotResource":"arn:aws:s3:::b/\"quoted\"\\*"}]}"#,
+            PolicyKind::Identity,
+        )
+        .unwrap();
+        let info = RequestInfo {
+            now,
+            source_ip: Some("127.0.0.1".into()),
+            secure_transport: false,
+            user_agent: Some("ua \"with\" quotes\u{7f}".into()),
+            region: "us-east-1".into(),
+        };
+        // Refused by the conditioned statement, then by the one without a Sid, negated lists.
+        for (action, resource) in [
+            ("s3:GetObject", "arn:aws:s3:::b/k"),
+            ("s3:PutObject", "arn:aws:s3:::c/k"),
+        ] {
+            let mut ctx = global_context(action, resource, &caller, &info);
+            ctx.set_multi("s3:tagkeys", vec!["a".into(), "b".into()]);
+            ctx.set_multi("s3:empty", vec![]);
+            let identity = [&policy];
+            let outcome = crate::policy::evaluate::decide(
+                &Evaluation {
+                    identity: &identity,
+                    boundary: None,
+                    session: None,
+                    resource: None,
+                    principal: Some(&caller.principal()),
+                },
+                &ctx,
+            );
+            assert_eq!(outcome.decision, Decision::ExplicitDeny, "{action}");
+            assert!(!outcome.matched.is_empty(), "{action}");
+            let streamed: Value = serde_json::from_slice(
+                &serde_json::to_vec(&failure_message(&outcome, &ctx, &caller)).unwrap(),
+            )
+            .unwrap();
+            assert_eq!(streamed, as_tree(&outcome, &ctx, &caller), "{action}");
+        }
+    }
 }

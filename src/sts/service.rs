@@ -598,11 +598,17 @@ impl StsService {
     }
 
     /// Seals an authorization failure message (spec §4.3 shape) for `account`.
-    pub fn seal_authorization_message(&self, account: &str, message: serde_json::Value) -> String {
-        let sealed = SealedMessage {
-            account: account.to_string(),
-            message,
-        };
+    pub fn seal_authorization_message(
+        &self,
+        account: &str,
+        message: impl serde::Serialize,
+    ) -> String {
+        #[derive(serde::Serialize)]
+        struct Sealing<'a, M> {
+            account: &'a str,
+            message: M,
+        }
+        let sealed = Sealing { account, message };
         self.keyring.seal(
             Purpose::AuthorizationMessage,
             &serde_json::to_vec(&sealed).expect("a JSON value serializes"),
