@@ -1382,8 +1382,16 @@ fn main() {
         print!("{}", table(named.name, &named.scenario, &targets, &runs));
     }
     if only.is_none() {
+        let baseline_line = match std::env::var("STSGATE_BENCH_BASELINE") {
+            Ok(bin) => format!(
+                "`stsgate baseline` is another stsgate binary run in the same rounds with the same config (`STSGATE_BENCH_BASELINE={bin}`): {}.\n\n",
+                std::env::var("STSGATE_BENCH_BASELINE_LABEL")
+                    .unwrap_or_else(|_| "an earlier build".into())
+            ),
+            Err(_) => String::new(),
+        };
         let out = format!(
-            "# Side-by-side results\n\nMachine: {}.\n\nCommand: `scripts/bench.sh` (= `cargo bench --bench compare` with `STSGATE_BENCH_SECONDS={seconds} STSGATE_BENCH_ROUNDS={rounds}`), run on {}.\n\nEach row is the median of {rounds} interleaved runs (backend alone, nginx, stsgate, repeated). `CPU µs/req`: user + system CPU of that server's processes (nginx: master and workers) divided by the requests it answered; `backend CPU` is what the backend behind a proxy spent per request. For idle connections, CPU is µs per connection over {seconds} s of idleness. Peak RSS is sampled every 50 ms during the runs. All processes share the machine's cores with the load generator (wrk -t1, or the in-process client for fresh signatures and uploads).\n\n{report}",
+            "# Side-by-side results\n\nMachine: {}.\n\nCommand: `scripts/bench.sh` (= `cargo bench --bench compare` with `STSGATE_BENCH_SECONDS={seconds} STSGATE_BENCH_ROUNDS={rounds}`), run on {}.\n\n{baseline_line}Each row is the median of {rounds} interleaved runs (backend alone, nginx, stsgate, repeated). `CPU µs/req`: user + system CPU of that server's processes (nginx: master and workers) divided by the requests it answered; `backend CPU` is what the backend behind a proxy spent per request. For idle connections, CPU is µs per connection over {seconds} s of idleness. Peak RSS is sampled every 50 ms during the runs. All processes share the machine's cores with the load generator (wrk -t1, or the in-process client for fresh signatures and uploads).\n\n{report}",
             machine(),
             httpdate::fmt_http_date(std::time::SystemTime::now())
         );

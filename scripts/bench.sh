@@ -7,6 +7,8 @@
 #   STSGATE_BENCH_SECONDS  length of each run (default 5)
 #   STSGATE_BENCH_ROUNDS   interleaved rounds per scenario (default 3)
 #   STSGATE_BENCH_ONLY     run only scenarios whose name contains this (no RESULTS.md then)
+#   STSGATE_BENCH_BASELINE another stsgate binary (an earlier build) measured in the same rounds
+#   STSGATE_BENCH_BASELINE_LABEL  what that binary is, for RESULTS.md (e.g. "commit 8e3f111")
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
