@@ -314,6 +314,7 @@ fn serve(path: &std::path::Path) -> ExitCode {
             gateway = %bound.gateway_addr().map(|a| a.to_string()).unwrap_or_default(),
             admin = %bound.admin_addr().map(|a| a.to_string()).unwrap_or_else(|| "-".into()),
             tls = config.server.tls.is_some(),
+            workers = config.server.workers,
             "stsgate listening"
         );
         match stsgate::server::serve(state, bound, shutdown_signal()).await {

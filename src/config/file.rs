@@ -78,6 +78,8 @@ pub struct RawServer {
     /// Demo mode: inline secrets are fine and a missing keyring gets an ephemeral key.
     #[serde(default)]
     pub dev_mode: bool,
+    /// Connection worker threads (0: the shared work-stealing runtime).
+    pub workers: Option<Spanned<u64>>,
     pub tls: Option<Spanned<RawTls>>,
 }
 

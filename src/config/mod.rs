@@ -121,6 +121,9 @@ pub struct ServerConfig {
     pub partition: String,
     pub dev_mode: bool,
     pub tls: Option<TlsFiles>,
+    /// Threads serving connections, each with its own single-threaded runtime; 0 serves them on
+    /// the process's work-stealing runtime instead.
+    pub workers: usize,
 }
 
 #[derive(Debug)]

@@ -742,3 +742,23 @@ fn bucket_owners_and_policies_are_checked_where_they_are_written() {
         "{errs:#?}"
     );
 }
+
+#[test]
+fn workers_default_to_the_cores_and_are_bounded() {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    assert_eq!(load(&demo_path()).unwrap().config.server.workers, cores);
+    for (value, want) in [("0", 0), ("3", 3)] {
+        let text = demo_with(
+            "dev_mode = true",
+            &format!("dev_mode = true\nworkers = {value}"),
+        );
+        let loaded = load_str(&demo_path(), &text).unwrap_or_else(|p| panic!("{p:#?}"));
+        assert_eq!(loaded.config.server.workers, want);
+    }
+    let text = demo_with("dev_mode = true", "dev_mode = true\nworkers = 5000");
+    assert_error(
+        &text,
+        "workers must be between 0 and 1024, not 5000",
+        line_of(&text, "workers = 5000"),
+    );
+}

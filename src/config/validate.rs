@@ -329,6 +329,20 @@ impl Validator<'_, '_> {
                 ),
             );
         }
+        let workers = match &s.workers {
+            None => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+            Some(w) => {
+                let n = *w.get_ref();
+                if n > 1024 {
+                    self.p.error(
+                        &w.span(),
+                        at,
+                        format!("workers must be between 0 and 1024, not {n}"),
+                    );
+                }
+                n.min(1024) as usize
+            }
+        };
         let partition = s.partition.get_ref().clone();
         if partition.is_empty()
             || !partition
@@ -364,6 +378,7 @@ impl Validator<'_, '_> {
             partition,
             dev_mode: s.dev_mode,
             tls,
+            workers,
         })
     }
 

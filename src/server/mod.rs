@@ -356,9 +356,7 @@ pub async fn serve(
     }
     drop(tx);
     let live = Arc::new(Live::new(state.clone()));
-    let workers = workers::Workers::start(
-        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
-    )?;
+    let workers = workers::Workers::start(state.config.server.workers)?;
     let prober = tokio::spawn(ready::probe_backends(live.clone(), stop_rx));
     let reloader = tokio::spawn(reload::watch(live.clone()));
     tokio::pin!(shutdown);
@@ -418,11 +416,24 @@ fn serve_connection(
         });
         return;
     }
-    let peer = a.peer;
-    let slot = a.slot;
-    let idle = limits.idle_timeout;
-    let handshake = limits.tls_handshake_timeout;
+    let client = Client {
+        peer: a.peer,
+        slot: a.slot,
+        idle: limits.idle_timeout,
+        handshake: limits.tls_handshake_timeout,
+        live: live.clone(),
+        builder: builder.clone(),
+        watcher: graceful.watcher(),
+        acceptor: tls.cloned(),
+        activity,
+    };
+    let Some(worker) = workers.pick() else {
+        // `server.workers = 0`: served on this (work-stealing) runtime.
+        tokio::spawn(client.serve(a.stream));
+        return;
+    };
     // The socket moves to the worker's own reactor: its readiness then wakes that thread only.
+    let peer = a.peer;
     let stream = match a.stream.into_std() {
         Ok(s) => s,
         Err(e) => {
@@ -430,19 +441,41 @@ fn serve_connection(
             return;
         }
     };
-    let live = live.clone();
-    let builder = builder.clone();
-    let watcher = graceful.watcher();
-    let acceptor = tls.cloned();
-    workers.pick().spawn(async move {
+    worker.spawn(async move {
+        match tokio::net::TcpStream::from_std(stream) {
+            Ok(stream) => client.serve(stream).await,
+            Err(e) => tracing::debug!(error = %e, %peer, "cannot register the connection"),
+        }
+    });
+}
+
+/// What serving one gateway connection needs, moved to the task that serves it.
+struct Client {
+    peer: SocketAddr,
+    slot: Option<listener::ConnectionSlot>,
+    idle: Duration,
+    handshake: Duration,
+    live: Arc<Live>,
+    builder: auto::Builder<TokioExecutor>,
+    watcher: hyper_util::server::graceful::Watcher,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
+    activity: Arc<listener::Activity>,
+}
+
+impl Client {
+    async fn serve(self, stream: tokio::net::TcpStream) {
+        let Client {
+            peer,
+            slot,
+            idle,
+            handshake,
+            live,
+            builder,
+            watcher,
+            acceptor,
+            activity,
+        } = self;
         let _slot = slot;
-        let stream = match tokio::net::TcpStream::from_std(stream) {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::debug!(error = %e, %peer, "cannot register the connection");
-                return;
-            }
-        };
         let service = {
             let activity = activity.clone();
             service_fn(move |req| {
@@ -486,7 +519,7 @@ fn serve_connection(
         if let Err(e) = ended {
             tracing::debug!(error = %e, "connection ended with an error");
         }
-    });
+    }
 }
 
 type Body = GatewayBody;

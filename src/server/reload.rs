@@ -119,6 +119,10 @@ fn swap(live: &Live, current: &Arc<State>, config: Config) {
             "limits.h2_max_concurrent_streams",
             old.limits.h2_max_concurrent_streams != config.limits.h2_max_concurrent_streams,
         ),
+        (
+            "server.workers",
+            old.server.workers != config.server.workers,
+        ),
         ("audit", old.audit != config.audit),
         ("shared_state", old.redis != config.redis),
     ];

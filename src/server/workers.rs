@@ -31,9 +31,8 @@ pub struct Workers {
 }
 
 impl Workers {
-    /// Starts `n` worker threads (at least one).
+    /// Starts `n` worker threads (none: connections stay on the caller's runtime).
     pub fn start(n: usize) -> std::io::Result<Workers> {
-        let n = n.max(1);
         let mut workers = Workers {
             handles: Vec::with_capacity(n),
             stops: Vec::with_capacity(n),
@@ -63,10 +62,13 @@ impl Workers {
         Ok(workers)
     }
 
-    /// The next worker's runtime, in turn.
-    pub fn pick(&self) -> &Handle {
+    /// The next worker's runtime, in turn; `None` without workers.
+    pub fn pick(&self) -> Option<&Handle> {
+        if self.handles.is_empty() {
+            return None;
+        }
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.handles.len();
-        &self.handles[i]
+        Some(&self.handles[i])
     }
 }
 
