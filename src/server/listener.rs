@@ -54,7 +54,6 @@ pub async fn accept_loop(
     mut stop: watch::Receiver<bool>,
 ) {
     let mut backoff = Duration::from_millis(10);
-    let mut last_log: Option<Instant> = None;
     let mut last_cap_log: Option<Instant> = None;
     loop {
         let permit = match &slots {
@@ -106,8 +105,16 @@ pub async fn accept_loop(
             }
             Err(e) => {
                 metrics.accept_errors.fetch_add(1, Ordering::Relaxed);
-                if last_log.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
-                    last_log = Some(Instant::now());
+                let second = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                let last = metrics.accept_logged_at.load(Ordering::Relaxed);
+                if last != second
+                    && metrics
+                        .accept_logged_at
+                        .compare_exchange(last, second, Ordering::Relaxed, Ordering::Relaxed)
+                        .is_ok()
+                {
                     tracing::warn!(error = %e, backoff_ms = backoff.as_millis() as u64, admin, "accept failed; backing off");
                 }
                 tokio::select! {

@@ -25,6 +25,9 @@ pub struct Metrics {
     pub connection_cap_reached: AtomicU64,
     /// Accept errors (EMFILE, ENFILE, …), each followed by a back-off.
     pub accept_errors: AtomicU64,
+    /// The second (Unix time) of the last accept-failure log line, shared by every listener so
+    /// that all of them together log at most one line a second.
+    pub accept_logged_at: AtomicU64,
     /// Whether the last background probe found a backend answering (1) or not (0), by name.
     pub backend_up: Mutex<BTreeMap<String, bool>>,
     gateway: [AtomicU64; 4],
