@@ -324,6 +324,11 @@ impl Gateway {
             }
             None => Command::new(env!("CARGO_BIN_EXE_stsgate")),
         };
+        // stsgate's own debug lines (each forwarded request's operation and payload mode) are
+        // what some tests read to see how a client's request went through.
+        if std::env::var_os("STSGATE_LOG").is_none() {
+            command.env("STSGATE_LOG", "info,stsgate=debug");
+        }
         let child = command
             .arg("serve")
             .arg("--config")
