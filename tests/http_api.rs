@@ -851,3 +851,31 @@ fn bodies_of_unresolved_callers_are_never_read() {
     );
     assert!(api.seen().is_empty());
 }
+
+#[test]
+fn per_core_workers_serve_allowed_and_refused_requests() {
+    let api = ApiBackend::start();
+    let text = config_with_backend(&api_backend_toml(&api.url, ""), API_ROLE_TOML).replacen(
+        "dev_mode = true",
+        "dev_mode = true\nworkers = 2",
+        1,
+    );
+    assert!(text.contains("workers = 2"));
+    let gw = Gateway::start(&text);
+    assert!(gw.log().contains("workers=2"), "{}", gw.log());
+    let creds = assume(&gw, API_ROLE, "workers", None);
+    // Each call is a new client connection: handed to the workers in turn.
+    for i in 0..8 {
+        let r = call(&gw, &creds, "GET", &format!("/billing/invoices/{i}"), b"");
+        assert_eq!(r.status, 200, "{r:?}");
+    }
+    let r = call(&gw, &creds, "POST", "/billing/invoices", b"body");
+    assert_eq!(r.status, 200, "{r:?}");
+    let seen = api.completed();
+    assert_eq!(seen.len(), 9, "{seen:?}");
+    assert_eq!(&seen.last().unwrap().body[..], b"body");
+    // A refusal is served by a worker too, and reaches nothing.
+    let r = call(&gw, &creds, "DELETE", "/billing/invoices/1", b"");
+    assert_eq!(r.status, 403, "{r:?}");
+    assert_eq!(api.seen().len(), 9);
+}

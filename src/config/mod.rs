@@ -121,8 +121,8 @@ pub struct ServerConfig {
     pub partition: String,
     pub dev_mode: bool,
     pub tls: Option<TlsFiles>,
-    /// Threads serving connections, each with its own single-threaded runtime; 0 serves them on
-    /// the process's work-stealing runtime instead.
+    /// Threads serving connections, each with its own single-threaded runtime; 0 (the default)
+    /// serves them on the process's work-stealing runtime.
     pub workers: usize,
 }
 

@@ -744,9 +744,8 @@ fn bucket_owners_and_policies_are_checked_where_they_are_written() {
 }
 
 #[test]
-fn workers_default_to_the_cores_and_are_bounded() {
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-    assert_eq!(load(&demo_path()).unwrap().config.server.workers, cores);
+fn workers_default_to_the_shared_runtime_and_are_bounded() {
+    assert_eq!(load(&demo_path()).unwrap().config.server.workers, 0);
     for (value, want) in [("0", 0), ("3", 3)] {
         let text = demo_with(
             "dev_mode = true",

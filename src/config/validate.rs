@@ -330,7 +330,10 @@ impl Validator<'_, '_> {
             );
         }
         let workers = match &s.workers {
-            None => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+            // Measured side by side (README "Benchmarks"): on a machine whose cores the
+            // gateway shares, the work-stealing runtime gave the same CPU per request and more
+            // throughput, so per-core workers are opt-in.
+            None => 0,
             Some(w) => {
                 let n = *w.get_ref();
                 if n > 1024 {
