@@ -105,17 +105,8 @@ pub async fn accept_loop(
             }
             Err(e) => {
                 metrics.accept_errors.fetch_add(1, Ordering::Relaxed);
-                let second = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs());
-                let last = metrics.accept_logged_at.load(Ordering::Relaxed);
-                if last != second
-                    && metrics
-                        .accept_logged_at
-                        .compare_exchange(last, second, Ordering::Relaxed, Ordering::Relaxed)
-                        .is_ok()
-                {
-                    tracing::warn!(error = %e, backoff_ms = backoff.as_millis() as u64, admin, "accept failed; backing off");
+                if let Some(suppressed) = metrics.accept_failure_log() {
+                    tracing::warn!(error = %e, backoff_ms = backoff.as_millis() as u64, admin, suppressed_since_last = suppressed, "accept failed; backing off");
                 }
                 tokio::select! {
                     () = tokio::time::sleep(backoff) => {}

@@ -25,9 +25,8 @@ pub struct Metrics {
     pub connection_cap_reached: AtomicU64,
     /// Accept errors (EMFILE, ENFILE, …), each followed by a back-off.
     pub accept_errors: AtomicU64,
-    /// The second (Unix time) of the last accept-failure log line, shared by every listener so
-    /// that all of them together log at most one line a second.
-    pub accept_logged_at: AtomicU64,
+    /// Accept-failure log lines: one a second for every listener together.
+    accept_log: LogBudget,
     /// Whether the last background probe found a backend answering (1) or not (0), by name.
     pub backend_up: Mutex<BTreeMap<String, bool>>,
     gateway: [AtomicU64; 4],
@@ -121,6 +120,12 @@ impl Metrics {
         let per_second = self.auth_logs_per_second.load(Ordering::Relaxed);
         self.refusal_log
             .take(u32::try_from(per_second).unwrap_or(20))
+    }
+
+    /// Whether an accept failure may be logged now (one line a second, whichever listener);
+    /// if so, how many were suppressed since the last line.
+    pub fn accept_failure_log(&self) -> Option<u64> {
+        self.accept_log.take(1)
     }
 
     pub fn record_gateway(&self, status: StatusCode) {
