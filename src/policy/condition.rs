@@ -229,7 +229,7 @@ impl CompiledCondition {
     /// Evaluates against a request context.
     pub fn evaluate(&self, ctx: &RequestContext) -> bool {
         let op = self.operator;
-        let present = ctx.get_lower(&self.key);
+        let present = ctx.get(&self.key);
         if let Values::Null(must_be_absent) = self.values {
             return present.is_none() == must_be_absent;
         }

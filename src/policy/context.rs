@@ -74,18 +74,14 @@ impl RequestContext {
         self.keys.retain(|v| !v.name.eq_ignore_ascii_case(key));
     }
 
-    /// Looks up a key given in lower case.
-    pub fn get_lower(&self, key: &str) -> Option<&ContextValue> {
-        self.get(key)
-    }
-
+    /// Looks a key up, ignoring ASCII case.
     pub fn get(&self, key: &str) -> Option<&ContextValue> {
         self.keys.iter().find(|v| v.name.eq_ignore_ascii_case(key))
     }
 
     /// A single-valued key's value (for policy variables; multi-valued keys are not variables).
-    pub fn variable(&self, key_lower: &str) -> Option<&str> {
-        self.get(key_lower)
+    pub fn variable(&self, key: &str) -> Option<&str> {
+        self.get(key)
             .filter(|v| !v.multi && v.values.len() == 1)
             .map(|v| v.values[0].as_str())
     }

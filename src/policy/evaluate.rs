@@ -471,7 +471,7 @@ pub fn decide(eval: &Evaluation<'_>, ctx: &RequestContext) -> Outcome {
     // The resource's account: from its ARN, or (S3 ARNs carry none) `aws:ResourceAccount`.
     let resource_account = match ctx.resource.split(':').nth(4).unwrap_or("") {
         "" => ctx
-            .get_lower("aws:resourceaccount")
+            .get("aws:resourceaccount")
             .and_then(|v| v.values.first())
             .map_or("", String::as_str),
         a => a,
