@@ -62,6 +62,32 @@ impl Default for Call<'_> {
     }
 }
 
+/// Starts a multipart upload through the gateway: the upload id the gateway issued.
+fn create_upload(gw: &Gateway, creds: &Creds, path: &str) -> String {
+    let answer = send(
+        gw,
+        Some(creds),
+        &Call {
+            method: "POST",
+            path,
+            query: "uploads=",
+            ..Default::default()
+        },
+    );
+    assert_eq!(answer.status, 200, "{answer:?}");
+    let id = answer
+        .body
+        .split("<UploadId>")
+        .nth(1)
+        .and_then(|rest| rest.split("</UploadId>").next())
+        .unwrap_or_else(|| panic!("no UploadId in {}", answer.body));
+    assert!(
+        !id.starts_with("recorder-upload-"),
+        "the backend's own id reached the client: {id}"
+    );
+    id.to_string()
+}
+
 #[derive(Debug)]
 struct Answer {
     status: u16,
@@ -1087,14 +1113,20 @@ fn a_missing_key_is_access_denied_for_callers_who_may_not_list_the_bucket() {
 fn backend_fingerprints_do_not_reach_clients_unless_the_config_asks() {
     let rec = Recorder::start();
     let complete = "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>\"e\"</ETag></Part></CompleteMultipartUpload>";
+    let backend_addr = rec.addr.to_string();
+    let upload_id = {
+        let gw = gateway_for(&rec.endpoint, "");
+        let creds = assume(&gw, WRITER, "fingerprints", None);
+        create_upload(&gw, &creds, "/recorded/big.bin")
+    };
+    let query = format!("uploadId={upload_id}");
     let call = Call {
         method: "POST",
         path: "/recorded/big.bin",
-        query: "uploadId=U1",
+        query: &query,
         body: complete.as_bytes(),
         ..Default::default()
     };
-    let backend_addr = rec.addr.to_string();
     {
         let gw = gateway_for(&rec.endpoint, "");
         let creds = assume(&gw, WRITER, "fingerprints", None);
@@ -1132,4 +1164,291 @@ fn backend_fingerprints_do_not_reach_clients_unless_the_config_asks() {
         "{}",
         answer.headers
     );
+}
+
+/// Security round 2, row 1: an upload id is bound to the key it was created for. A session
+/// allowed only `recorded/tmp/*` holds the id of another session's upload of `private/victim`
+/// and tries it on its own key with all four operations that take an id: each is
+/// `404 NoSuchUpload` and nothing reaches the backend. The backend's own id is never shown, and a
+/// made-up or backend-shaped id is refused the same way.
+#[test]
+fn an_upload_id_works_only_for_the_key_it_was_issued_for() {
+    let rec = Recorder::start();
+    let gw = gateway_for(&rec.endpoint, "");
+    let victim = assume(&gw, WRITER, "victim", None);
+    let tmp_only = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::recorded/tmp/*"}}"#;
+    let attacker = assume(&gw, WRITER, "attacker", Some(tmp_only));
+    let stolen = create_upload(&gw, &victim, "/recorded/private/victim");
+    let own = create_upload(&gw, &attacker, "/recorded/tmp/loot");
+    assert_ne!(stolen, own);
+    let complete = "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>\"e\"</ETag></Part></CompleteMultipartUpload>";
+    let before = rec.seen_count();
+    let backend_id = format!(
+        "recorder-upload-{}",
+        &hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+            b"/recorded/private/victim"
+        ))[..16]
+    );
+    for id in [stolen.as_str(), &backend_id, "U1", &own[..own.len() - 2]] {
+        for (method, query, body) in [
+            ("POST", format!("uploadId={id}"), complete.as_bytes()),
+            (
+                "PUT",
+                format!("partNumber=2&uploadId={id}"),
+                &b"part two"[..],
+            ),
+            ("GET", format!("uploadId={id}"), &b""[..]),
+            ("DELETE", format!("uploadId={id}"), &b""[..]),
+        ] {
+            let answer = send(
+                &gw,
+                Some(&attacker),
+                &Call {
+                    method,
+                    path: "/recorded/tmp/loot",
+                    query: &query,
+                    body,
+                    ..Default::default()
+                },
+            );
+            assert_eq!(
+                (answer.status, answer.code().as_deref()),
+                (404, Some("NoSuchUpload")),
+                "{method} ?{query}: {answer:?}"
+            );
+        }
+    }
+    // On the victim's key itself the attacker is refused by policy first.
+    let answer = send(
+        &gw,
+        Some(&attacker),
+        &Call {
+            method: "POST",
+            path: "/recorded/private/victim",
+            query: &format!("uploadId={stolen}"),
+            body: complete.as_bytes(),
+            ..Default::default()
+        },
+    );
+    assert_eq!(answer.status, 403, "{answer:?}");
+    assert_eq!(
+        rec.seen_count(),
+        before,
+        "a refused upload request reached the backend"
+    );
+    // The legitimate owners complete their uploads; the backend gets its own ids.
+    for (creds, path, id) in [
+        (&attacker, "/recorded/tmp/loot", &own),
+        (&victim, "/recorded/private/victim", &stolen),
+    ] {
+        let answer = send(
+            &gw,
+            Some(creds),
+            &Call {
+                method: "POST",
+                path,
+                query: &format!("uploadId={id}"),
+                body: complete.as_bytes(),
+                ..Default::default()
+            },
+        );
+        assert_eq!(answer.status, 200, "{path}: {answer:?}");
+        let seen = rec.seen().pop().unwrap();
+        assert!(
+            seen.query.starts_with("uploadId=recorder-upload-"),
+            "{}",
+            seen.query
+        );
+    }
+}
+
+/// Security round 2, row 3: S3 refuses response-* overrides on anonymous requests; honoured, they
+/// would serve a public object as text/html from the gateway's origin.
+#[test]
+fn anonymous_reads_cannot_override_response_headers() {
+    let rec = Recorder::start();
+    rec.put_object("/pubbkt/upload.txt", b"<script>alert(1)</script>");
+    let public = r#"[[backends.buckets]]
+name = "pubbkt"
+policy = '{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::pubbkt/*"}}'
+"#;
+    let gw = gateway_for(&rec.endpoint, public);
+    let plain = send(
+        &gw,
+        None,
+        &Call {
+            method: "GET",
+            path: "/pubbkt/upload.txt",
+            ..Default::default()
+        },
+    );
+    assert_eq!(plain.status, 200, "{plain:?}");
+    let before = rec.seen_count();
+    for query in [
+        "response-content-type=text/html&response-content-disposition=inline",
+        "response-content-type=text/html",
+        "response-cache-control=no-cache",
+    ] {
+        let answer = send(
+            &gw,
+            None,
+            &Call {
+                method: "GET",
+                path: "/pubbkt/upload.txt",
+                query,
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            (answer.status, answer.code().as_deref()),
+            (400, Some("InvalidRequest")),
+            "{query}: {answer:?}"
+        );
+        assert!(
+            answer.body.contains(
+                "Request specific response headers cannot be used for anonymous GET requests."
+            ),
+            "{}",
+            answer.body
+        );
+    }
+    assert_eq!(rec.seen_count(), before);
+    // A signed caller may still use them.
+    let creds = assume(&gw, WRITER, "overrides", None);
+    let signed = send(
+        &gw,
+        Some(&creds),
+        &Call {
+            method: "GET",
+            path: "/pubbkt/upload.txt",
+            query: "response-content-type=text/plain",
+            ..Default::default()
+        },
+    );
+    assert_eq!(signed.status, 200, "{signed:?}");
+    assert!(
+        rec.seen()
+            .pop()
+            .unwrap()
+            .query
+            .contains("response-content-type=text%2Fplain")
+    );
+}
+
+/// Security round 2, row 6: bucket configuration that names other resources (or opens the
+/// bucket to anonymous web serving) is refused with 501 unless the backend enables it.
+#[test]
+fn bucket_configuration_naming_other_resources_is_refused() {
+    let rec = Recorder::start();
+    let gw = gateway_for(&rec.endpoint, "");
+    let creds = assume(&gw, WRITER, "config", None);
+    let before = rec.seen_count();
+    for (query, operation) in [
+        ("logging=", "PutBucketLogging"),
+        ("replication=", "PutBucketReplication"),
+        ("notification=", "PutBucketNotificationConfiguration"),
+        ("website=", "PutBucketWebsite"),
+    ] {
+        let answer = send(
+            &gw,
+            Some(&creds),
+            &Call {
+                method: "PUT",
+                path: "/recorded",
+                query,
+                body: b"<x/>",
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            (answer.status, answer.code().as_deref()),
+            (501, Some("NotImplemented")),
+            "{query}: {answer:?}"
+        );
+        assert!(
+            answer
+                .body
+                .contains(&format!("{operation} is not forwarded by this gateway")),
+            "{}",
+            answer.body
+        );
+    }
+    for query in ["inventory=&id=a", "analytics=&id=a", "metrics=&id=a"] {
+        let answer = send(
+            &gw,
+            Some(&creds),
+            &Call {
+                method: "PUT",
+                path: "/recorded",
+                query,
+                body: b"<x/>",
+                ..Default::default()
+            },
+        );
+        assert!(
+            answer.status == 400 || answer.status == 501,
+            "{query}: {answer:?}"
+        );
+    }
+    assert_eq!(rec.seen_count(), before);
+    // Reading them is harmless and forwarded; a backend may enable PutBucketWebsite.
+    let get = send(
+        &gw,
+        Some(&creds),
+        &Call {
+            method: "GET",
+            path: "/recorded",
+            query: "logging=",
+            ..Default::default()
+        },
+    );
+    assert_ne!(get.status, 501, "{get:?}");
+    assert_eq!(rec.seen_count(), before + 1, "GetBucketLogging is forwarded");
+    let gw = gateway_for(&rec.endpoint, "allow_bucket_website = true\n");
+    let creds = assume(&gw, WRITER, "config", None);
+    let put = send(
+        &gw,
+        Some(&creds),
+        &Call {
+            method: "PUT",
+            path: "/recorded",
+            query: "website=",
+            body: b"<x/>",
+            ..Default::default()
+        },
+    );
+    assert_eq!(put.status, 200, "{put:?}");
+}
+
+/// Security round 2, row 10: S3's bucket naming rules, refused before anything is forwarded.
+#[test]
+fn bucket_names_s3_would_refuse_never_reach_the_backend() {
+    let rec = Recorder::start();
+    let gw = gateway_for(&rec.endpoint, "");
+    let creds = assume(&gw, WRITER, "names", None);
+    for path in [
+        "/192.168.0.1/k",
+        "/xn--abc/k",
+        "/bucket-s3alias/k",
+        "/a..b/k",
+        "/-abc/k",
+        "/abc-/k",
+        "/sthree-x/k",
+    ] {
+        let answer = send(
+            &gw,
+            Some(&creds),
+            &Call {
+                method: "GET",
+                path,
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            (answer.status, answer.code().as_deref()),
+            (400, Some("InvalidBucketName")),
+            "{path}: {answer:?}"
+        );
+    }
+    assert_eq!(rec.seen_count(), 0);
 }

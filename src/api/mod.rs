@@ -9,6 +9,8 @@
 //! authorized in decoded form and forwarded re-encoded by the gateway, so the policy check and
 //! the backend see the same segments. A trailing `/` is kept as written in both.
 
+pub mod method;
+
 use http::HeaderName;
 
 use crate::sigv4::encoding::uri_encode;

@@ -279,6 +279,7 @@ impl Serialize for KeyValues<'_> {
     }
 }
 
+#[derive(Clone)]
 struct Matched<'a>(&'a crate::policy::MatchedStatement, &'a str);
 
 impl Serialize for Matched<'_> {
@@ -316,6 +317,29 @@ impl Serialize for Matched<'_> {
                 .map(|c| KeyValues(&c.key, &c.values)))),
         )?;
         map.end()
+    }
+}
+
+/// A matched statement as the caller may see it: one of its own account's policies in full, or
+/// a resource policy of another account named only by its type and account.
+#[derive(Clone)]
+enum MatchedEntry<'a> {
+    Own(Matched<'a>),
+    Foreign(&'a str),
+}
+
+impl Serialize for MatchedEntry<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            MatchedEntry::Own(m) => m.serialize(s),
+            MatchedEntry::Foreign(account) => {
+                let mut map = s.serialize_map(Some(3))?;
+                map.serialize_entry("effect", "DENY")?;
+                map.serialize_entry("policyType", "RESOURCE_BASED_POLICY")?;
+                map.serialize_entry("policyAccount", account)?;
+                map.end()
+            }
+        }
     }
 }
 
@@ -361,19 +385,31 @@ impl Serialize for FailureMessage<'_> {
         }
         let principal = self.caller.principal();
         let principal = principal.unique_id.as_str();
+        // A resource policy of another account (the bucket owner's) is that account's to read:
+        // its statements are not shown, only that it refused and whose it is.
+        let owner = self
+            .ctx
+            .get("aws:resourceaccount")
+            .and_then(|v| v.values.first())
+            .map_or("", String::as_str);
+        let foreign = |st: &&crate::policy::MatchedStatement| {
+            st.kind == crate::policy::PolicyKind::Resource
+                && !owner.is_empty()
+                && owner != self.caller.account()
+        };
         let mut m = s.serialize_map(Some(5))?;
         m.serialize_entry("allowed", &false)?;
         m.serialize_entry(
             "explicitDeny",
             &(self.outcome.decision == Decision::ExplicitDeny),
         )?;
+        let own = self.outcome.matched.iter().filter(|st| !foreign(st));
+        let others = self.outcome.matched.iter().any(|st| foreign(&st));
         m.serialize_entry(
             "matchedStatements",
-            &Items(Seq(self
-                .outcome
-                .matched
-                .iter()
-                .map(|st| Matched(st, principal)))),
+            &Items(Seq(own
+                .map(|st| MatchedEntry::Own(Matched(st, principal)))
+                .chain(others.then_some(MatchedEntry::Foreign(owner))))),
         )?;
         m.serialize_entry("failures", &Items([(); 0]))?;
         m.serialize_entry("context", &Context(self.ctx, self.caller))?;

@@ -247,6 +247,9 @@ pub struct RawBackend {
     /// http backends: request headers passed to the backend besides the standard ones.
     #[serde(default)]
     pub forward_headers: Vec<Spanned<String>>,
+    /// http backends: accept method overrides (`X-HTTP-Method-Override` and the like, `_method`);
+    /// the overridden method is then the one authorized. Off: such requests are refused.
+    pub allow_method_override: Option<Spanned<bool>>,
     /// http backends: names of the identity headers the gateway adds ("" leaves one out).
     pub identity_headers: Option<Spanned<RawIdentityHeaders>>,
     /// http backends: largest request body accepted.
@@ -258,6 +261,10 @@ pub struct RawBackend {
     /// through to clients. Off by default.
     #[serde(default)]
     pub pass_fingerprints: bool,
+    /// s3 backends: forward PutBucketWebsite (refused by default: a backend that serves bucket
+    /// websites, as Garage does, serves them anonymously outside every bucket policy).
+    #[serde(default)]
+    pub allow_bucket_website: bool,
 }
 
 /// `[[backends.buckets]]`: who owns a bucket (or every bucket matching a pattern) and its policy.

@@ -251,6 +251,8 @@ pub struct Backend {
     pub timeout: Duration,
     /// Pass the backend's identifying response headers through to clients.
     pub pass_fingerprints: bool,
+    /// `kind = "s3"`: PutBucketWebsite is forwarded (see [`crate::s3::classify::OFF_BY_DEFAULT`]).
+    pub allow_bucket_website: bool,
     /// `kind = "s3"`: who owns each bucket, and the bucket policies.
     pub buckets: Buckets,
 }
@@ -339,6 +341,9 @@ pub struct ApiSettings {
     /// Request headers passed through besides [`crate::api::STANDARD_FORWARDED`].
     pub forward_headers: Vec<http::HeaderName>,
     pub max_body_bytes: u64,
+    /// Method overrides are accepted (and the overridden method authorized); see
+    /// [`crate::api::method`].
+    pub allow_method_override: bool,
 }
 
 /// The header names of each identity fact; `None` leaves that one out.

@@ -1385,6 +1385,10 @@ impl Validator<'_, '_> {
             identity_headers,
             forward_headers,
             max_body_bytes,
+            allow_method_override: b
+                .allow_method_override
+                .as_ref()
+                .is_some_and(|v| *v.get_ref()),
         })
     }
 
@@ -1447,6 +1451,7 @@ impl Validator<'_, '_> {
                 ("api_id", b.api_id.is_some()),
                 ("stage", b.stage.is_some()),
                 ("forward_headers", !b.forward_headers.is_empty()),
+                ("allow_method_override", b.allow_method_override.is_some()),
                 ("identity_headers", b.identity_headers.is_some()),
                 ("max_body_bytes", b.max_body_bytes.is_some()),
             ] {
@@ -1625,6 +1630,7 @@ impl Validator<'_, '_> {
             api,
             timeout: Duration::from_secs(timeout),
             pass_fingerprints: b.pass_fingerprints,
+            allow_bucket_website: b.allow_bucket_website,
         })
     }
 }

@@ -192,6 +192,9 @@ impl CompiledPolicy {
                         match (p.negated, m) {
                             (false, Some(m)) => Some(m),
                             (false, None) => return None,
+                            (true, Some(_)) if s.effect == Effect::Deny && req.bounded => {
+                                Some(PrincipalMatch::Any)
+                            }
                             (true, Some(_)) => return None,
                             (true, None) => Some(PrincipalMatch::Any),
                         }
@@ -396,13 +399,30 @@ pub struct Evaluation<'a> {
 struct Request<'a> {
     ctx: &'a RequestContext,
     action_lower: String,
+    /// The caller has a permissions boundary: a Deny with `NotPrincipal` then applies to it
+    /// whatever the `NotPrincipal` names (see [`decide`]).
+    bounded: bool,
 }
 
 /// Decides one request (spec §5.7). Evaluation allocates only for the result.
+///
+/// Two rules of AWS's for permissions boundaries and resource policies, as the IAM User Guide
+/// states them:
+/// - NotPrincipal ("Policy elements: NotPrincipal"): "a policy that uses Deny with NotPrincipal
+///   will always deny any IAM principal that has a permissions boundary policy attached,
+///   regardless of the values specified in the NotPrincipal element."
+/// - Boundaries ("Permissions boundaries for IAM entities", resource-based policies): within an
+///   account, a resource-based policy that grants to an IAM user is not limited by the implicit
+///   deny of the user's boundary (permissions boundaries "do not define the maximum permissions
+///   that a resource-based policy can grant"); that holds for a grant naming the user and for one
+///   to `"*"`. For a role session only a grant naming the session itself is unlimited; one to the
+///   role (or `"*"`) is limited by the role's boundary and the session policy, and one to the
+///   account only delegates to the identity policies.
 pub fn decide(eval: &Evaluation<'_>, ctx: &RequestContext) -> Outcome {
     let req = Request {
         ctx,
         action_lower: ctx.action.to_lowercase(),
+        bounded: eval.boundary.is_some(),
     };
     let principal = eval.principal;
     let sets = eval
@@ -485,9 +505,10 @@ pub fn decide(eval: &Evaluation<'_>, ctx: &RequestContext) -> Outcome {
         granted = resource_grants.iter().map(|(s, _)| s.clone()).collect();
         !granted.is_empty()
     } else if same_account {
+        let user = principal.is_some_and(|p| p.kind == PrincipalKind::User);
         let direct: Vec<_> = resource_grants
             .iter()
-            .filter(|(_, m)| *m == PrincipalMatch::Session)
+            .filter(|(_, m)| *m == PrincipalMatch::Session || (user && *m == PrincipalMatch::Any))
             .map(|(s, _)| s.clone())
             .collect();
         let via_role: Vec<_> = resource_grants
@@ -571,9 +592,11 @@ pub fn authorize_assume_role(
     }
     let mut trust_ctx = ctx.clone();
     trust_ctx.resource = role_arn.to_string();
+    // The trust policy is read without the caller's boundary (not known here).
     let req = Request {
         ctx: &trust_ctx,
         action_lower: trust_ctx.action.to_lowercase(),
+        bounded: false,
     };
     let mut allow: Option<(MatchedStatement, PrincipalMatch)> = None;
     let mut denies = Vec::new();
@@ -652,6 +675,7 @@ fn decide_limits(eval: &Evaluation<'_>, ctx: &RequestContext) -> Option<PolicyKi
     let req = Request {
         ctx,
         action_lower: ctx.action.to_lowercase(),
+        bounded: eval.boundary.is_some(),
     };
     let has_allow = |p: &CompiledPolicy| {
         p.applicable(&req, eval.principal, Some(Effect::Allow))

@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 
 pub mod pool;
 pub mod tls;
+pub mod upload_id;
 
 /// Headers that describe one hop, never forwarded (RFC 9110 §7.6.1), plus client auth.
 pub const HOP_BY_HOP: &[&str] = &[

@@ -161,37 +161,89 @@ pub(crate) const KEYWORDS: &[&str] = &[
 /// "bucket" is never an S3 request.
 pub const RESERVED_BUCKETS: &[&str] = &["minio", "admin", "swift", "auth"];
 
-/// Refuses a bucket name S3 would not accept (3 to 63 lower-case letters, digits, `.`, `-`), or
-/// one a backend reserves ([`RESERVED_BUCKETS`]).
+/// Prefixes and suffixes S3 reserves in bucket names (for IDN, S3 access points and aliases,
+/// directory and table buckets, Multi-Region Access Points and documentation examples).
+const RESERVED_BUCKET_PREFIXES: &[&str] = &["xn--", "sthree-", "amzn-s3-demo-"];
+const RESERVED_BUCKET_SUFFIXES: &[&str] = &["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"];
+
+fn invalid_bucket(message: String) -> ClassifyError {
+    ClassifyError {
+        code: "InvalidBucketName",
+        message,
+        argument: None,
+    }
+}
+
+/// Refuses a bucket name S3 would not accept, with S3's general-purpose naming rules: 3 to 63
+/// lower-case letters, digits, `.` and `-`, starting and ending with a letter or digit, no `..`,
+/// not shaped like an IPv4 address, none of S3's reserved prefixes and suffixes; and names a
+/// backend reserves ([`RESERVED_BUCKETS`]).
 pub fn check_bucket(b: &str) -> Result<(), ClassifyError> {
     if RESERVED_BUCKETS.contains(&b) {
-        return Err(ClassifyError {
-            code: "InvalidBucketName",
-            message: format!(
-                "The bucket name '{b}' is reserved: a backend serves its own administration API under it"
-            ),
-            argument: None,
-        });
+        return Err(invalid_bucket(format!(
+            "The bucket name '{b}' is reserved: a backend serves its own administration API under it"
+        )));
     }
+    let printable = || {
+        b.chars()
+            .take(64)
+            .map(|c| if c.is_ascii_graphic() { c } else { '?' })
+            .collect::<String>()
+    };
+    let edge_ok = |c: Option<u8>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
     if b.len() < 3
         || b.len() > 63
         || !b
             .bytes()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'.' || c == b'-')
+        || !edge_ok(b.bytes().next())
+        || !edge_ok(b.bytes().last())
+        || b.contains("..")
     {
-        return Err(ClassifyError {
-            code: "InvalidBucketName",
-            message: format!(
-                "The specified bucket is not valid: {}",
-                b.chars()
-                    .take(64)
-                    .map(|c| if c.is_ascii_graphic() { c } else { '?' })
-                    .collect::<String>()
-            ),
-            argument: None,
-        });
+        return Err(invalid_bucket(format!(
+            "The specified bucket is not valid: {}",
+            printable()
+        )));
+    }
+    if b.parse::<std::net::Ipv4Addr>().is_ok()
+        || (b.split('.').count() == 4
+            && b.split('.').all(|p| p.bytes().all(|c| c.is_ascii_digit())))
+    {
+        return Err(invalid_bucket(format!(
+            "The specified bucket is not valid: {} (a bucket name must not be an IP address)",
+            printable()
+        )));
+    }
+    if let Some(r) = RESERVED_BUCKET_PREFIXES.iter().find(|p| b.starts_with(**p)) {
+        return Err(invalid_bucket(format!(
+            "The specified bucket is not valid: {} (S3 reserves the prefix '{r}')",
+            printable()
+        )));
+    }
+    if let Some(r) = RESERVED_BUCKET_SUFFIXES.iter().find(|p| b.ends_with(**p)) {
+        return Err(invalid_bucket(format!(
+            "The specified bucket is not valid: {} (S3 reserves the suffix '{r}')",
+            printable()
+        )));
     }
     Ok(())
+}
+
+/// A host's name without its port, lower-cased: the one reading of the host that addressing
+/// uses. A port is `:` and digits at the end; an IPv6 literal keeps its brackets.
+pub fn host_name(host: &str) -> String {
+    host_without_port(host).to_ascii_lowercase()
+}
+
+/// A host without its port (`:` and digits at the end; an IPv6 literal keeps its brackets), as
+/// written. Routing, addressing and everything else read the port this one way.
+pub fn host_without_port(host: &str) -> &str {
+    if host.starts_with('[') {
+        return host.find(']').map_or(host, |i| &host[..=i]);
+    }
+    host.rsplit_once(':')
+        .filter(|(_, p)| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        .map_or(host, |(h, _)| h)
 }
 
 /// Splits host and path into bucket and key. `public_hosts` enable virtual-hosted style
@@ -204,8 +256,8 @@ pub fn address(
     // The bucket segment must read the same whether a backend splits the path before or after
     // decoding it. (In a virtual-hosted request the first segment belongs to the key.)
     let raw_first = path.trim_start_matches('/').split('/').next().unwrap_or("");
-    let host_name = host.map(|h| h.split(':').next().unwrap_or("").to_ascii_lowercase());
-    let virtual_hosted = host_name.as_deref().is_some_and(|h| {
+    let host = host.map(host_name);
+    let virtual_hosted = host.as_deref().is_some_and(|h| {
         public_hosts
             .iter()
             .any(|b| h.len() > b.len() + 1 && h.ends_with(&format!(".{b}")))
@@ -221,12 +273,6 @@ pub fn address(
         .map_err(|_| invalid("The request path contains an invalid percent-encoding"))?;
     let decoded =
         String::from_utf8(decoded).map_err(|_| invalid("The request path is not valid UTF-8"))?;
-    let host = host.map(|h| {
-        h.rsplit_once(':')
-            .filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit()))
-            .map_or(h, |(h, _)| h)
-            .to_ascii_lowercase()
-    });
     let virtual_bucket = host.as_deref().and_then(|h| {
         public_hosts.iter().find_map(|base| {
             h.strip_suffix(base.as_str())
@@ -422,6 +468,48 @@ const BUCKET_CONFIG: &[(&str, ConfigOps)] = &[
         ],
     ),
 ];
+
+/// Bucket configuration operations the gateway refuses (`501 NotImplemented`), and why: their
+/// bodies name other resources (a target bucket, a destination and an IAM role, a queue or
+/// topic) that the gateway would have to authorize and does not read, or, for PutBucketWebsite,
+/// they open the bucket to anonymous web serving outside every bucket policy on backends that
+/// serve websites (Garage). Only PutBucketWebsite can be enabled, per backend
+/// (`allow_bucket_website`). S3 Inventory, Analytics and Metrics configurations are not
+/// classified at all (refused as unsupported sub-resources).
+pub const OFF_BY_DEFAULT: &[(&str, &str)] = &[
+    (
+        "PutBucketLogging",
+        "its TargetBucket would receive the backend's log objects without the gateway authorizing s3:PutObject there",
+    ),
+    (
+        "PutBucketReplication",
+        "its Destination bucket and IAM role are not authorized by the gateway (s3:ReplicateObject, iam:PassRole)",
+    ),
+    (
+        "PutBucketNotificationConfiguration",
+        "its queues, topics and functions are resources the gateway does not authorize",
+    ),
+    (
+        "PutBucketWebsite",
+        "a backend that serves bucket websites serves them anonymously, outside every bucket policy; a backend's allow_bucket_website enables it",
+    ),
+];
+
+/// The refusal of an [`OFF_BY_DEFAULT`] operation, unless it is PutBucketWebsite and
+/// `website_allowed`.
+pub fn check_enabled(operation: &str, website_allowed: bool) -> Result<(), ClassifyError> {
+    let Some((_, why)) = OFF_BY_DEFAULT.iter().find(|(op, _)| *op == operation) else {
+        return Ok(());
+    };
+    if operation == "PutBucketWebsite" && website_allowed {
+        return Ok(());
+    }
+    Err(ClassifyError {
+        code: "NotImplemented",
+        message: format!("{operation} is not forwarded by this gateway: {why}"),
+        argument: None,
+    })
+}
 
 /// The sub-resource keyword of a bucket configuration operation (`PutBucketTagging` → `tagging`).
 pub(crate) fn bucket_config_keyword(operation: &str) -> Option<&'static &'static str> {
@@ -756,6 +844,11 @@ pub fn classify(
                     let mut c = one("CopyObject", "s3:PutObject", &object_arn, keys);
                     put_addons(&mut c);
                     source(&mut c);
+                    copied_tags(
+                        &mut c,
+                        copy_source.as_ref(),
+                        header("x-amz-tagging-directive"),
+                    );
                     c
                 }
                 ("PUT", None) => {
@@ -891,6 +984,32 @@ pub fn classify(
         )?;
     }
     Ok(classified)
+}
+
+/// CopyObject copies the source's tags unless `x-amz-tagging-directive: REPLACE` (COPY is the
+/// default): as on S3, that reads the source's tags and writes the destination's, so it needs
+/// `s3:GetObjectTagging` (`s3:GetObjectVersionTagging` for a source version) on the source and
+/// `s3:PutObjectTagging` on the destination.
+fn copied_tags(c: &mut Classified, source: Option<&CopySource>, directive: Option<&str>) {
+    let Some(source) = source else { return };
+    if directive.is_some_and(|d| d.trim().eq_ignore_ascii_case("REPLACE")) {
+        return;
+    }
+    let destination = c.checks[0].resource.clone();
+    c.checks.push(Check {
+        action: if source.version_id.is_some() {
+            "s3:GetObjectVersionTagging"
+        } else {
+            "s3:GetObjectTagging"
+        },
+        resource: source.arn(),
+    });
+    if !c.checks.iter().any(|k| k.action == "s3:PutObjectTagging") {
+        c.checks.push(Check {
+            action: "s3:PutObjectTagging",
+            resource: destination,
+        });
+    }
 }
 
 /// `x-amz-bypass-governance-retention: true` (S3 reads the value case-insensitively).

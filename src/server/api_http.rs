@@ -187,6 +187,9 @@ async fn serve(
     if let Err(e) = &front.host {
         return api_error(400, "BadRequestException", e.0, request_id);
     }
+    if let Err(e) = crate::api::method::check_method(parts.method.as_str()) {
+        return api_error(400, "BadRequestException", &e.0, request_id);
+    }
     // The one canonical path: authorized and forwarded alike.
     let path = match CanonicalPath::parse(parts.uri.path()) {
         Ok(p) => p,
@@ -258,19 +261,33 @@ async fn serve(
         Err(AuthError::SigV4(e)) => return sigv4_error(&e, request_id),
     };
     let mut body = Some(body);
+    // A form body may name a method override (`_method`): the gateway reads it to know.
+    let form_body = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.len() >= 33 && v[..33].eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
     let payload = match declared {
-        Some(hash) => Payload::Declared(hash),
-        None if length > MAX_BUFFERED_BODY => {
+        Some(hash) if !form_body => Payload::Declared(hash),
+        _ if length > MAX_BUFFERED_BODY => {
             return api_error(
                 413,
                 "RequestTooLargeException",
-                &format!(
-                    "Bodies larger than {MAX_BUFFERED_BODY} bytes must send their SHA-256 in x-amz-content-sha256 (it is then streamed)"
-                ),
+                &if form_body {
+                    format!(
+                        "Form bodies larger than {MAX_BUFFERED_BODY} bytes are refused: the gateway reads them for method overrides"
+                    )
+                } else {
+                    format!(
+                        "Bodies larger than {MAX_BUFFERED_BODY} bytes must send their SHA-256 in x-amz-content-sha256 (it is then streamed)"
+                    )
+                },
                 request_id,
             );
         }
-        None => {
+        _ => {
             let Some(unread) = body.take() else {
                 return api_error(
                     500,
@@ -305,6 +322,17 @@ async fn serve(
         Payload::Declared(h) => hex::encode(h),
         Payload::Read(bytes) => hex::encode(Sha256::digest(bytes)),
     };
+    // A read body that was also declared must be the one declared.
+    if let (Payload::Read(_), Some(declared)) = (&payload, declared)
+        && hex::encode(declared) != payload_hash
+    {
+        return api_error(
+            400,
+            "BadRequestException",
+            "The body does not match the SHA-256 it was signed with (x-amz-content-sha256).",
+            request_id,
+        );
+    }
     if let Err(e) = authn::verify(
         state,
         route,
@@ -321,7 +349,11 @@ async fn serve(
         };
     }
 
-    // 2. Authorize execute-api:Invoke on the resource ARN of this method and path.
+    // 2. Authorize execute-api:Invoke on the resource ARN of the method the API will perform.
+    let method = match performed_method(parts, front, &payload, form_body, &api.settings) {
+        Ok(m) => m,
+        Err(e) => return api_error(400, "BadRequestException", &e.0, request_id),
+    };
     let region = parsed.credential.region();
     let arn = invoke_arn(
         &config.server.partition,
@@ -329,7 +361,7 @@ async fn serve(
         &api.settings.account,
         &api.settings.api_id,
         &api.settings.stage,
-        parts.method.as_str(),
+        &method,
         &rest,
     );
     crate::audit::note(|f| f.resource = Some(arn.clone()));
@@ -580,14 +612,47 @@ fn upstream_query(raw: &str) -> Result<String, &'static str> {
     Ok(String::from_utf8(out).expect("percent-encoding yields ASCII"))
 }
 
-/// The client's headers that pass: the standard list and the route's `forward_headers`, never
-/// one of the identity header names (those are the gateway's to set).
+/// The method the API will perform (see [`crate::api::method`]): the request's, or the override
+/// it carries where the route allows overrides.
+fn performed_method(
+    parts: &http::request::Parts,
+    front: &Front<'_>,
+    payload: &Payload,
+    form_body: bool,
+    settings: &crate::config::ApiSettings,
+) -> Result<String, crate::api::method::MethodError> {
+    let unreadable =
+        || crate::api::method::MethodError("The query or form body is not valid".into());
+    let query = crate::sts::parse_form(front.req.query).map_err(|_| unreadable())?;
+    let form = match payload {
+        Payload::Read(bytes) if form_body => Some(
+            std::str::from_utf8(bytes)
+                .ok()
+                .and_then(|t| crate::sts::parse_form(t).ok())
+                .ok_or_else(unreadable)?,
+        ),
+        _ => None,
+    };
+    crate::api::method::effective_method(
+        parts.method.as_str(),
+        &parts.headers,
+        &query,
+        form.as_deref(),
+        settings.allow_method_override,
+    )
+}
+
+/// The client's headers that pass: the standard list and the route's `forward_headers` (and the
+/// method override headers where the route allows them), never one of the identity header names
+/// (those are the gateway's to set).
 fn forwarded_headers(client: &HeaderMap, api: &crate::config::ApiSettings) -> HeaderMap {
     let mut out = HeaderMap::new();
     let identity: Vec<&HeaderName> = api.identity_headers.names().collect();
     for (name, value) in client {
-        let pass =
-            STANDARD_FORWARDED.contains(&name.as_str()) || api.forward_headers.contains(name);
+        let pass = STANDARD_FORWARDED.contains(&name.as_str())
+            || api.forward_headers.contains(name)
+            || (api.allow_method_override
+                && crate::api::method::OVERRIDE_HEADERS.contains(&name.as_str()));
         if pass && !identity.contains(&name) {
             out.append(name.clone(), value.clone());
         }

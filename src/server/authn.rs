@@ -165,12 +165,7 @@ fn raw_prefix_matches(path: &str, prefix: &[String]) -> bool {
 
 /// `host` without its port (brackets of an IPv6 literal kept).
 pub fn strip_port(host: &str) -> &str {
-    if host.starts_with('[') {
-        return host
-            .split_once(']')
-            .map_or(host, |(h, _)| &host[..=h.len()]);
-    }
-    host.split(':').next().unwrap_or(host)
+    crate::s3::classify::host_without_port(host)
 }
 
 /// An unsigned `POST /` form: the STS Query API without credentials.

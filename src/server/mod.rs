@@ -76,6 +76,8 @@ pub struct BackendClient {
     pub timeout: Duration,
     /// Pass the backend's identifying response headers to clients (`pass_fingerprints`).
     pub pass_fingerprints: bool,
+    /// PutBucketWebsite is forwarded (`allow_bucket_website`).
+    pub allow_bucket_website: bool,
     /// Its upstream connections (see [`crate::proxy::pool`]).
     pub pool: Arc<crate::proxy::pool::UpstreamPool>,
     /// Host names routed to it (lower case; empty: any).
@@ -199,6 +201,7 @@ impl State {
                 signer,
                 timeout: b.timeout,
                 pass_fingerprints: b.pass_fingerprints,
+                allow_bucket_website: b.allow_bucket_website,
                 pool,
                 hosts: b.hosts.clone(),
                 signs: b.credentials.is_some(),

@@ -161,6 +161,7 @@ fn credential_error(e: CredentialError, head: bool, request_id: &str) -> Respons
 
 fn classify_error(e: ClassifyError, head: bool, request_id: &str) -> Response<GatewayBody> {
     let status = match e.code {
+        "NoSuchUpload" => 404,
         "MethodNotAllowed" => 405,
         "NotImplemented" => 501,
         _ => 400,
@@ -328,6 +329,22 @@ async fn serve(
         Ok(q) => q,
         Err(e) => return error_response(400, "InvalidRequest", &e.message, &[], head, &request_id),
     };
+    // As S3: the response-* overrides are for signed requests only. Honoured for an anonymous
+    // reader, they would let anyone serve a public object as text/html from the gateway's origin.
+    if caller.is_none()
+        && decoded_query
+            .iter()
+            .any(|(k, _)| k.starts_with("response-"))
+    {
+        return error_response(
+            400,
+            "InvalidRequest",
+            "Request specific response headers cannot be used for anonymous GET requests.",
+            &[],
+            head,
+            &request_id,
+        );
+    }
     let target = match address(host, parts.uri.path(), &config.server.public_hosts) {
         Ok(t) => t,
         Err(e) => return classify_error(e, head, &request_id),
@@ -394,6 +411,10 @@ async fn serve(
         .map_or_else(crate::policy::Principal::anonymous, |c| c.principal());
     // The one lookup of the backend: its bucket owners here, its connection in `forward`.
     let backend = state.s3_backend(host.unwrap_or(""));
+    let website_allowed = backend.is_some_and(|b| b.allow_bucket_website);
+    if let Err(e) = crate::s3::classify::check_enabled(classified.operation, website_allowed) {
+        return classify_error(e, head, &request_id);
+    }
     let no_buckets = crate::config::Buckets::default();
     let buckets = backend.map_or(&no_buckets, |b| &b.buckets);
     // Evaluates one check; on a refusal, the AccessDenied response with its sealed message.
@@ -477,6 +498,14 @@ async fn serve(
         if let Err(refused) = authorize(check.action, &check.resource, &classified.condition_keys) {
             return *refused;
         }
+    }
+    // Upload ids are the gateway's, bound to backend, bucket and key: the backend gets its own id
+    // only for the upload this request was authorized for.
+    if let Some(b) = backend
+        && let Err(e) =
+            crate::proxy::upload_id::open_request(&state.keyring, &b.name, &mut classified)
+    {
+        return classify_error(e, head, &request_id);
     }
 
     // Bucket policies live in the gateway's config: it answers for them, the backend's own
@@ -1118,61 +1147,63 @@ async fn forward(
         Ok(Ok(response))
             if classified.operation == "ListBuckets" && response.status() == StatusCode::OK =>
         {
-            let (mut rparts, rbody) = response.into_parts();
-            crate::proxy::response_headers(&mut rparts.headers, backend.pass_fingerprints);
-            let read = http_body_util::Limited::new(rbody, MAX_LIST_BUCKETS_BODY).collect();
-            let Ok(Ok(body)) = tokio::time::timeout(backend.timeout, read).await else {
-                return error_response(
-                    502,
-                    "BadGateway",
-                    "The backend's ListBuckets answer was cut off or too large",
-                    &[],
-                    head,
-                    request_id,
-                );
-            };
             let account = caller_account.unwrap_or("");
-            let Some(body) = own_buckets(&body.to_bytes(), |name| {
-                backend.buckets.lookup(name).owner == account
-            }) else {
-                return error_response(
-                    502,
-                    "BadGateway",
-                    "The backend's ListBuckets answer is not the XML S3 sends",
-                    &[],
-                    head,
-                    request_id,
-                );
-            };
-            let body = Bytes::from(body);
-            rparts.headers.remove(header::TRANSFER_ENCODING);
-            rparts
-                .headers
-                .insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
-            Response::from_parts(rparts, super::boxed(http_body_util::Full::new(body)))
+            rewritten(
+                response,
+                backend,
+                MAX_LIST_BODY,
+                classified.operation,
+                head,
+                request_id,
+                |body| own_buckets(body, |name| backend.buckets.lookup(name).owner == account),
+            )
+            .await
         }
         Ok(Ok(response))
             if classified.operation == "CompleteMultipartUpload" && !backend.pass_fingerprints =>
         {
-            let (mut rparts, rbody) = response.into_parts();
-            crate::proxy::response_headers(&mut rparts.headers, false);
-            let read = http_body_util::Limited::new(rbody, MAX_LOCATION_BODY).collect();
-            let Ok(Ok(body)) = tokio::time::timeout(backend.timeout, read).await else {
-                return error_response(
-                    502,
-                    "BadGateway",
-                    "The backend's CompleteMultipartUpload answer was cut off or too large",
-                    &[],
-                    head,
-                    request_id,
-                );
-            };
             let location = client_location(state, host, classified);
-            let body = Bytes::from(crate::proxy::replace_location(&body.to_bytes(), &location));
-            rparts
-                .headers
-                .insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
-            Response::from_parts(rparts, super::boxed(http_body_util::Full::new(body)))
+            rewritten(
+                response,
+                backend,
+                MAX_LOCATION_BODY,
+                classified.operation,
+                head,
+                request_id,
+                |body| String::from_utf8(crate::proxy::replace_location(body, &location)).ok(),
+            )
+            .await
+        }
+        // Clients see upload ids the gateway issued, never the backend's (see proxy::upload_id).
+        Ok(Ok(response))
+            if response.status() == StatusCode::OK
+                && matches!(
+                    classified.operation,
+                    "CreateMultipartUpload" | "ListParts" | "ListMultipartUploads"
+                ) =>
+        {
+            use crate::proxy::upload_id;
+            let bucket = classified.target.bucket.as_deref().unwrap_or("");
+            let scope = upload_id::UploadScope {
+                backend: &backend.name,
+                bucket,
+                key: classified.target.key.as_deref().unwrap_or(""),
+            };
+            let keyring = &state.keyring;
+            rewritten(
+                response,
+                backend,
+                MAX_LIST_BODY,
+                classified.operation,
+                head,
+                request_id,
+                |body| match classified.operation {
+                    "CreateMultipartUpload" => upload_id::issue_in_initiate(body, keyring, scope),
+                    "ListParts" => upload_id::issue_in_parts(body, keyring, scope),
+                    _ => upload_id::issue_in_listing(body, keyring, &backend.name, bucket),
+                },
+            )
+            .await
         }
         Ok(Ok(response)) => {
             let (mut rparts, rbody) = response.into_parts();
@@ -1188,8 +1219,48 @@ async fn forward(
 /// Largest CompleteMultipartUpload answer read to rewrite its `<Location>`.
 const MAX_LOCATION_BODY: usize = 1024 * 1024;
 
-/// Largest ListBuckets answer read (10,000 buckets with owner and dates fit easily).
-const MAX_LIST_BUCKETS_BODY: usize = 8 * 1024 * 1024;
+/// Largest listing answer read to rewrite it: ListBuckets (10,000 buckets with owner and dates
+/// fit easily), ListMultipartUploads and ListParts (1,000 entries each).
+const MAX_LIST_BODY: usize = 8 * 1024 * 1024;
+
+/// A backend answer whose body the gateway rewrites: read whole (at most `limit` bytes, within
+/// the backend's timeout), then replaced by `rewrite`'s document. An answer that is cut off, too
+/// large, or not the XML S3 sends for `operation` is a 502, never passed on as it came.
+async fn rewritten(
+    response: Response<crate::proxy::pool::PooledBody>,
+    backend: &super::BackendClient,
+    limit: usize,
+    operation: &str,
+    head: bool,
+    request_id: &str,
+    rewrite: impl FnOnce(&[u8]) -> Option<String>,
+) -> Response<GatewayBody> {
+    let (mut rparts, rbody) = response.into_parts();
+    crate::proxy::response_headers(&mut rparts.headers, backend.pass_fingerprints);
+    let read = http_body_util::Limited::new(rbody, limit).collect();
+    let body = match tokio::time::timeout(backend.timeout, read).await {
+        Ok(Ok(body)) => rewrite(&body.to_bytes()),
+        _ => None,
+    };
+    let Some(body) = body else {
+        return error_response(
+            502,
+            "BadGateway",
+            &format!(
+                "The backend's {operation} answer was cut off, too large, or not the XML S3 sends"
+            ),
+            &[],
+            head,
+            request_id,
+        );
+    };
+    let body = Bytes::from(body);
+    rparts.headers.remove(header::TRANSFER_ENCODING);
+    rparts
+        .headers
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    Response::from_parts(rparts, super::boxed(http_body_util::Full::new(body)))
+}
 
 /// A ListAllMyBucketsResult with only the `<Bucket>` entries whose `<Name>` passes `keep`, the
 /// rest of the document byte for byte; `None` if it is not such a document.
@@ -1236,7 +1307,7 @@ fn client_location(state: &State, host: &str, classified: &crate::s3::Classified
         classified.target.key.as_deref().unwrap_or("").as_bytes(),
         true,
     );
-    let host_name = host.split(':').next().unwrap_or("").to_ascii_lowercase();
+    let host_name = crate::s3::classify::host_name(host);
     let virtual_hosted = state
         .config
         .server

@@ -104,6 +104,27 @@ fn credential_error(e: CredentialError) -> StsError {
     }
 }
 
+/// Reads an STS form body: at most [`MAX_STS_BODY`] bytes within the body-read timeout.
+async fn read_body(state: &State, peer: SocketAddr, body: Incoming) -> Result<Bytes, StsError> {
+    let read = Limited::new(body, MAX_STS_BODY).collect();
+    match tokio::time::timeout(state.config.limits.body_read_timeout, read).await {
+        Ok(Ok(b)) => Ok(b.to_bytes()),
+        Err(_elapsed) => {
+            tracing::info!(%peer, timeout_seconds = state.config.limits.body_read_timeout.as_secs(), "STS request body did not arrive in time");
+            Err(StsError {
+                status: 400,
+                code: "RequestTimeout",
+                message: "Your socket connection to the server was not read from or written to within the timeout period.".into(),
+            })
+        }
+        Ok(Err(_)) => Err(StsError {
+            status: 400,
+            code: "ValidationError",
+            message: format!("The request body is larger than {MAX_STS_BODY} bytes or was cut off"),
+        }),
+    }
+}
+
 /// Serves one STS request (routed here by [`super::authn::route`]).
 pub async fn handle(
     state: &State,
@@ -127,36 +148,12 @@ pub async fn handle(
             &request_id,
         );
     }
-    let read = Limited::new(body, MAX_STS_BODY).collect();
-    let body = match tokio::time::timeout(state.config.limits.body_read_timeout, read).await {
-        Ok(Ok(b)) => b.to_bytes(),
-        Err(_elapsed) => {
-            tracing::info!(%peer, timeout_seconds = state.config.limits.body_read_timeout.as_secs(), "STS request body did not arrive in time");
-            return error(
-                StsError {
-                    status: 400,
-                    code: "RequestTimeout",
-                    message: "Your socket connection to the server was not read from or written to within the timeout period.".into(),
-                },
-                &request_id,
-            );
-        }
-        Ok(Err(_)) => {
-            return error(
-                StsError {
-                    status: 400,
-                    code: "ValidationError",
-                    message: format!(
-                        "The request body is larger than {MAX_STS_BODY} bytes or was cut off"
-                    ),
-                },
-                &request_id,
-            );
-        }
-    };
     let config = &state.config;
     let now = front.now;
     let skew = config.server.max_clock_skew.as_secs();
+    // Who is calling comes from the headers (or query), before a byte of the body is read: an
+    // unsigned request, or one naming a key or token that does not open, never holds its
+    // connection for the body-read timeout.
     let parsed = match authn::signed(state, Route::Sts, &front, &state.all_regions, peer) {
         Ok(Some(p)) => p,
         Ok(None) => {
@@ -171,20 +168,32 @@ pub async fn handle(
         }
         Err(e) => return error(sigv4_to_sts(&e, now, skew), &request_id),
     };
+    let caller = match authn::resolve(state, Route::Sts, &front, parsed, peer) {
+        Ok(caller) => caller,
+        Err(AuthError::Credential(e)) => return error(credential_error(e), &request_id),
+        Err(AuthError::SigV4(e)) => return error(sigv4_to_sts(&e, now, skew), &request_id),
+    };
+    let body = match read_body(state, peer, body).await {
+        Ok(b) => b,
+        Err(e) => return error(e, &request_id),
+    };
+    // The signature covers the body: only now is the caller proven.
     let payload_hash = hex::encode(Sha256::digest(&body));
-    let caller = match authn::authenticate(
+    if let Err(e) = authn::verify(
         state,
         Route::Sts,
         &front,
         parsed,
+        &caller,
         &payload_hash,
         UriMode::Normalized,
         peer,
     ) {
-        Ok((caller, _)) => caller,
-        Err(AuthError::Credential(e)) => return error(credential_error(e), &request_id),
-        Err(AuthError::SigV4(e)) => return error(sigv4_to_sts(&e, now, skew), &request_id),
-    };
+        return match e {
+            AuthError::Credential(e) => error(credential_error(e), &request_id),
+            AuthError::SigV4(e) => error(sigv4_to_sts(&e, now, skew), &request_id),
+        };
+    }
     let query = front.req.query;
     let mut params = match parse_form(query) {
         Ok(p) => p,

@@ -5,6 +5,11 @@
 //! is the session's claims (JSON): everything a replica needs to serve a request, so no database
 //! is involved. Sub-keys are derived with HKDF-SHA256 under distinct labels, so a token key never
 //! opens an authorization message and vice versa.
+//!
+//! The keyring also *binds* values the gateway hands out and must recognise later (multipart
+//! upload ids): `version | key-id length | key id | value | tag`, where the tag is an HMAC-SHA256
+//! (truncated to 16 bytes) over the header, a caller-given scope and the value. Binding is
+//! deterministic, so the same value in the same scope always reads the same to a client.
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
@@ -22,6 +27,12 @@ pub enum Purpose {
     AuthorizationMessage,
 }
 
+/// The HKDF label of the binding sub-key (see [`Keyring::bind`]).
+const BINDING_LABEL: &[u8] = b"stsgate bound value v1";
+
+/// Length of a binding's tag: 128 bits, truncated from HMAC-SHA256.
+const BINDING_TAG: usize = 16;
+
 impl Purpose {
     fn label(self) -> &'static [u8] {
         match self {
@@ -35,6 +46,7 @@ struct KeyEntry {
     id: String,
     token: Aes256Gcm,
     message: Aes256Gcm,
+    binding: [u8; 32],
 }
 
 /// Sealing keys: one active for minting, all of them for opening.
@@ -57,12 +69,35 @@ impl std::fmt::Debug for Keyring {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OpenError;
 
-fn derive(master: &[u8; 32], purpose: Purpose) -> Aes256Gcm {
+fn sub_key(master: &[u8; 32], label: &[u8]) -> [u8; 32] {
     let hk = hkdf::Hkdf::<sha2::Sha256>::new(Some(b"stsgate keyring"), master);
     let mut okm = [0u8; 32];
-    hk.expand(purpose.label(), &mut okm)
+    hk.expand(label, &mut okm)
         .expect("32 bytes is a valid HKDF output length");
-    Aes256Gcm::new_from_slice(&okm).expect("32-byte key")
+    okm
+}
+
+fn derive(master: &[u8; 32], purpose: Purpose) -> Aes256Gcm {
+    Aes256Gcm::new_from_slice(&sub_key(master, purpose.label())).expect("32-byte key")
+}
+
+/// The binding tag of `header | scope | value` (each length-prefixed, so no two splits of the
+/// same bytes give the same input).
+fn binding_mac(
+    key: &[u8; 32],
+    header: &[u8],
+    scope: &[&[u8]],
+    value: &[u8],
+) -> hmac::Hmac<sha2::Sha256> {
+    use hmac::{KeyInit as _, Mac as _};
+    let mut mac =
+        <hmac::Hmac<sha2::Sha256>>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(header);
+    for part in scope.iter().chain(std::iter::once(&value)) {
+        mac.update(&(part.len() as u64).to_be_bytes());
+        mac.update(part);
+    }
+    mac
 }
 
 impl Keyring {
@@ -74,6 +109,7 @@ impl Keyring {
                 id: k.id.clone(),
                 token: derive(&k.key, Purpose::SessionToken),
                 message: derive(&k.key, Purpose::AuthorizationMessage),
+                binding: sub_key(&k.key, BINDING_LABEL),
             })
             .collect();
         let active = keys
@@ -93,11 +129,7 @@ impl Keyring {
     /// Seals `plaintext` with the active key.
     pub fn seal(&self, purpose: Purpose, plaintext: &[u8]) -> String {
         let entry = &self.keys[self.active];
-        let id = entry.id.as_bytes();
-        let mut header = Vec::with_capacity(2 + id.len());
-        header.push(VERSION);
-        header.push(u8::try_from(id.len()).expect("key ids are at most 64 bytes"));
-        header.extend_from_slice(id);
+        let header = Self::header(entry);
         let mut nonce = [0u8; 12];
         getrandom::fill(&mut nonce).expect("the operating system's random source failed");
         let ciphertext = Self::cipher(entry, purpose)
@@ -113,6 +145,50 @@ impl Keyring {
         blob.extend_from_slice(&nonce);
         blob.extend_from_slice(&ciphertext);
         BASE64URL_NOPAD.encode(&blob)
+    }
+
+    fn header(entry: &KeyEntry) -> Vec<u8> {
+        let id = entry.id.as_bytes();
+        let mut header = Vec::with_capacity(2 + id.len());
+        header.push(VERSION);
+        header.push(u8::try_from(id.len()).expect("key ids are at most 64 bytes"));
+        header.extend_from_slice(id);
+        header
+    }
+
+    /// Binds `value` to `scope` with the active key: the result carries `value` (not secret,
+    /// only authenticated) and opens with [`Keyring::unbind`] under exactly the same scope.
+    pub fn bind(&self, scope: &[&[u8]], value: &[u8]) -> String {
+        let entry = &self.keys[self.active];
+        let mut blob = Self::header(entry);
+        let mac = binding_mac(&entry.binding, &blob, scope, value);
+        blob.extend_from_slice(value);
+        blob.extend_from_slice(&hmac::Mac::finalize(mac).into_bytes()[..BINDING_TAG]);
+        BASE64URL_NOPAD.encode(&blob)
+    }
+
+    /// The value a blob of [`Keyring::bind`] carries, if any key of the keyring bound it to
+    /// this `scope`. The tag is compared in constant time.
+    pub fn unbind(&self, scope: &[&[u8]], text: &str) -> Result<Vec<u8>, OpenError> {
+        let blob = BASE64URL_NOPAD
+            .decode(text.as_bytes())
+            .map_err(|_| OpenError)?;
+        let (&version, rest) = blob.split_first().ok_or(OpenError)?;
+        let (&id_len, rest) = rest.split_first().ok_or(OpenError)?;
+        if version != VERSION || rest.len() < usize::from(id_len) + BINDING_TAG {
+            return Err(OpenError);
+        }
+        let (id, rest) = rest.split_at(usize::from(id_len));
+        let (value, tag) = rest.split_at(rest.len() - BINDING_TAG);
+        let entry = self
+            .keys
+            .iter()
+            .find(|k| k.id.as_bytes() == id)
+            .ok_or(OpenError)?;
+        let header = &blob[..2 + usize::from(id_len)];
+        hmac::Mac::verify_truncated_left(binding_mac(&entry.binding, header, scope, value), tag)
+            .map_err(|_| OpenError)?;
+        Ok(value.to_vec())
     }
 
     /// Opens a blob sealed by any key of the keyring.
@@ -250,6 +326,45 @@ mod tests {
             );
         }
         assert_eq!(k.open(Purpose::SessionToken, "not base64!"), Err(OpenError));
+    }
+
+    #[test]
+    fn a_bound_value_opens_only_in_its_scope_and_is_deterministic() {
+        let k = keyring("a", &[("a", 1)]);
+        let scope: &[&[u8]] = &[b"backend", b"bucket", b"tmp/loot"];
+        let id = k.bind(scope, b"backend-upload-1");
+        assert_eq!(k.unbind(scope, &id).unwrap(), b"backend-upload-1");
+        assert_eq!(k.bind(scope, b"backend-upload-1"), id, "deterministic");
+        for other in [
+            &[&b"backend"[..], b"bucket", b"private/victim"][..],
+            &[b"backend", b"other", b"tmp/loot"],
+            &[b"other-backend", b"bucket", b"tmp/loot"],
+            // The same bytes split differently.
+            &[b"backend", b"bucket", b"tmp/", b"loot"],
+            &[b"backendbucket", b"tmp/loot"],
+        ] {
+            assert_eq!(k.unbind(other, &id), Err(OpenError), "{other:?}");
+        }
+        let blob = BASE64URL_NOPAD.decode(id.as_bytes()).unwrap();
+        for i in 0..blob.len() {
+            let mut bad = blob.clone();
+            bad[i] ^= 0x20;
+            assert_eq!(
+                k.unbind(scope, &BASE64URL_NOPAD.encode(&bad)),
+                Err(OpenError),
+                "byte {i}"
+            );
+        }
+        for len in 0..blob.len() {
+            assert_eq!(
+                k.unbind(scope, &BASE64URL_NOPAD.encode(&blob[..len])),
+                Err(OpenError)
+            );
+        }
+        // A rotated keyring still opens it; another key's material does not.
+        let rotated = keyring("b", &[("a", 1), ("b", 2)]);
+        assert_eq!(rotated.unbind(scope, &id).unwrap(), b"backend-upload-1");
+        assert_eq!(keyring("a", &[("a", 9)]).unbind(scope, &id), Err(OpenError));
     }
 
     #[test]

@@ -404,6 +404,16 @@ async fn stored(
             s.objects.remove(&path);
             ok(StatusCode::NO_CONTENT, Bytes::new())
         }
+        // CreateMultipartUpload: the recorder's own id for the upload (the path's digest).
+        ("POST", false) if query == "uploads" || query == "uploads=" => {
+            let id = format!("recorder-upload-{}", &hex::encode(Sha256::digest(path.as_bytes()))[..16]);
+            ok(
+                StatusCode::OK,
+                Bytes::from(format!(
+                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<InitiateMultipartUploadResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Bucket>b</Bucket><Key>k</Key><UploadId>{id}</UploadId></InitiateMultipartUploadResult>"
+                )),
+            )
+        }
         // CompleteMultipartUpload, answered as backends do: naming themselves.
         ("POST", false) if query.starts_with("uploadId=") => {
             let mut r = ok(

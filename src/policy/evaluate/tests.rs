@@ -683,3 +683,128 @@ fn anonymous_needs_a_grant_to_everyone() {
         Decision::ImplicitDeny
     );
 }
+
+/// Permissions boundaries against bucket policies, same account (issue: a NotPrincipal Deny
+/// always denies a bounded principal; a same-account grant to an IAM user, by ARN or to "*", is
+/// not limited by the user's boundary): {user, role session} × {boundary allows, boundary
+/// silent} × {bucket policy names the caller, the role, the account, "*", a NotPrincipal Deny
+/// naming the caller}, with the identity side allowing and with it silent.
+#[test]
+fn boundary_and_bucket_policy_table() {
+    const ALLOW_ALL: &str =
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*"}}"#;
+    const LIST_ONLY: &str = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*"}}"#;
+    const ROLE: &str = "arn:aws:iam::111122223333:role/s3_role";
+    const ACCOUNT: &str = "arn:aws:iam::111122223333:root";
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    enum Names {
+        Caller,
+        Role,
+        Account,
+        Everyone,
+        NotPrincipalDeny,
+    }
+    let bucket = |names: Names, caller: &str| {
+        let (effect, element, who) = match names {
+            Names::Caller => ("Allow", "Principal", caller.to_string()),
+            Names::Role => ("Allow", "Principal", ROLE.to_string()),
+            Names::Account => ("Allow", "Principal", ACCOUNT.to_string()),
+            Names::Everyone => ("Allow", "Principal", "*".to_string()),
+            Names::NotPrincipalDeny => ("Deny", "NotPrincipal", caller.to_string()),
+        };
+        let who = if who == "*" {
+            "\"*\"".to_string()
+        } else {
+            format!(r#"{{"AWS":"{who}"}}"#)
+        };
+        policy(
+            "bucket",
+            PolicyKind::Resource,
+            &format!(
+                r#"{{"Version":"2012-10-17","Statement":{{"Effect":"{effect}","{element}":{who},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}}}}"#
+            ),
+        )
+    };
+    use Decision::*;
+    use Names::*;
+    // (caller is a user, boundary allows, identity allows, bucket policy) → decision
+    let rows: &[(bool, bool, bool, Names, Decision)] = &[
+        // IAM user: a grant naming it or "*" is not limited by the boundary.
+        (true, true, true, Caller, Allow),
+        (true, false, true, Caller, Allow),
+        (true, false, false, Caller, Allow),
+        (true, true, true, Everyone, Allow),
+        (true, false, true, Everyone, Allow),
+        (true, false, false, Everyone, Allow),
+        // A role ARN does not name a user: identity ∩ boundary decides.
+        (true, true, true, Role, Allow),
+        (true, false, true, Role, ImplicitDeny),
+        // The account delegates to the identity policies, still bounded.
+        (true, true, true, Account, Allow),
+        (true, false, true, Account, ImplicitDeny),
+        (true, true, false, Account, ImplicitDeny),
+        // NotPrincipal Deny: a bounded principal is denied whatever NotPrincipal names.
+        (true, true, true, NotPrincipalDeny, ExplicitDeny),
+        (true, false, true, NotPrincipalDeny, ExplicitDeny),
+        // Role session: only a grant to the session itself escapes the boundary.
+        (false, true, true, Caller, Allow),
+        (false, false, true, Caller, Allow),
+        (false, false, false, Caller, Allow),
+        (false, true, true, Role, Allow),
+        (false, true, false, Role, Allow),
+        (false, false, true, Role, ImplicitDeny),
+        (false, false, false, Role, ImplicitDeny),
+        (false, true, true, Account, Allow),
+        (false, false, true, Account, ImplicitDeny),
+        (false, true, false, Account, ImplicitDeny),
+        (false, true, true, Everyone, Allow),
+        (false, false, true, Everyone, ImplicitDeny),
+        (false, true, true, NotPrincipalDeny, ExplicitDeny),
+        (false, false, true, NotPrincipalDeny, ExplicitDeny),
+    ];
+    for (i, &(is_user, boundary_allows, identity_allows, names, want)) in rows.iter().enumerate() {
+        let p = if is_user {
+            user("alice")
+        } else {
+            role_session()
+        };
+        let identity = identity_allows.then(|| policy("id", PolicyKind::Identity, ALLOW_ALL));
+        let identity_refs: Vec<&CompiledPolicy> = identity.iter().collect();
+        let boundary = policy(
+            "boundary",
+            PolicyKind::Boundary,
+            if boundary_allows {
+                ALLOW_ALL
+            } else {
+                LIST_ONLY
+            },
+        );
+        let resource = bucket(names, &p.arn);
+        let eval = Evaluation {
+            identity: &identity_refs,
+            boundary: Some(&boundary),
+            resource: Some(&resource),
+            principal: Some(&p),
+            ..Default::default()
+        };
+        let mut c = ctx("s3:GetObject", "arn:aws:s3:::b/key");
+        c.set("aws:ResourceAccount", "111122223333");
+        let got = decide(&eval, &c);
+        assert_eq!(
+            got.decision, want,
+            "row {i} (user {is_user}, boundary allows {boundary_allows}, identity allows {identity_allows}, {names:?}): {got:?}"
+        );
+        // Without a boundary, the NotPrincipal Deny naming the caller leaves it alone.
+        if names == NotPrincipalDeny {
+            let unbounded = Evaluation {
+                boundary: None,
+                ..eval
+            };
+            assert_eq!(
+                decide(&unbounded, &c).decision,
+                if identity_allows { Allow } else { ImplicitDeny },
+                "row {i} unbounded"
+            );
+        }
+    }
+}

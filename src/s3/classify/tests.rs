@@ -419,9 +419,63 @@ fn copy_needs_both_sides() {
         actions(&c),
         vec![
             ("s3:PutObject", "arn:aws:s3:::dst/new"),
-            ("s3:GetObjectVersion", "arn:aws:s3:::src/old name.txt")
+            ("s3:GetObjectVersion", "arn:aws:s3:::src/old name.txt"),
+            // The tags are copied too (x-amz-tagging-directive defaults to COPY).
+            (
+                "s3:GetObjectVersionTagging",
+                "arn:aws:s3:::src/old name.txt"
+            ),
+            ("s3:PutObjectTagging", "arn:aws:s3:::dst/new"),
         ]
     );
+    let c = run(
+        "PUT",
+        "/dst/new",
+        &[],
+        &[
+            ("x-amz-copy-source", "src/a"),
+            ("x-amz-tagging-directive", "COPY"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        actions(&c),
+        vec![
+            ("s3:PutObject", "arn:aws:s3:::dst/new"),
+            ("s3:GetObject", "arn:aws:s3:::src/a"),
+            ("s3:GetObjectTagging", "arn:aws:s3:::src/a"),
+            ("s3:PutObjectTagging", "arn:aws:s3:::dst/new"),
+        ]
+    );
+    // REPLACE: no tags are read; new ones (x-amz-tagging) need s3:PutObjectTagging as on PUT.
+    for (extra, want) in [
+        (
+            None,
+            vec![
+                ("s3:PutObject", "arn:aws:s3:::dst/new"),
+                ("s3:GetObject", "arn:aws:s3:::src/a"),
+            ],
+        ),
+        (
+            Some(("x-amz-tagging", "a=b")),
+            vec![
+                ("s3:PutObject", "arn:aws:s3:::dst/new"),
+                ("s3:PutObjectTagging", "arn:aws:s3:::dst/new"),
+                ("s3:GetObject", "arn:aws:s3:::src/a"),
+            ],
+        ),
+    ] {
+        let mut headers = vec![
+            ("x-amz-copy-source", "src/a"),
+            ("x-amz-tagging-directive", "REPLACE"),
+        ];
+        headers.extend(extra);
+        assert_eq!(
+            actions(&run("PUT", "/dst/new", &[], &headers).unwrap()),
+            want,
+            "{extra:?}"
+        );
+    }
     let c = run(
         "PUT",
         "/dst/new",
@@ -990,4 +1044,63 @@ fn headers_current_sdks_send_are_accepted_where_s3_takes_them() {
     )
     .unwrap();
     assert!(c.headers.contains_key("x-amz-source-expected-bucket-owner"));
+}
+
+#[test]
+fn bucket_names_follow_s3_general_purpose_rules() {
+    for ok in [
+        "abc",
+        "my-bucket.2024",
+        "a.b-c",
+        "0bucket9",
+        &"a".repeat(63),
+        "192.168.5.4x",
+    ] {
+        assert!(check_bucket(ok).is_ok(), "{ok}");
+    }
+    for bad in [
+        "ab",
+        &"a".repeat(64),
+        "-bucket",
+        "bucket-",
+        ".bucket",
+        "bucket.",
+        "my..bucket",
+        "My-Bucket",
+        "my_bucket",
+        "192.168.5.4",
+        "10.0.0.1",
+        "999.999.999.999",
+        "xn--bucket",
+        "sthree-bucket",
+        "amzn-s3-demo-bucket",
+        "bucket-s3alias",
+        "bucket--ol-s3",
+        "bucket.mrap",
+        "bucket--x-s3",
+        "bucket--table-s3",
+        "minio",
+        "admin",
+    ] {
+        assert_eq!(
+            check_bucket(bad).map_err(|e| e.code),
+            Err("InvalidBucketName"),
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn the_host_has_one_reading_of_its_port() {
+    assert_eq!(host_name("Photos.S3.Localhost:9000"), "photos.s3.localhost");
+    assert_eq!(host_name("s3.localhost"), "s3.localhost");
+    assert_eq!(host_name("[::1]:9000"), "[::1]");
+    assert_eq!(host_name("[::1]"), "[::1]");
+    // Not a port: the whole host is read as the name, by addressing and by everything else.
+    assert_eq!(host_name("photos.s3.localhost:x"), "photos.s3.localhost:x");
+    assert_eq!(host_name("a:b:9000"), "a:b");
+    let hosts = vec!["s3.localhost".to_string()];
+    // Before, "photos.s3.localhost:x" was virtual-hosted to one reading and not to the other.
+    let t = address(Some("photos.s3.localhost:x"), "/kbucket/x", &hosts).unwrap();
+    assert_eq!(t.bucket.as_deref(), Some("kbucket"));
 }
