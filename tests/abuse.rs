@@ -328,11 +328,44 @@ fn slow_idle_and_stalled_clients_are_cut_off_while_others_are_served() {
         until_closed(s, true)
     });
     let idle = std::thread::spawn(move || until_closed(TcpStream::connect(a).unwrap(), false));
+    // A body is read only from a caller whose key resolves (its signature, over the body, is
+    // checked once the body is in): that caller's stalled body is cut off by the body timeout.
+    let date = stsgate::sigv4::AmzDate::now();
+    let signed_stall = format!(
+        "POST / HTTP/1.1\r\nHost: x\r\nx-amz-date: {}\r\nauthorization: AWS4-HMAC-SHA256 Credential={}/{}/us-east-1/sts/aws4_request, SignedHeaders=host;x-amz-date, Signature={}\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: 1000\r\n\r\nAction=Get",
+        date.as_str(),
+        support::DEVELOP.0,
+        &date.as_str()[..8],
+        "0".repeat(64)
+    );
     let stalled = std::thread::spawn(move || {
         let mut s = TcpStream::connect(a).unwrap();
-        s.write_all(b"POST / HTTP/1.1\r\nHost: x\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: 1000\r\n\r\nAction=Get").unwrap();
+        s.write_all(signed_stall.as_bytes()).unwrap();
         until_closed(s, false)
     });
+    // An unsigned one, or one naming an unknown key, is refused at once, its body unread.
+    for auth in [
+        String::new(),
+        format!(
+            "authorization: AWS4-HMAC-SHA256 Credential=AKIAUNKNOWNUNKNOWN00/{}/us-east-1/sts/aws4_request, SignedHeaders=host;x-amz-date, Signature={}\r\nx-amz-date: {}\r\n",
+            &date.as_str()[..8],
+            "0".repeat(64),
+            date.as_str()
+        ),
+    ] {
+        let mut s = TcpStream::connect(a).unwrap();
+        s.write_all(format!("POST / HTTP/1.1\r\nHost: x\r\n{auth}content-type: application/x-www-form-urlencoded\r\ncontent-length: 60000\r\n\r\nAction=Get").as_bytes()).unwrap();
+        let (t, answer) = until_closed(s, false);
+        assert!(
+            t < Duration::from_secs(1),
+            "unauthenticated STS body held {t:?}"
+        );
+        assert!(
+            answer.contains("MissingAuthenticationToken")
+                || answer.contains("InvalidClientTokenId"),
+            "{answer}"
+        );
+    }
     // Meanwhile a normal client is served at once, several times.
     for _ in 0..5 {
         let started = Instant::now();

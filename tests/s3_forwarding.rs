@@ -1403,7 +1403,11 @@ fn bucket_configuration_naming_other_resources_is_refused() {
         },
     );
     assert_ne!(get.status, 501, "{get:?}");
-    assert_eq!(rec.seen_count(), before + 1, "GetBucketLogging is forwarded");
+    assert_eq!(
+        rec.seen_count(),
+        before + 1,
+        "GetBucketLogging is forwarded"
+    );
     let gw = gateway_for(&rec.endpoint, "allow_bucket_website = true\n");
     let creds = assume(&gw, WRITER, "config", None);
     let put = send(
