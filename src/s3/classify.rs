@@ -80,6 +80,29 @@ pub(crate) fn invalid_argument(name: &str, message: impl Into<String>) -> Classi
     }
 }
 
+/// Parts of a key that a supported backend gives a meaning inside its own key space, and why
+/// (the README's "Names backends reserve" has what was looked for in each backend's source).
+/// Compared ignoring ASCII case (MinIO compares case-insensitively on some platforms).
+pub const RESERVED_KEY_PARTS: &[(&str, &str)] = &[(
+    "__XLDIR__",
+    "MinIO stores a folder object 'X/' as 'X__XLDIR__', so such a key names another object",
+)];
+
+/// The refusal of a key, prefix or marker that contains a [`RESERVED_KEY_PARTS`] entry; `what`
+/// names the parameter or header (`key` for an object key).
+pub fn check_reserved(what: &str, value: &str) -> Result<(), ClassifyError> {
+    let lower = value.to_ascii_lowercase();
+    for (part, why) in RESERVED_KEY_PARTS {
+        if lower.contains(&part.to_ascii_lowercase()) {
+            return Err(invalid_argument(
+                what,
+                format!("The {what} contains '{part}', which this gateway refuses: {why}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Refuses an object key that a backend could read as another key: empty segments (`a//b`,
 /// a leading `/`), `.` and `..` segments (s3s-fs resolves them on its file system, Garage trims
 /// leading slashes), and control characters. A trailing `/` (a folder marker) is allowed.
@@ -97,6 +120,7 @@ pub fn check_key(key: &str) -> Result<(), ClassifyError> {
             "The object key contains a control character; this gateway refuses such keys",
         ));
     }
+    check_reserved("key", key)?;
     let segments: Vec<&str> = key.split('/').collect();
     let last = segments.len() - 1;
     for (i, segment) in segments.iter().enumerate() {

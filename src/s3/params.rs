@@ -238,6 +238,10 @@ fn check_value(name: &'static str, value: &str) -> Result<(), ClassifyError> {
         "encoding-type" if value != "url" => bad("must be url"),
         "fetch-owner" if !matches!(value, "true" | "false") => bad("must be true or false"),
         "select-type" if value != "2" => bad("must be 2"),
+        // Listings name keys too: a prefix or marker must not reach what a key may not.
+        "prefix" | "marker" | "start-after" | "key-marker" => {
+            super::classify::check_reserved(name, value)
+        }
         _ => Ok(()),
     }
 }

@@ -1104,3 +1104,66 @@ fn the_host_has_one_reading_of_its_port() {
     let t = address(Some("photos.s3.localhost:x"), "/kbucket/x", &hosts).unwrap();
     assert_eq!(t.bucket.as_deref(), Some("kbucket"));
 }
+
+#[test]
+fn names_a_backend_reserves_are_refused_in_keys_copy_sources_and_listings() {
+    for path in [
+        "/demo-bucket/private__XLDIR__",
+        "/demo-bucket/a/private__xldir__",
+        "/demo-bucket/a__XLDIR__/xl.meta",
+    ] {
+        let e = run("GET", path, &[], &[]).unwrap_err();
+        assert_eq!(
+            (e.code, e.argument.as_deref()),
+            ("InvalidArgument", Some("key")),
+            "{path}"
+        );
+        assert!(
+            e.message.contains("MinIO stores a folder object"),
+            "{}",
+            e.message
+        );
+    }
+    let e = run(
+        "PUT",
+        "/demo-bucket/tmp/x",
+        &[],
+        &[("x-amz-copy-source", "demo-bucket/private__XLDIR__")],
+    )
+    .unwrap_err();
+    assert_eq!(e.code, "InvalidArgument");
+    for name in ["prefix", "marker", "start-after"] {
+        let e = run(
+            "GET",
+            "/demo-bucket",
+            &[("list-type", "2"), (name, "private__XLDIR__")],
+            &[],
+        );
+        let e = if name == "marker" {
+            run("GET", "/demo-bucket", &[(name, "private__XLDIR__")], &[]).unwrap_err()
+        } else {
+            e.unwrap_err()
+        };
+        assert_eq!(
+            (e.code, e.argument.as_deref()),
+            ("InvalidArgument", Some(name)),
+            "{name}"
+        );
+    }
+    let e = run(
+        "GET",
+        "/demo-bucket",
+        &[("uploads", ""), ("key-marker", "x__XLDIR__")],
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(e.argument.as_deref(), Some("key-marker"));
+    assert!(
+        crate::s3::DeleteList::parse(
+            b"<Delete><Object><Key>private__XLDIR__</Key></Object></Delete>"
+        )
+        .is_err()
+    );
+    // The folder object itself is an ordinary key.
+    assert!(run("GET", "/demo-bucket/private/", &[], &[]).is_ok());
+}
