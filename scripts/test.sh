@@ -2,6 +2,8 @@
 # Runs every test of stsgate on a fresh machine. Installs what the suites need first:
 #   - Debian packages: curl, openssl, rclone, s3cmd, redis-server (apt-get; needs root or sudo)
 #   - Python clients from PyPI: awscli, boto3, awscurl
+#   - an independent IAM simulator from npm (@cloud-copilot/iam-simulate, pinned with its lock
+#     file in tests/iam_differential/) into target/iam-simulate, for tests/iam_differential.rs
 #   - real S3 backends: Garage and s3s-fs from crates.io (built once into ~/.cargo/bin), MinIO
 #     from the Go module proxy (built once into $(go env GOPATH)/bin; skipped without Go), Ceph's
 #     radosgw from Debian (radosgw ceph-mon ceph-osd)
@@ -28,6 +30,20 @@ fi
 if ! command -v awscurl >/dev/null; then
   log "installing awscurl from PyPI (signs execute-api requests in tests/http_api.rs)"
   python3 -m pip install --quiet --disable-pip-version-check awscurl==0.44
+fi
+
+# The independent IAM simulator the policy engine is compared with (tests/iam_differential.rs).
+simulator=target/iam-simulate
+if ! cmp -s tests/iam_differential/package-lock.json "$simulator/package-lock.json" \
+  || [[ ! -d "$simulator/node_modules/@cloud-copilot/iam-simulate" ]]; then
+  if command -v npm >/dev/null; then
+    log "installing @cloud-copilot/iam-simulate from npm into $simulator"
+    rm -rf "$simulator" && mkdir -p "$simulator"
+    cp tests/iam_differential/package.json tests/iam_differential/package-lock.json "$simulator/"
+    (cd "$simulator" && npm ci --no-audit --no-fund --loglevel=error >&2)
+  else
+    log "npm not found: tests/iam_differential.rs will report the simulator missing"
+  fi
 fi
 
 scripts/backend.sh install all

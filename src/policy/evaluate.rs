@@ -414,10 +414,12 @@ struct Request<'a> {
 /// - Boundaries ("Permissions boundaries for IAM entities", resource-based policies): within an
 ///   account, a resource-based policy that grants to an IAM user is not limited by the implicit
 ///   deny of the user's boundary (permissions boundaries "do not define the maximum permissions
-///   that a resource-based policy can grant"); that holds for a grant naming the user and for one
-///   to `"*"`. For a role session only a grant naming the session itself is unlimited; one to the
-///   role (or `"*"`) is limited by the role's boundary and the session policy, and one to the
-///   account only delegates to the identity policies.
+///   that a resource-based policy can grant"); that holds for a grant naming the user, and for a
+///   role session for a grant naming the session ARN. A grant to the role is limited by the
+///   role's boundary and the session policy, and one to the account only delegates to the
+///   identity policies. The documentation does not spell out `"*"`: it is read as matching the
+///   requesting principal itself (as the independent simulator of `tests/iam_differential.rs`
+///   reads it), so a grant to `"*"` is as direct as one naming the user or session.
 pub fn decide(eval: &Evaluation<'_>, ctx: &RequestContext) -> Outcome {
     let req = Request {
         ctx,
@@ -505,15 +507,16 @@ pub fn decide(eval: &Evaluation<'_>, ctx: &RequestContext) -> Outcome {
         granted = resource_grants.iter().map(|(s, _)| s.clone()).collect();
         !granted.is_empty()
     } else if same_account {
-        let user = principal.is_some_and(|p| p.kind == PrincipalKind::User);
+        // "*" matches the requesting principal itself: a grant to it is as direct as one naming
+        // the user or the session.
         let direct: Vec<_> = resource_grants
             .iter()
-            .filter(|(_, m)| *m == PrincipalMatch::Session || (user && *m == PrincipalMatch::Any))
+            .filter(|(_, m)| matches!(m, PrincipalMatch::Session | PrincipalMatch::Any))
             .map(|(s, _)| s.clone())
             .collect();
         let via_role: Vec<_> = resource_grants
             .iter()
-            .filter(|(_, m)| matches!(m, PrincipalMatch::Role | PrincipalMatch::Any))
+            .filter(|(_, m)| *m == PrincipalMatch::Role)
             .map(|(s, _)| s.clone())
             .collect();
         if !direct.is_empty() {

@@ -686,7 +686,7 @@ fn anonymous_needs_a_grant_to_everyone() {
 
 /// Permissions boundaries against bucket policies, same account (issue: a NotPrincipal Deny
 /// always denies a bounded principal; a same-account grant to an IAM user, by ARN or to "*", is
-/// not limited by the user's boundary): {user, role session} × {boundary allows, boundary
+/// not limited by the user's boundary, nor one to a session's own ARN or to "*"): {user, role session} × {boundary allows, boundary
 /// silent} × {bucket policy names the caller, the role, the account, "*", a NotPrincipal Deny
 /// naming the caller}, with the identity side allowing and with it silent.
 #[test]
@@ -757,8 +757,10 @@ fn boundary_and_bucket_policy_table() {
         (false, true, true, Account, Allow),
         (false, false, true, Account, ImplicitDeny),
         (false, true, false, Account, ImplicitDeny),
+        // "*" matches the session itself: as direct as naming it.
         (false, true, true, Everyone, Allow),
-        (false, false, true, Everyone, ImplicitDeny),
+        (false, false, true, Everyone, Allow),
+        (false, false, false, Everyone, Allow),
         (false, true, true, NotPrincipalDeny, ExplicitDeny),
         (false, false, true, NotPrincipalDeny, ExplicitDeny),
     ];
