@@ -879,3 +879,120 @@ fn per_core_workers_serve_allowed_and_refused_requests() {
     assert_eq!(r.status, 403, "{r:?}");
     assert_eq!(api.seen().len(), 9);
 }
+
+/// Security round 2, row 5: the method in the ARN is the one the API runs. Methods must be
+/// upper-case tokens, and method overrides (headers, `_method` in the query or a form body) are
+/// refused, reaching nothing; a route that allows them authorizes the overridden method.
+#[test]
+fn methods_are_upper_case_and_overrides_are_authorized_or_refused() {
+    let api = ApiBackend::start();
+    let gw = gateway_for(&api, "");
+    let creds = assume(&gw, API_ROLE, "methods", None);
+    let signed = |method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]| {
+        let url = format!("{}{path}", gw.endpoint);
+        let mut all = sdk_sign(
+            &creds,
+            "execute-api",
+            "us-east-1",
+            method,
+            &url,
+            headers,
+            body,
+        );
+        for (k, v) in headers {
+            if !all.iter().any(|(n, _)| n.eq_ignore_ascii_case(k)) {
+                all.push((k.to_string(), v.to_string()));
+            }
+        }
+        send_raw(&gw.endpoint, method, path, &all, body)
+    };
+    let form = [("content-type", "application/x-www-form-urlencoded")];
+    let refused: Vec<Reply> = vec![
+        signed("post", "/billing/invoices", &[], b"{}"),
+        signed("Delete", "/billing/invoices/1", &[], b""),
+        signed(
+            "POST",
+            "/billing/invoices",
+            &[("x-http-method-override", "DELETE")],
+            b"{}",
+        ),
+        signed(
+            "POST",
+            "/billing/invoices",
+            &[("x-http-method", "DELETE")],
+            b"{}",
+        ),
+        signed(
+            "POST",
+            "/billing/invoices",
+            &[("x-method-override", "DELETE")],
+            b"{}",
+        ),
+        signed("POST", "/billing/invoices?_method=DELETE", &[], b"{}"),
+        signed(
+            "POST",
+            "/billing/invoices",
+            &form,
+            b"amount=1&_method=DELETE",
+        ),
+    ];
+    for reply in &refused {
+        assert_eq!(
+            (reply.status, reply.error_type()),
+            (400, "BadRequestException"),
+            "{reply:?}"
+        );
+    }
+    assert!(api.seen().is_empty(), "a refused method reached the API");
+    // An ordinary form POST still goes through (its body read, hashed and forwarded).
+    let ok = signed("POST", "/billing/invoices", &form, b"amount=1");
+    assert_eq!(ok.status, 200, "{ok:?}");
+    assert_eq!(api.completed().len(), 1);
+
+    // A route that accepts overrides authorizes the method the API will run.
+    let api = ApiBackend::start();
+    let gw = gateway_for(&api, "allow_method_override = true");
+    let creds = assume(&gw, API_ROLE, "overrides", None);
+    let signed = |method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]| {
+        let url = format!("{}{path}", gw.endpoint);
+        let all = sdk_sign(
+            &creds,
+            "execute-api",
+            "us-east-1",
+            method,
+            &url,
+            headers,
+            body,
+        );
+        send_raw(&gw.endpoint, method, path, &all, body)
+    };
+    let as_delete = signed("POST", "/billing/invoices?_method=delete", &[], b"{}");
+    assert_eq!(as_delete.status, 403, "{as_delete:?}");
+    assert!(
+        as_delete.message().contains("billing/prod/DELETE/invoices"),
+        "{}",
+        as_delete.message()
+    );
+    let as_get = signed(
+        "POST",
+        "/billing/invoices/7",
+        &[("x-http-method-override", "GET")],
+        b"",
+    );
+    assert_eq!(as_get.status, 200, "{as_get:?}");
+    let seen = api.completed().pop().unwrap();
+    assert_eq!(
+        seen.header("x-http-method-override"),
+        Some("GET"),
+        "forwarded for the API to read"
+    );
+    // Overrides that disagree: which one the API reads is not known.
+    let split = signed(
+        "POST",
+        "/billing/invoices/7?_method=PUT",
+        &[("x-http-method-override", "GET")],
+        b"",
+    );
+    assert_eq!(split.status, 400, "{split:?}");
+    assert_eq!(api.completed().len(), 1);
+}

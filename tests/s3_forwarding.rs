@@ -1456,3 +1456,64 @@ fn bucket_names_s3_would_refuse_never_reach_the_backend() {
     }
     assert_eq!(rec.seen_count(), 0);
 }
+
+/// Security round 2, row 8: CopyObject copies the source's tags unless told to replace them, so
+/// it needs s3:GetObjectTagging on the source and s3:PutObjectTagging on the destination.
+#[test]
+fn copying_an_objects_tags_needs_the_tagging_permissions() {
+    let rec = Recorder::start();
+    rec.put_object("/recorded/src.txt", b"tagged source");
+    let gw = gateway_for(&rec.endpoint, "");
+    let no_tagging = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":["s3:GetObject","s3:PutObject"],"Resource":"arn:aws:s3:::recorded/*"}}"#;
+    let creds = assume(&gw, WRITER, "copier", Some(no_tagging));
+    let copy = |directive: Option<&str>| {
+        let mut headers = vec![("x-amz-copy-source", "/recorded/src.txt")];
+        if let Some(d) = directive {
+            headers.push(("x-amz-tagging-directive", d));
+        }
+        send(
+            &gw,
+            Some(&creds),
+            &Call {
+                method: "PUT",
+                path: "/recorded/dst.txt",
+                headers: &headers,
+                ..Default::default()
+            },
+        )
+    };
+    let before = rec.seen_count();
+    for directive in [None, Some("COPY")] {
+        let refused = copy(directive);
+        assert_eq!(refused.status, 403, "{directive:?}: {refused:?}");
+        assert!(
+            refused
+                .body
+                .contains("s3:GetObjectTagging on resource: arn:aws:s3:::recorded/src.txt"),
+            "{}",
+            refused.body
+        );
+    }
+    assert_eq!(
+        rec.seen_count(),
+        before,
+        "a refused copy reached the backend"
+    );
+    // Tags replaced (none given): only the object permissions are needed.
+    let replaced = copy(Some("REPLACE"));
+    assert_eq!(replaced.status, 200, "{replaced:?}");
+    // With the tagging permissions the default copy goes through.
+    let with_tags = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":["s3:GetObject","s3:PutObject","s3:GetObjectTagging","s3:PutObjectTagging"],"Resource":"arn:aws:s3:::recorded/*"}}"#;
+    let creds = assume(&gw, WRITER, "copier2", Some(with_tags));
+    let ok = send(
+        &gw,
+        Some(&creds),
+        &Call {
+            method: "PUT",
+            path: "/recorded/dst2.txt",
+            headers: &[("x-amz-copy-source", "/recorded/src.txt")],
+            ..Default::default()
+        },
+    );
+    assert_eq!(ok.status, 200, "{ok:?}");
+}

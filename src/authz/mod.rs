@@ -516,4 +516,76 @@ mod tests {
             assert_eq!(streamed, as_tree(&outcome, &ctx, &caller), "{action}");
         }
     }
+
+    /// A refusal by another account's bucket policy shows that account's statements to nobody
+    /// but it: the caller's message names the policy type and the owner, nothing of its text.
+    #[test]
+    fn another_accounts_bucket_policy_is_named_not_shown() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/stsgate.toml");
+        let loaded = crate::config::load(&path).unwrap();
+        let state = crate::server::State::new(Arc::new(loaded.config)).unwrap();
+        let now = crate::sigv4::AmzDate::now().unix();
+        let caller = state
+            .identities
+            .resolve(&state.keyring, "AKIARTX3GSDSSMDOBCNR", None, now)
+            .unwrap();
+        let identity = CompiledPolicy::parse(
+            "own",
+            r#"{"Version":"2012-10-17","Statement":[{"Sid":"OwnDeny","Effect":"Deny","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/own/*"},{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#,
+            PolicyKind::Identity,
+        )
+        .unwrap();
+        let bucket = CompiledPolicy::parse(
+            "bucket",
+            r#"{"Version":"2012-10-17","Statement":{"Sid":"SecretOfB","Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*","Condition":{"NotIpAddress":{"aws:SourceIp":"203.0.113.7/32"},"ArnNotEquals":{"aws:PrincipalArn":"arn:aws:iam::444455556666:role/internal-admin"}}}}"#,
+            PolicyKind::Resource,
+        )
+        .unwrap();
+        let info = RequestInfo {
+            now,
+            source_ip: Some("127.0.0.1".into()),
+            secure_transport: false,
+            user_agent: None,
+            region: "us-east-1".into(),
+        };
+        let decode = |resource: &str, owner: &str| {
+            let mut ctx = global_context("s3:GetObject", resource, &caller, &info);
+            ctx.set("aws:ResourceAccount", owner);
+            let ids = [&identity];
+            let outcome = crate::policy::evaluate::decide(
+                &Evaluation {
+                    identity: &ids,
+                    boundary: None,
+                    session: None,
+                    resource: Some(&bucket),
+                    principal: Some(&caller.principal()),
+                },
+                &ctx,
+            );
+            assert_eq!(outcome.decision, Decision::ExplicitDeny);
+            serde_json::to_string(&failure_message(&outcome, &ctx, &caller)).unwrap()
+        };
+        // Bucket of account B: B's statement is named by type and account only.
+        let foreign = decode("arn:aws:s3:::b/k", "444455556666");
+        for secret in ["SecretOfB", "203.0.113.7", "internal-admin", "NotIpAddress"] {
+            assert!(!foreign.contains(secret), "{secret} leaked: {foreign}");
+        }
+        assert!(
+            foreign.contains(r#""policyType":"RESOURCE_BASED_POLICY""#)
+                && foreign.contains(r#""policyAccount":"444455556666""#),
+            "{foreign}"
+        );
+        // The caller's own identity statement is still shown in full beside it.
+        let both = decode("arn:aws:s3:::b/own/k", "444455556666");
+        assert!(
+            both.contains("OwnDeny") && !both.contains("SecretOfB"),
+            "{both}"
+        );
+        // Its own account's bucket: the statement is the caller's account's to read.
+        let own = decode("arn:aws:s3:::b/k", "111122223333");
+        assert!(
+            own.contains("SecretOfB") && !own.contains("policyAccount"),
+            "{own}"
+        );
+    }
 }
