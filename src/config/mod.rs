@@ -251,7 +251,7 @@ pub struct Backend {
     pub timeout: Duration,
     /// Pass the backend's identifying response headers through to clients.
     pub pass_fingerprints: bool,
-    /// `kind = "s3"`: PutBucketWebsite is forwarded (see [`crate::s3::classify::OFF_BY_DEFAULT`]).
+    /// `kind = "s3"`: PutBucketWebsite is forwarded (see [`crate::s3::subresources::OFF_BY_DEFAULT`]).
     pub allow_bucket_website: bool,
     /// `kind = "s3"`: who owns each bucket, and the bucket policies.
     pub buckets: Buckets,

@@ -100,7 +100,7 @@ pub fn s3_upstream_target(request: &crate::s3::Classified) -> (String, String) {
             query.push(b'&');
         }
         query.extend_from_slice(name.as_bytes());
-        if !value.is_empty() || !crate::s3::classify::KEYWORDS.contains(name) {
+        if !value.is_empty() || !crate::s3::subresources::KEYWORDS.contains(name) {
             query.push(b'=');
             uri_encode_into(&mut query, value.as_bytes(), false);
         }

@@ -89,7 +89,7 @@ pub fn open_request(
                     key: &key_marker,
                 };
                 *value = open(keyring, scope, value).ok_or_else(|| {
-                    crate::s3::classify::invalid_argument(
+                    crate::s3::error::invalid_argument(
                         "upload-id-marker",
                         "upload-id-marker is not an upload id this gateway issued for key-marker",
                     )

@@ -5,7 +5,8 @@
 //! Garage trims leading slashes. Only `bucket/key` and `/bucket/key`, URL-encoded, with an
 //! optional `?versionId=`, are accepted.
 
-use super::classify::{ClassifyError, check_bucket, check_key, invalid_argument};
+use super::address::{check_bucket, check_key};
+use super::error::{ClassifyError, invalid_argument};
 use crate::sigv4::encoding::{percent_decode, uri_encode};
 
 /// A copy source, decoded.

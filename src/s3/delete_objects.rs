@@ -6,7 +6,8 @@
 //! first-match reader sees `a`. So anything but one plain text `<Key>` per `<Object>` is refused:
 //! duplicate or unknown elements, comments, processing instructions, CDATA-split text.
 
-use super::classify::{ClassifyError, check_key};
+use super::address::check_key;
+use super::error::ClassifyError;
 use crate::sts::xml::escape;
 
 /// One object to delete.

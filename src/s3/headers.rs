@@ -11,7 +11,7 @@
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 
-use super::classify::{ClassifyError, invalid_argument};
+use super::error::{ClassifyError, invalid_argument};
 
 /// Prefixes of headers that some backend treats as a command (MinIO: `x-minio-force-delete`
 /// deletes a whole prefix, `x-minio-extract` reads inside archives, `snowball` metadata unpacks a

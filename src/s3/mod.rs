@@ -2,11 +2,14 @@
 //! canonical request (operation, bucket, key, the operation's own parameters and headers) with
 //! the IAM checks it needs. The backend request is rebuilt from that typed request only.
 
+pub mod address;
 pub mod classify;
 pub mod copy_source;
 pub mod delete_objects;
+pub mod error;
 pub mod headers;
 pub mod params;
+pub mod subresources;
 
 /// The bucket an S3 resource ARN (`arn:aws:s3:::bucket[/key]`) names; `None` for `arn:aws:s3:::*`
 /// (ListBuckets) and for anything that is not an S3 ARN.
@@ -19,6 +22,8 @@ pub fn bucket_of_arn(arn: &str) -> Option<&str> {
     (!bucket.is_empty() && bucket != "*").then_some(bucket)
 }
 
-pub use classify::{Check, Classified, ClassifyError, Target, address, check_key, classify};
+pub use address::{Target, address, check_key};
+pub use classify::{Check, Classified, classify};
 pub use copy_source::CopySource;
 pub use delete_objects::DeleteList;
+pub use error::ClassifyError;

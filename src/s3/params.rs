@@ -5,7 +5,7 @@
 //! were headers (`?x-amz-tagging=` would tag an object without `s3:PutObjectTagging`), and
 //! honours `versionId` on a PUT.
 
-use super::classify::{ClassifyError, invalid_argument};
+use super::error::{ClassifyError, invalid_argument};
 
 /// Presigned-URL authentication: consumed by the signature check, never forwarded.
 pub const PRESIGN_PARAMS: &[&str] = &[
@@ -101,7 +101,7 @@ fn operation_params(operation: &str) -> &'static [&'static str] {
         "DeleteObjects" => &["delete"],
         "GetBucketLocation" => &["location"],
         "GetBucketPolicyStatus" => &["policyStatus"],
-        _ => match super::classify::bucket_config_keyword(operation) {
+        _ => match super::subresources::bucket_config_keyword(operation) {
             Some(keyword) => std::slice::from_ref(keyword),
             None => &[],
         },
@@ -111,7 +111,7 @@ fn operation_params(operation: &str) -> &'static [&'static str] {
 /// Every parameter name the gateway knows (for an error that says "not for this operation"
 /// rather than "unknown").
 fn is_known(name: &str) -> bool {
-    super::classify::KEYWORDS.contains(&name)
+    super::subresources::KEYWORDS.contains(&name)
         || RESPONSE_OVERRIDES.contains(&name)
         || [LIST_V1, LIST_V2, LIST_VERSIONS, LIST_UPLOADS, LIST_BUCKETS]
             .iter()
@@ -216,7 +216,7 @@ fn check_value(name: &'static str, value: &str) -> Result<(), ClassifyError> {
     let number = |max: u64| value.parse::<u64>().ok().filter(|n| *n <= max);
     match name {
         // Sub-resource keywords carry no value (`?tagging` or `?tagging=`).
-        _ if super::classify::KEYWORDS.contains(&name) && name != "uploadId" => {
+        _ if super::subresources::KEYWORDS.contains(&name) && name != "uploadId" => {
             if value.is_empty() {
                 Ok(())
             } else {
@@ -240,7 +240,7 @@ fn check_value(name: &'static str, value: &str) -> Result<(), ClassifyError> {
         "select-type" if value != "2" => bad("must be 2"),
         // Listings name keys too: a prefix or marker must not reach what a key may not.
         "prefix" | "marker" | "start-after" | "key-marker" => {
-            super::classify::check_reserved(name, value)
+            super::address::check_reserved(name, value)
         }
         _ => Ok(()),
     }

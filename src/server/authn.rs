@@ -165,7 +165,7 @@ fn raw_prefix_matches(path: &str, prefix: &[String]) -> bool {
 
 /// `host` without its port (brackets of an IPv6 literal kept).
 pub fn strip_port(host: &str) -> &str {
-    crate::s3::classify::host_without_port(host)
+    crate::s3::address::host_without_port(host)
 }
 
 /// An unsigned `POST /` form: the STS Query API without credentials.

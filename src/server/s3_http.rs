@@ -412,7 +412,7 @@ async fn serve(
     // The one lookup of the backend: its bucket owners here, its connection in `forward`.
     let backend = state.s3_backend(host.unwrap_or(""));
     let website_allowed = backend.is_some_and(|b| b.allow_bucket_website);
-    if let Err(e) = crate::s3::classify::check_enabled(classified.operation, website_allowed) {
+    if let Err(e) = crate::s3::subresources::check_enabled(classified.operation, website_allowed) {
         return classify_error(e, head, &request_id);
     }
     let no_buckets = crate::config::Buckets::default();
@@ -1307,7 +1307,7 @@ fn client_location(state: &State, host: &str, classified: &crate::s3::Classified
         classified.target.key.as_deref().unwrap_or("").as_bytes(),
         true,
     );
-    let host_name = crate::s3::classify::host_name(host);
+    let host_name = crate::s3::address::host_name(host);
     let virtual_hosted = state
         .config
         .server

@@ -1,6 +1,7 @@
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 use super::*;
+use crate::s3::address::{address, check_bucket, host_name};
 
 fn q(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs
