@@ -32,3 +32,4 @@ pub mod s3;
 pub mod server;
 pub mod sigv4;
 pub mod sts;
+pub mod xml;

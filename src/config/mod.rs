@@ -10,6 +10,7 @@ mod file;
 mod lint;
 mod problems;
 mod secret;
+pub mod tls_material;
 mod validate;
 
 use std::collections::BTreeMap;

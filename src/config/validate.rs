@@ -1549,7 +1549,7 @@ impl Validator<'_, '_> {
             && u.scheme_str() == Some("https")
         {
             let span = b.ca_file.as_ref().map_or(b.url.span(), |c| c.span());
-            if let Err(e) = crate::proxy::tls::load_roots(ca_file.as_deref()) {
+            if let Err(e) = super::tls_material::load_roots(ca_file.as_deref()) {
                 self.p.error(&span, &at, e);
                 return None;
             }
@@ -1574,7 +1574,7 @@ impl Validator<'_, '_> {
                 else {
                     return None;
                 };
-                if let Err(e) = crate::proxy::tls::load_identity(&cert, &key) {
+                if let Err(e) = super::tls_material::load_identity(&cert, &key) {
                     self.p.error(&c.span(), &at, e);
                     return None;
                 }

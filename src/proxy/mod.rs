@@ -75,7 +75,7 @@ pub fn replace_location(body: &[u8], location: &str) -> Vec<u8> {
     }
     let mut out = String::with_capacity(text.len());
     out.push_str(&text[..start]);
-    out.push_str(&crate::sts::xml::escape(location));
+    out.push_str(&crate::xml::escape(location));
     out.push_str(&text[end..]);
     out.into_bytes()
 }

@@ -79,19 +79,21 @@ impl UpstreamPool {
         })
     }
 
-    /// Sends `request` (its URI in origin form) on an idle connection or a new one (connecting
+    /// Sends `request` (its URI in origin form) on an idle connection of `worker` (the
+    /// connection thread sending it: `server::workers::worker_id`) or a new one (connecting
     /// within `connect_timeout`). Dropping the returned future, or the response body before its
     /// end, closes the connection.
     pub async fn send(
         self: &Arc<Self>,
         mut request: http::Request<UpstreamBody>,
         connect_timeout: Duration,
+        worker: usize,
     ) -> Result<http::Response<PooledBody>, Unanswered> {
         if let Some(pq) = request.uri().path_and_query().cloned() {
             *request.uri_mut() = http::Uri::from(pq);
         }
         let mut connection = loop {
-            match self.idle_connection() {
+            match self.idle_connection(worker) {
                 Some(mut c) => {
                     let ready = tokio::time::timeout(Duration::from_secs(1), c.sender.ready());
                     if matches!(ready.await, Ok(Ok(()))) {
@@ -100,7 +102,7 @@ impl UpstreamPool {
                 }
                 // Boxed: connecting (TCP, TLS, handshake) is rare, and its state would
                 // otherwise enlarge every request's future.
-                None => break Box::pin(self.connect(connect_timeout)).await?,
+                None => break Box::pin(self.connect(connect_timeout, worker)).await?,
             }
         };
         let response = connection
@@ -132,9 +134,9 @@ impl UpstreamPool {
         ))
     }
 
-    fn idle_connection(&self) -> Option<Connection> {
+    fn idle_connection(&self, worker: usize) -> Option<Connection> {
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        let idle = idle.get_mut(crate::server::worker_id())?;
+        let idle = idle.get_mut(worker)?;
         while let Some(c) = idle.pop() {
             if !c.sender.is_closed() {
                 return Some(c);
@@ -144,7 +146,7 @@ impl UpstreamPool {
         None
     }
 
-    async fn connect(&self, timeout: Duration) -> Result<Connection, Unanswered> {
+    async fn connect(&self, timeout: Duration, worker: usize) -> Result<Connection, Unanswered> {
         let stream = tokio::time::timeout(
             timeout,
             tokio::net::TcpStream::connect((self.host.as_str(), self.port)),
@@ -154,14 +156,14 @@ impl UpstreamPool {
         .map_err(|_| Unanswered::Unreachable)?;
         let _ = stream.set_nodelay(true);
         match &self.tls {
-            None => handshake(stream).await,
+            None => handshake(stream, worker).await,
             Some(tls) => {
                 let connect = tls.connector.connect(tls.server_name.clone(), stream);
                 let tls_stream = tokio::time::timeout(timeout, connect)
                     .await
                     .map_err(|_| Unanswered::Tls("the TLS handshake timed out".into()))?
                     .map_err(|e| Unanswered::Tls(e.to_string()))?;
-                handshake(tls_stream).await
+                handshake(tls_stream, worker).await
             }
         }
     }
@@ -189,7 +191,7 @@ impl UpstreamPool {
 }
 
 /// An HTTP/1.1 client connection over `io`, driven by its own task.
-async fn handshake<IO>(io: IO) -> Result<Connection, Unanswered>
+async fn handshake<IO>(io: IO, worker: usize) -> Result<Connection, Unanswered>
 where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
@@ -202,7 +204,7 @@ where
     Ok(Connection {
         sender,
         _task: task,
-        worker: crate::server::worker_id(),
+        worker,
     })
 }
 
@@ -294,7 +296,10 @@ mod tests {
             let (uri, accepted) = server(body).await;
             let pool = UpstreamPool::new(&uri, None);
             for _ in 0..10 {
-                let response = pool.send(get(&uri), Duration::from_secs(2)).await.unwrap();
+                let response = pool
+                    .send(get(&uri), Duration::from_secs(2), 0)
+                    .await
+                    .unwrap();
                 // Read the way hyper's server does: frames until `is_end_stream`.
                 let mut b = response.into_body();
                 while !b.is_end_stream() {
@@ -309,7 +314,10 @@ mod tests {
                 "body {body:?}: one connection for ten requests"
             );
             // A response dropped before its body was read takes its connection with it.
-            let response = pool.send(get(&uri), Duration::from_secs(2)).await.unwrap();
+            let response = pool
+                .send(get(&uri), Duration::from_secs(2), 0)
+                .await
+                .unwrap();
             let idle_before = pool.idle_count();
             drop(response);
             assert_eq!(pool.idle_count(), idle_before);

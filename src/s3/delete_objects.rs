@@ -8,7 +8,7 @@
 
 use super::address::check_key;
 use super::error::ClassifyError;
-use crate::sts::xml::escape;
+use crate::xml::escape;
 
 /// One object to delete.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -660,4 +660,4 @@ pub fn new_request_id() -> String {
     hex::encode_upper(&crate::sts::xml::id_bits()[..8])
 }
 
-use crate::sts::xml::escape as xml_escape;
+use crate::xml::escape as xml_escape;

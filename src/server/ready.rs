@@ -59,7 +59,13 @@ async fn probe(backend: &BackendClient) -> bool {
     };
     // The probe's connection is closed with its response, not pooled.
     matches!(
-        tokio::time::timeout(PROBE_TIMEOUT, backend.pool.send(request, PROBE_TIMEOUT)).await,
+        tokio::time::timeout(
+            PROBE_TIMEOUT,
+            backend
+                .pool
+                .send(request, PROBE_TIMEOUT, super::worker_id())
+        )
+        .await,
         Ok(Ok(_))
     )
 }

@@ -1362,7 +1362,9 @@ async fn send_watched(
     upstream: http::Request<super::UpstreamBody>,
     progress: std::sync::Arc<crate::proxy::Progress>,
 ) -> Result<Result<Response<PooledBody>, Unanswered>, Stall> {
-    let response = backend.pool.send(upstream, backend.timeout);
+    let response = backend
+        .pool
+        .send(upstream, backend.timeout, super::worker_id());
     tokio::pin!(response);
     loop {
         let (since, _) = progress.waiting_since();

@@ -23,9 +23,7 @@ pub enum MfaStore {
     Shared(super::shared::RedisState),
 }
 
-/// The shared store could not be read or written: the attempt fails closed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Unavailable;
+pub use super::shared::Unavailable;
 
 impl MfaStore {
     /// Whether any of `subjects` is locked out at `now`.

@@ -17,8 +17,11 @@ use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::OnceCell;
 
-use super::mfa::Unavailable;
 use crate::config::RedisSettings;
+
+/// The shared store could not be read or written: the attempt fails closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unavailable;
 
 pub struct RedisState {
     client: redis::Client,
