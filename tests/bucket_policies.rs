@@ -332,6 +332,24 @@ fn a_public_bucket_is_served_to_anonymous_readers_and_nothing_else_is() {
         stderr(&out)
     );
 
+    // The uploaded page cannot be served as HTML from the gateway's origin: S3 refuses
+    // response-* overrides on anonymous requests (s3s-fs honours them once re-signed).
+    let (status, body) = curl(
+        "GET",
+        &format!(
+            "{}/public-a/index.html?response-content-type=text%2Fhtml&response-content-disposition=inline",
+            s.gw.endpoint
+        ),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.contains("<Code>InvalidRequest</Code>")
+            && body.contains(
+                "Request specific response headers cannot be used for anonymous GET requests."
+            ),
+        "{body}"
+    );
+
     // Writes stay refused, and so does everything in a bucket without a public grant.
     let (status, body) = curl("PUT", &format!("{}/public-a/defaced.html", s.gw.endpoint));
     assert_eq!(status, 403, "{body}");
