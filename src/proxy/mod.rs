@@ -14,7 +14,10 @@ use http::HeaderMap;
 use http_body::{Body, Frame, SizeHint};
 use sha2::{Digest, Sha256};
 
+pub mod backend;
+pub mod body;
 pub mod pool;
+pub mod send;
 pub mod tls;
 pub mod upload_id;
 

@@ -456,8 +456,9 @@ async fn serve(
             request_id,
         );
     }
-    let Some(result) = super::s3_http::send_rebuilt(
+    let Some(result) = crate::proxy::send::send_rebuilt(
         backend,
+        super::worker_id(),
         parts.method.clone(),
         &upstream_path,
         &query,
@@ -497,7 +498,7 @@ async fn serve(
 
 fn respond(
     backend: &BackendClient,
-    result: super::s3_http::Sent,
+    result: crate::proxy::send::Sent,
     request_id: &str,
 ) -> Response<GatewayBody> {
     use crate::proxy::pool::Unanswered;

@@ -48,54 +48,8 @@ use crate::sts::{Keyring, StsService};
 /// How long in-flight requests may take to finish after a shutdown signal.
 pub const DRAIN_GRACE: Duration = Duration::from_secs(10);
 
-/// Errors carried by gateway response bodies.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
-/// The gateway listener's response body: a fixed error document or a streamed backend body.
-pub type GatewayBody = http_body_util::combinators::UnsyncBoxBody<Bytes, BoxError>;
-
-/// Boxes a body into a [`GatewayBody`].
-pub fn boxed<B>(body: B) -> GatewayBody
-where
-    B: http_body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
-{
-    http_body_util::BodyExt::boxed_unsync(http_body_util::BodyExt::map_err(body, Into::into))
-}
-
-pub(crate) use crate::proxy::pool::UpstreamBody;
-
-/// A backend with its pooled client and the signer for its credentials.
-pub struct BackendClient {
-    pub name: String,
-    pub kind: crate::config::BackendKind,
-    pub url: http::Uri,
-    /// The `Host` of upstream requests: the URL's authority.
-    pub host: http::HeaderValue,
-    pub signer: crate::sigv4::Signer,
-    /// How long the backend may stay silent (see [`crate::proxy::Progress`]).
-    pub timeout: Duration,
-    /// Pass the backend's identifying response headers to clients (`pass_fingerprints`).
-    pub pass_fingerprints: bool,
-    /// PutBucketWebsite is forwarded (`allow_bucket_website`).
-    pub allow_bucket_website: bool,
-    /// Its upstream connections (see [`crate::proxy::pool`]).
-    pub pool: Arc<crate::proxy::pool::UpstreamPool>,
-    /// Host names routed to it (lower case; empty: any).
-    pub hosts: Vec<String>,
-    /// Whether requests are re-signed with the backend's credentials (always for S3).
-    pub signs: bool,
-    /// `kind = "http"`: the route and its authorization settings.
-    pub api: Option<ApiRoute>,
-    /// `kind = "s3"`: bucket owners and policies.
-    pub buckets: crate::config::Buckets,
-}
-
-/// An HTTP API backend's route.
-pub struct ApiRoute {
-    pub settings: crate::config::ApiSettings,
-    /// The canonical `path_prefix` segments (stripped before forwarding).
-    pub prefix: Vec<String>,
-}
+pub use crate::proxy::backend::{ApiRoute, BackendClient};
+pub use crate::proxy::body::{BoxError, GatewayBody, boxed};
 
 /// Shared state of a running server: one config snapshot and what is derived from it.
 pub struct State {

@@ -17,6 +17,7 @@ use super::{GatewayBody, State, boxed, xml_escape};
 use crate::authz::{caller_policies, failure_message};
 use crate::identity::CredentialError;
 use crate::policy::Decision;
+use crate::proxy::pool::Unanswered;
 use crate::proxy::{BodyError, Stall, VerifiedBody};
 use crate::s3::{ClassifyError, address, classify};
 use crate::sigv4::{AmzDate, AuthKind, PayloadMode, SigV4Error, UriMode};
@@ -1037,8 +1038,9 @@ async fn forward(
     ) {
         return sigv4_error(&e, head, request_id);
     }
-    let Some(result) = send_rebuilt(
+    let Some(result) = crate::proxy::send::send_rebuilt(
         backend,
+        super::worker_id(),
         parts.method.clone(),
         &path,
         &query,
@@ -1318,65 +1320,5 @@ fn client_location(state: &State, host: &str, classified: &crate::s3::Classified
         format!("{scheme}://{host}/{key}")
     } else {
         format!("{scheme}://{host}/{bucket}/{key}")
-    }
-}
-
-use crate::proxy::pool::{PooledBody, Unanswered};
-
-/// The outcome of sending an upstream request: the backend's answer, or why there is none.
-pub(super) type Sent = Result<Result<Response<PooledBody>, Unanswered>, Stall>;
-
-/// Builds the upstream request from the parts the gateway made (`path` and `query` already
-/// encoded by it, `headers` complete and signed) and sends it with [`send_watched`]. `None` if
-/// the parts do not form a request.
-pub(super) async fn send_rebuilt(
-    backend: &super::BackendClient,
-    method: http::Method,
-    path: &str,
-    query: &str,
-    headers: http::HeaderMap,
-    body: super::UpstreamBody,
-) -> Option<Sent> {
-    let authority = backend.url.authority()?.as_str();
-    let uri = format!(
-        "{}://{authority}{path}{}{query}",
-        backend.url.scheme_str().unwrap_or("http"),
-        if query.is_empty() { "" } else { "?" }
-    );
-    let mut upstream = http::Request::builder().method(method).uri(&uri);
-    if let Some(h) = upstream.headers_mut() {
-        *h = headers;
-    }
-    let (body, progress) = crate::proxy::Tracked::new(body);
-    let upstream = upstream.body(body.boxed_unsync()).ok()?;
-    Some(send_watched(backend, upstream, progress).await)
-}
-
-/// Sends `upstream` and waits for the response head. The wait is cut off, aborting the upstream
-/// request, when nothing has moved for the backend's timeout: no body bytes from the client
-/// (`Stall::Client`), or no answer once the body is sent or while the backend is not reading it
-/// (`Stall::Backend`). A long upload that keeps moving is never cut off. Cutting off drops the
-/// request's upstream connection, which closes its socket at once (see [`crate::proxy::pool`]).
-async fn send_watched(
-    backend: &super::BackendClient,
-    upstream: http::Request<super::UpstreamBody>,
-    progress: std::sync::Arc<crate::proxy::Progress>,
-) -> Result<Result<Response<PooledBody>, Unanswered>, Stall> {
-    let response = backend
-        .pool
-        .send(upstream, backend.timeout, super::worker_id());
-    tokio::pin!(response);
-    loop {
-        let (since, _) = progress.waiting_since();
-        let deadline = tokio::time::Instant::from_std(since + backend.timeout);
-        tokio::select! {
-            r = &mut response => return Ok(r),
-            () = tokio::time::sleep_until(deadline) => {
-                let (since, who) = progress.waiting_since();
-                if since.elapsed() >= backend.timeout {
-                    return Err(who);
-                }
-            }
-        }
     }
 }
