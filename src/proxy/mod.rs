@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 pub mod backend;
 pub mod body;
 pub mod pool;
+pub mod s3;
 pub mod send;
 pub mod tls;
 pub mod upload_id;

@@ -17,10 +17,9 @@ use super::{GatewayBody, State, boxed, xml_escape};
 use crate::authz::{caller_policies, failure_message};
 use crate::identity::CredentialError;
 use crate::policy::Decision;
-use crate::proxy::pool::Unanswered;
-use crate::proxy::{BodyError, Stall, VerifiedBody};
+use crate::proxy::s3::ForwardError;
 use crate::s3::{ClassifyError, address, classify};
-use crate::sigv4::{AmzDate, AuthKind, PayloadMode, SigV4Error, UriMode};
+use crate::sigv4::{AuthKind, PayloadMode, SigV4Error, UriMode};
 use crate::sts::parse_form;
 
 /// An S3 `<Error>` with extra elements (already escaped values), no body for HEAD.
@@ -158,6 +157,65 @@ fn credential_error(e: CredentialError, head: bool, request_id: &str) -> Respons
             request_id,
         ),
     }
+}
+
+/// S3's answer when an authorized request got no backend answer to pass on.
+fn forward_error(e: ForwardError, head: bool, request_id: &str) -> Response<GatewayBody> {
+    let (status, code, message) = match e {
+        ForwardError::SigV4(e) => return sigv4_error(&e, head, request_id),
+        ForwardError::ClientStalled => return request_timeout(head, request_id),
+        ForwardError::NoBackend => (
+            503,
+            "ServiceUnavailable",
+            "No S3 backend is configured".to_string(),
+        ),
+        ForwardError::ContentLengthNotANumber => (
+            400,
+            "InvalidRequest",
+            "Content-Length is not a number".into(),
+        ),
+        ForwardError::MissingContentLength => (
+            411,
+            "MissingContentLength",
+            "You must provide the Content-Length HTTP header.".into(),
+        ),
+        ForwardError::MissingDecodedLength => (
+            411,
+            "MissingContentLength",
+            "aws-chunked uploads need the x-amz-decoded-content-length header.".into(),
+        ),
+        ForwardError::UnsignedStreaming => (403, "AccessDenied", "Access Denied".into()),
+        ForwardError::Unforwardable => (
+            400,
+            "InvalidRequest",
+            "The request cannot be forwarded".into(),
+        ),
+        ForwardError::BackendTimeout { seconds } => (
+            504,
+            "GatewayTimeout",
+            format!("The backend did not answer within {seconds} seconds"),
+        ),
+        ForwardError::Unreachable => (
+            503,
+            "ServiceUnavailable",
+            "The backend is unreachable".into(),
+        ),
+        ForwardError::Tls => (
+            502,
+            "BadGateway",
+            "The backend's TLS certificate or handshake was refused by the gateway (see its log)"
+                .into(),
+        ),
+        ForwardError::Broken => (502, "BadGateway", "The backend connection failed".into()),
+        ForwardError::BadAnswer { operation } => (
+            502,
+            "BadGateway",
+            format!(
+                "The backend's {operation} answer was cut off, too large, or not the XML S3 sends"
+            ),
+        ),
+    };
+    error_response(status, code, &message, &[], head, request_id)
 }
 
 fn classify_error(e: ClassifyError, head: bool, request_id: &str) -> Response<GatewayBody> {
@@ -538,8 +596,8 @@ async fn serve(
         "s3 request authorized; forwarding"
     );
     let body = match (delete_body, body_slot.take()) {
-        (Some(bytes), _) => RequestBody::Buffered(bytes),
-        (None, Some(body)) => RequestBody::Stream(body),
+        (Some(bytes), _) => crate::proxy::s3::RequestBody::Buffered(bytes),
+        (None, Some(body)) => crate::proxy::s3::RequestBody::Stream(body),
         (None, None) => {
             return error_response(
                 500,
@@ -553,8 +611,19 @@ async fn serve(
     };
     // The typed request's headers move into the upstream request (no copy).
     let upstream_headers = std::mem::take(&mut classified.headers);
-    let response = forward(
-        state,
+    let facts = crate::proxy::s3::GatewayFacts {
+        keyring: &state.keyring,
+        region: config.server.regions[0].as_str(),
+        scheme: if config.server.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        },
+        public_hosts: &config.server.public_hosts,
+        worker: super::worker_id(),
+    };
+    let response = match crate::proxy::s3::forward(
+        &facts,
         backend,
         parts,
         host.unwrap_or(""),
@@ -566,9 +635,12 @@ async fn serve(
         signing,
         who,
         caller.as_ref().map(|c| c.account()),
-        &request_id,
     )
-    .await;
+    .await
+    {
+        Ok(r) => r,
+        Err(e) => return forward_error(e, head, &request_id),
+    };
     // As S3 does: a caller who may not list the bucket learns nothing from a missing key, so
     // the backend's 404 becomes the AccessDenied that s3:ListBucket would have given.
     if response.status() == StatusCode::NOT_FOUND
@@ -801,12 +873,6 @@ async fn read_signed_body(
     Ok(bytes)
 }
 
-/// The request body: streamed from the client, or built by the gateway (DeleteObjects).
-enum RequestBody {
-    Stream(Incoming),
-    Buffered(Bytes),
-}
-
 /// Largest DeleteObjects body accepted (1,000 keys of up to 1,024 bytes, plus markup).
 const MAX_DELETE_BODY: usize = 2 * 1024 * 1024;
 
@@ -852,473 +918,4 @@ async fn delete_objects_checks(
         });
     }
     Ok((list, checks))
-}
-
-/// Where the outgoing body reports a verification failure.
-enum Outgoing {
-    Plain(std::sync::Arc<std::sync::Mutex<Option<BodyError>>>),
-    Chunked(std::sync::Arc<std::sync::Mutex<Option<SigV4Error>>>),
-}
-
-/// Sends the typed request to the backend: path and query come from `classified`, `headers` are
-/// its allowlisted headers (nothing of the client's request line or headers is copied), the body is the client's,
-/// verified while it streams (or the gateway's own, for DeleteObjects).
-#[allow(clippy::too_many_arguments)]
-async fn forward(
-    state: &State,
-    backend: Option<&super::BackendClient>,
-    parts: &http::request::Parts,
-    host: &str,
-    classified: &crate::s3::Classified,
-    mut headers: http::HeaderMap,
-    body: RequestBody,
-    mode: PayloadMode,
-    payload_line: &str,
-    signing: Option<crate::sigv4::SigningContext>,
-    who: &str,
-    caller_account: Option<&str>,
-    request_id: &str,
-) -> Response<GatewayBody> {
-    let head = parts.method == http::Method::HEAD;
-    let Some(backend) = backend else {
-        return error_response(
-            503,
-            "ServiceUnavailable",
-            "No S3 backend is configured",
-            &[],
-            head,
-            request_id,
-        );
-    };
-    let (path, query) = crate::proxy::s3_upstream_target(classified);
-    headers.insert(header::HOST, backend.host.clone());
-    let content_length: u64 = match parts
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .map(str::parse::<u64>)
-    {
-        Some(Ok(n)) => n,
-        Some(Err(_)) => {
-            return error_response(
-                400,
-                "InvalidRequest",
-                "Content-Length is not a number",
-                &[],
-                head,
-                request_id,
-            );
-        }
-        None if matches!(parts.method, http::Method::PUT | http::Method::POST)
-            && !mode.is_streaming()
-            && parts.headers.contains_key(header::TRANSFER_ENCODING) =>
-        {
-            return error_response(
-                411,
-                "MissingContentLength",
-                "You must provide the Content-Length HTTP header.",
-                &[],
-                head,
-                request_id,
-            );
-        }
-        None => 0,
-    };
-    let (upstream_body, outgoing, backend_hash) = match body {
-        // Built by the gateway from what it checked (DeleteObjects).
-        RequestBody::Buffered(bytes) => {
-            for name in crate::s3::headers::CHECKSUMS {
-                headers.remove(*name);
-            }
-            let md5 = <md5::Md5 as md5::Digest>::digest(&bytes);
-            let sha = <sha2::Sha256 as sha2::Digest>::digest(&bytes);
-            headers.insert(
-                "content-md5",
-                HeaderValue::from_str(&data_encoding::BASE64.encode(&md5))
-                    .expect("base64 is a valid header value"),
-            );
-            headers.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/xml"),
-            );
-            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
-            (
-                http_body_util::Full::new(bytes)
-                    .map_err(|never: std::convert::Infallible| match never {})
-                    .boxed_unsync(),
-                Outgoing::Plain(Default::default()),
-                hex::encode(sha),
-            )
-        }
-        RequestBody::Stream(body) if mode.is_streaming() => {
-            // Decode the aws-chunked envelope here; the backend gets the verified plain bytes.
-            let decoded_length = match parts
-                .headers
-                .get("x-amz-decoded-content-length")
-                .and_then(|v| v.to_str().ok())
-                .map(str::parse::<u64>)
-            {
-                Some(Ok(n)) => n,
-                _ => {
-                    return error_response(
-                        411,
-                        "MissingContentLength",
-                        "aws-chunked uploads need the x-amz-decoded-content-length header.",
-                        &[],
-                        head,
-                        request_id,
-                    );
-                }
-            };
-            let trailers: Vec<String> = parts
-                .headers
-                .get_all("x-amz-trailer")
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(','))
-                .map(|t| t.trim().to_ascii_lowercase())
-                .filter(|t| !t.is_empty())
-                .collect();
-            let (signing, signed_trailer) = match mode {
-                // Only a signed request has a streaming-signed body (its payload line is signed).
-                PayloadMode::StreamingSigned { trailer } if signing.is_some() => (signing, trailer),
-                PayloadMode::StreamingSigned { .. } => {
-                    return error_response(
-                        403,
-                        "AccessDenied",
-                        "Access Denied",
-                        &[],
-                        head,
-                        request_id,
-                    );
-                }
-                _ => (None, false),
-            };
-            let decoder = match crate::sigv4::ChunkedDecoder::new(crate::sigv4::ChunkedParams {
-                decoded_length,
-                trailers,
-                signing,
-                signed_trailer,
-            }) {
-                Ok(d) => d,
-                Err(e) => return sigv4_error(&e, head, request_id),
-            };
-            let (chunked, failure) = crate::proxy::ChunkedBody::new(body, decoder, decoded_length);
-            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(decoded_length));
-            (
-                chunked.boxed_unsync(),
-                Outgoing::Chunked(failure),
-                "UNSIGNED-PAYLOAD".to_string(),
-            )
-        }
-        RequestBody::Stream(body) => {
-            let expected = match mode {
-                PayloadMode::Sha256(h) => Some(h),
-                _ => None,
-            };
-            let (verified, failure) = VerifiedBody::new(body, expected, content_length);
-            let hash = if expected.is_some() {
-                payload_line.to_string()
-            } else {
-                "UNSIGNED-PAYLOAD".to_string()
-            };
-            if content_length > 0 {
-                headers.insert(header::CONTENT_LENGTH, HeaderValue::from(content_length));
-            }
-            (verified.boxed_unsync(), Outgoing::Plain(failure), hash)
-        }
-    };
-    if let Err(e) = backend.signer.sign(
-        parts.method.as_str(),
-        &path,
-        &query,
-        &mut headers,
-        &backend_hash,
-        AmzDate::now(),
-    ) {
-        return sigv4_error(&e, head, request_id);
-    }
-    let Some(result) = crate::proxy::send::send_rebuilt(
-        backend,
-        super::worker_id(),
-        parts.method.clone(),
-        &path,
-        &query,
-        headers,
-        upstream_body,
-    )
-    .await
-    else {
-        return error_response(
-            400,
-            "InvalidRequest",
-            "The request cannot be forwarded",
-            &[],
-            head,
-            request_id,
-        );
-    };
-    let refused = match &outgoing {
-        Outgoing::Plain(f) => f.lock().unwrap_or_else(|p| p.into_inner()).clone().map(|f| match f {
-            BodyError::Sha256Mismatch { client, computed } => SigV4Error::XAmzContentSHA256Mismatch { client, computed },
-            BodyError::Length { .. } | BodyError::Upstream(_) => {
-                SigV4Error::IncompleteBody { message: "You did not provide the number of bytes specified by the Content-Length HTTP header".into() }
-            }
-        }),
-        Outgoing::Chunked(f) => f.lock().unwrap_or_else(|p| p.into_inner()).clone(),
-    };
-    if let Some(e) = refused {
-        tracing::info!(caller = who, error = %e, "request body failed verification; upstream aborted");
-        return sigv4_error(&e, head, request_id);
-    }
-    match result {
-        Err(Stall::Client) => {
-            tracing::info!(
-                caller = who,
-                "client stopped sending the request body; upstream aborted"
-            );
-            request_timeout(head, request_id)
-        }
-        Err(Stall::Backend) => {
-            tracing::warn!(backend = %backend.name, timeout_seconds = backend.timeout.as_secs(), "backend did not answer in time; upstream aborted");
-            error_response(
-                504,
-                "GatewayTimeout",
-                &format!(
-                    "The backend did not answer within {} seconds",
-                    backend.timeout.as_secs()
-                ),
-                &[],
-                head,
-                request_id,
-            )
-        }
-        Ok(Err(Unanswered::Unreachable)) => error_response(
-            503,
-            "ServiceUnavailable",
-            "The backend is unreachable",
-            &[],
-            head,
-            request_id,
-        ),
-        Ok(Err(Unanswered::Tls(reason))) => {
-            tracing::warn!(backend = %backend.name, %reason, "TLS to the backend failed; request not sent");
-            error_response(
-                502,
-                "BadGateway",
-                "The backend's TLS certificate or handshake was refused by the gateway (see its log)",
-                &[],
-                head,
-                request_id,
-            )
-        }
-        Ok(Err(Unanswered::Broken)) => error_response(
-            502,
-            "BadGateway",
-            "The backend connection failed",
-            &[],
-            head,
-            request_id,
-        ),
-        // The backend's region is its own (radosgw answers its zonegroup, "default"); clients
-        // sign for the gateway's, so the gateway says which once the backend found the bucket.
-        Ok(Ok(response))
-            if classified.operation == "GetBucketLocation"
-                && response.status() == StatusCode::OK =>
-        {
-            let (mut rparts, _) = response.into_parts();
-            crate::proxy::response_headers(&mut rparts.headers, backend.pass_fingerprints);
-            let region = state.config.server.regions[0].as_str();
-            let constraint = if region == "us-east-1" { "" } else { region };
-            let body = Bytes::from(format!(
-                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<LocationConstraint xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">{}</LocationConstraint>",
-                xml_escape(constraint)
-            ));
-            rparts.headers.remove(header::TRANSFER_ENCODING);
-            rparts
-                .headers
-                .insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
-            rparts.headers.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/xml"),
-            );
-            Response::from_parts(rparts, super::boxed(http_body_util::Full::new(body)))
-        }
-        // As on S3, ListBuckets lists the caller's account's buckets: the backend lists all of
-        // them, so the gateway keeps those the config says the caller's account owns.
-        Ok(Ok(response))
-            if classified.operation == "ListBuckets" && response.status() == StatusCode::OK =>
-        {
-            let account = caller_account.unwrap_or("");
-            rewritten(
-                response,
-                backend,
-                MAX_LIST_BODY,
-                classified.operation,
-                head,
-                request_id,
-                |body| own_buckets(body, |name| backend.buckets.lookup(name).owner == account),
-            )
-            .await
-        }
-        Ok(Ok(response))
-            if classified.operation == "CompleteMultipartUpload" && !backend.pass_fingerprints =>
-        {
-            let location = client_location(state, host, classified);
-            rewritten(
-                response,
-                backend,
-                MAX_LOCATION_BODY,
-                classified.operation,
-                head,
-                request_id,
-                |body| String::from_utf8(crate::proxy::replace_location(body, &location)).ok(),
-            )
-            .await
-        }
-        // Clients see upload ids the gateway issued, never the backend's (see proxy::upload_id).
-        Ok(Ok(response))
-            if response.status() == StatusCode::OK
-                && matches!(
-                    classified.operation,
-                    "CreateMultipartUpload" | "ListParts" | "ListMultipartUploads"
-                ) =>
-        {
-            use crate::proxy::upload_id;
-            let bucket = classified.target.bucket.as_deref().unwrap_or("");
-            let scope = upload_id::UploadScope {
-                backend: &backend.name,
-                bucket,
-                key: classified.target.key.as_deref().unwrap_or(""),
-            };
-            let keyring = &state.keyring;
-            rewritten(
-                response,
-                backend,
-                MAX_LIST_BODY,
-                classified.operation,
-                head,
-                request_id,
-                |body| match classified.operation {
-                    "CreateMultipartUpload" => upload_id::issue_in_initiate(body, keyring, scope),
-                    "ListParts" => upload_id::issue_in_parts(body, keyring, scope),
-                    _ => upload_id::issue_in_listing(body, keyring, &backend.name, bucket),
-                },
-            )
-            .await
-        }
-        Ok(Ok(response)) => {
-            let (mut rparts, rbody) = response.into_parts();
-            crate::proxy::response_headers(&mut rparts.headers, backend.pass_fingerprints);
-            Response::from_parts(
-                rparts,
-                crate::proxy::IdleTimeout::new(rbody, backend.timeout).boxed_unsync(),
-            )
-        }
-    }
-}
-
-/// Largest CompleteMultipartUpload answer read to rewrite its `<Location>`.
-const MAX_LOCATION_BODY: usize = 1024 * 1024;
-
-/// Largest listing answer read to rewrite it: ListBuckets (10,000 buckets with owner and dates
-/// fit easily), ListMultipartUploads and ListParts (1,000 entries each).
-const MAX_LIST_BODY: usize = 8 * 1024 * 1024;
-
-/// A backend answer whose body the gateway rewrites: read whole (at most `limit` bytes, within
-/// the backend's timeout), then replaced by `rewrite`'s document. An answer that is cut off, too
-/// large, or not the XML S3 sends for `operation` is a 502, never passed on as it came.
-async fn rewritten(
-    response: Response<crate::proxy::pool::PooledBody>,
-    backend: &super::BackendClient,
-    limit: usize,
-    operation: &str,
-    head: bool,
-    request_id: &str,
-    rewrite: impl FnOnce(&[u8]) -> Option<String>,
-) -> Response<GatewayBody> {
-    let (mut rparts, rbody) = response.into_parts();
-    crate::proxy::response_headers(&mut rparts.headers, backend.pass_fingerprints);
-    let read = http_body_util::Limited::new(rbody, limit).collect();
-    let body = match tokio::time::timeout(backend.timeout, read).await {
-        Ok(Ok(body)) => rewrite(&body.to_bytes()),
-        _ => None,
-    };
-    let Some(body) = body else {
-        return error_response(
-            502,
-            "BadGateway",
-            &format!(
-                "The backend's {operation} answer was cut off, too large, or not the XML S3 sends"
-            ),
-            &[],
-            head,
-            request_id,
-        );
-    };
-    let body = Bytes::from(body);
-    rparts.headers.remove(header::TRANSFER_ENCODING);
-    rparts
-        .headers
-        .insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
-    Response::from_parts(rparts, super::boxed(http_body_util::Full::new(body)))
-}
-
-/// A ListAllMyBucketsResult with only the `<Bucket>` entries whose `<Name>` passes `keep`, the
-/// rest of the document byte for byte; `None` if it is not such a document.
-fn own_buckets(xml: &[u8], keep: impl Fn(&str) -> bool) -> Option<String> {
-    let text = std::str::from_utf8(xml).ok()?;
-    let doc = roxmltree::Document::parse(text).ok()?;
-    let root = doc.root_element();
-    if root.tag_name().name() != "ListAllMyBucketsResult" {
-        return None;
-    }
-    let mut drop = Vec::new();
-    if let Some(buckets) = root.children().find(|n| n.has_tag_name("Buckets")) {
-        for b in buckets.children().filter(|n| n.has_tag_name("Bucket")) {
-            let name = b
-                .children()
-                .find(|n| n.has_tag_name("Name"))
-                .and_then(|n| n.text())?;
-            if !keep(name) {
-                drop.push(b.range());
-            }
-        }
-    }
-    let mut out = String::with_capacity(text.len());
-    let mut at = 0;
-    for r in drop {
-        out.push_str(&text[at..r.start]);
-        at = r.end;
-    }
-    out.push_str(&text[at..]);
-    Some(out)
-}
-
-/// The object's URL as the client addressed the gateway (`host`: the request's one reading of
-/// its host; and its addressing style), for a
-/// `<Location>` that must not name the backend.
-fn client_location(state: &State, host: &str, classified: &crate::s3::Classified) -> String {
-    let scheme = if state.config.server.tls.is_some() {
-        "https"
-    } else {
-        "http"
-    };
-    let bucket = classified.target.bucket.as_deref().unwrap_or("");
-    let key = crate::sigv4::encoding::uri_encode(
-        classified.target.key.as_deref().unwrap_or("").as_bytes(),
-        true,
-    );
-    let host_name = crate::s3::address::host_name(host);
-    let virtual_hosted = state
-        .config
-        .server
-        .public_hosts
-        .iter()
-        .any(|base| host_name == format!("{bucket}.{base}"));
-    if virtual_hosted {
-        format!("{scheme}://{host}/{key}")
-    } else {
-        format!("{scheme}://{host}/{bucket}/{key}")
-    }
 }
