@@ -302,9 +302,10 @@ async fn serve(
     body_slot: &mut Option<Incoming>,
 ) -> Response<GatewayBody> {
     let request_id = super::new_request_id();
-    let head = parts.method == http::Method::HEAD;
-    let config = &state.config;
-    let now = front.now;
+    let reply = Reply {
+        head: parts.method == http::Method::HEAD,
+        request_id: &request_id,
+    };
     crate::audit::note(|f| {
         f.event_source = "s3.amazonaws.com";
         // The operation's name once classified; until then, the method.
@@ -315,108 +316,247 @@ async fn serve(
             http::Method::GET | http::Method::HEAD
         ));
     });
-    // 0. The one reading of the host: the signature check, classification and forwarding use it.
-    let host = match &front.host {
-        Ok(h) => *h,
-        Err(e) => return error_response(400, "InvalidRequest", e.0, &[], head, &request_id),
-    };
-    let query = front.req.query;
+    pipeline(state, peer, parts, front, body_slot, &reply)
+        .await
+        .unwrap_or_else(|refused| *refused)
+}
 
-    // 1. Authenticate. An unsigned GET or HEAD goes on as the anonymous principal: only a
-    //    bucket policy granting "*" can let it through (step 3). Any other unsigned request
-    //    is refused here.
-    let parsed = match authn::signed(state, Route::S3, front, &config.server.regions, peer) {
-        Ok(p) => p,
-        Err(e) => return sigv4_error(&e, head, &request_id),
-    };
-    if parsed.is_none() && !matches!(parts.method, http::Method::GET | http::Method::HEAD) {
-        return error_response(
-            403,
-            "AccessDenied",
-            "Access Denied: an anonymous request can only read (GET or HEAD) what a bucket policy grants to \"*\"",
-            &[],
-            head,
-            &request_id,
-        );
+/// The S3 request path: read → authenticate → classify → authorize → forward, each stage a
+/// function below; the first refusal ends it.
+async fn pipeline(
+    state: &State,
+    peer: SocketAddr,
+    parts: &http::request::Parts,
+    front: &Front<'_>,
+    body_slot: &mut Option<Incoming>,
+    reply: &Reply<'_>,
+) -> Result<Response<GatewayBody>, Refused> {
+    // 0. The one reading of the host: the signature check, classification and forwarding use it.
+    let host = front
+        .host
+        .as_ref()
+        .map(|h| *h)
+        .map_err(|e| reply.error(400, "InvalidRequest", e.0))?;
+    // 1. Authenticate (or go on as the anonymous principal).
+    let mut auth = authenticate(state, peer, parts, front, reply)?;
+    // The chunk signatures' key, for the body forwarding verifies.
+    let signing = auth.signing.take();
+    // 2. Classify into the typed request the backend will get.
+    let mut classified = classify_request(state, parts, host, front.req.query, &auth, reply)?;
+    let delete_body =
+        delete_objects_body(state, parts, &mut classified, &auth, body_slot, reply).await?;
+    // The one lookup of the backend: its bucket owners here, its connection in `forward`.
+    let backend = state.s3_backend(host.unwrap_or(""));
+    let website_allowed = backend.is_some_and(|b| b.allow_bucket_website);
+    crate::s3::subresources::check_enabled(classified.operation, website_allowed)
+        .map_err(|e| reply.classify(e))?;
+    // 3. Authorize every check: the caller's policies, and the policy of the bucket it touches
+    //    (whose owner decides whether this is same-account or cross-account access).
+    let authorizer = Authorizer::new(state, peer, parts, front, &auth, backend, reply)?;
+    for check in &classified.checks {
+        authorizer.check(check.action, &check.resource, &classified.condition_keys)?;
     }
-    // An anonymous read has no body: one that comes with a body is refused, not forwarded.
-    if parsed.is_none()
-        && (parts.headers.contains_key(header::TRANSFER_ENCODING)
+    // Upload ids are the gateway's, bound to backend, bucket and key: the backend gets its own id
+    // only for the upload this request was authorized for.
+    if let Some(b) = backend {
+        crate::proxy::upload_id::open_request(&state.keyring, &b.name, &mut classified)
+            .map_err(|e| reply.classify(e))?;
+    }
+    // Bucket policies live in the gateway's config: it answers for them, the backend's own
+    // policy is never read or changed through the gateway.
+    let caller_account = auth.caller.as_ref().map(|c| c.account());
+    if let Some(answer) = bucket_policy_answer(
+        state,
+        authorizer.buckets,
+        &classified,
+        caller_account,
+        body_slot,
+        auth.mode,
+        reply.head,
+        reply.request_id,
+    )
+    .await
+    {
+        return Ok(answer);
+    }
+    // 4. Forward the typed request.
+    let response = forward(
+        state,
+        backend,
+        parts,
+        host,
+        &mut classified,
+        delete_body,
+        body_slot,
+        (&auth, signing),
+        reply,
+    )
+    .await?;
+    // As S3 does: a caller who may not list the bucket learns nothing from a missing key, so
+    // the backend's 404 becomes the AccessDenied that s3:ListBucket would have given.
+    if response.status() == StatusCode::NOT_FOUND
+        && matches!(classified.operation, "GetObject" | "HeadObject")
+        && let Some(bucket) = &classified.target.bucket
+    {
+        authorizer.check("s3:ListBucket", &format!("arn:aws:s3:::{bucket}"), &[])?;
+    }
+    Ok(response)
+}
+
+/// A refusal, already in S3's shape.
+type Refused = Box<Response<GatewayBody>>;
+
+/// How this request's refusals are rendered: no body for HEAD, its request id.
+struct Reply<'r> {
+    head: bool,
+    request_id: &'r str,
+}
+
+impl Reply<'_> {
+    fn error(&self, status: u16, code: &str, message: &str) -> Refused {
+        Box::new(error_response(
+            status,
+            code,
+            message,
+            &[],
+            self.head,
+            self.request_id,
+        ))
+    }
+    fn sigv4(&self, e: &SigV4Error) -> Refused {
+        Box::new(sigv4_error(e, self.head, self.request_id))
+    }
+    fn credential(&self, e: CredentialError) -> Refused {
+        Box::new(credential_error(e, self.head, self.request_id))
+    }
+    fn classify(&self, e: ClassifyError) -> Refused {
+        Box::new(classify_error(e, self.head, self.request_id))
+    }
+    fn forward(&self, e: ForwardError) -> Refused {
+        Box::new(forward_error(e, self.head, self.request_id))
+    }
+}
+
+/// Who sent the request, and how its body is to be read.
+struct Authenticated<'f, 'a> {
+    /// The signature material (`None`: an anonymous request).
+    parsed: Option<&'f crate::sigv4::ParsedAuth<'a>>,
+    caller: Option<crate::identity::Caller>,
+    /// Taken by the pipeline for forwarding (streaming chunk signatures).
+    signing: Option<crate::sigv4::SigningContext>,
+    /// The signed payload line (`UNSIGNED-PAYLOAD` for an anonymous request).
+    payload_line: String,
+    mode: PayloadMode,
+}
+
+impl Authenticated<'_, '_> {
+    fn who(&self) -> &str {
+        self.caller.as_ref().map_or("anonymous", |c| c.arn())
+    }
+}
+
+/// Verifies the signature and resolves the caller. An unsigned GET or HEAD without a body goes
+/// on as the anonymous principal: only a bucket policy granting "*" can let it through. Any
+/// other unsigned request is refused here.
+fn authenticate<'f, 'a>(
+    state: &State,
+    peer: SocketAddr,
+    parts: &http::request::Parts,
+    front: &'f Front<'a>,
+    reply: &Reply<'_>,
+) -> Result<Authenticated<'f, 'a>, Refused> {
+    let parsed = authn::signed(state, Route::S3, front, &state.config.server.regions, peer)
+        .map_err(|e| reply.sigv4(&e))?;
+    if parsed.is_none() {
+        if !matches!(parts.method, http::Method::GET | http::Method::HEAD) {
+            return Err(reply.error(
+                403,
+                "AccessDenied",
+                "Access Denied: an anonymous request can only read (GET or HEAD) what a bucket policy grants to \"*\"",
+            ));
+        }
+        // An anonymous read has no body: one that comes with a body is refused, not forwarded.
+        if parts.headers.contains_key(header::TRANSFER_ENCODING)
             || parts
                 .headers
                 .get(header::CONTENT_LENGTH)
-                .is_some_and(|v| v.as_bytes() != b"0"))
-    {
-        return error_response(
-            400,
-            "InvalidRequest",
-            "An anonymous GET or HEAD request carries no body",
-            &[],
-            head,
-            &request_id,
-        );
+                .is_some_and(|v| v.as_bytes() != b"0")
+        {
+            return Err(reply.error(
+                400,
+                "InvalidRequest",
+                "An anonymous GET or HEAD request carries no body",
+            ));
+        }
     }
     // An unsigned request's body hash header is not signed: it is not trusted for anything.
     let payload_line = parsed
         .and_then(|p| p.content_sha256)
         .unwrap_or("UNSIGNED-PAYLOAD")
         .to_string();
-    let mode = match PayloadMode::parse(&payload_line) {
-        Ok(m) => m,
-        Err(e) => return sigv4_error(&e, head, &request_id),
-    };
+    let mode = PayloadMode::parse(&payload_line).map_err(|e| reply.sigv4(&e))?;
     let (caller, signing) = match parsed {
-        Some(parsed) => match authn::authenticate(
-            state,
-            Route::S3,
-            front,
-            parsed,
-            &payload_line,
-            UriMode::S3,
-            peer,
-        ) {
-            Ok((caller, signing)) => (Some(caller), Some(signing)),
-            Err(AuthError::Credential(e)) => return credential_error(e, head, &request_id),
-            Err(AuthError::SigV4(e)) => return sigv4_error(&e, head, &request_id),
-        },
+        Some(parsed) => {
+            let (caller, signing) = authn::authenticate(
+                state,
+                Route::S3,
+                front,
+                parsed,
+                &payload_line,
+                UriMode::S3,
+                peer,
+            )
+            .map_err(|e| match e {
+                AuthError::Credential(e) => reply.credential(e),
+                AuthError::SigV4(e) => reply.sigv4(&e),
+            })?;
+            (Some(caller), Some(signing))
+        }
         None => (None, None),
     };
-    let who = caller.as_ref().map_or("anonymous", |c| c.arn());
+    Ok(Authenticated {
+        parsed,
+        caller,
+        signing,
+        payload_line,
+        mode,
+    })
+}
 
-    // 2. Classify into the typed request the backend will get.
-    let decoded_query = match parse_form(query) {
-        Ok(q) => q,
-        Err(e) => return error_response(400, "InvalidRequest", &e.message, &[], head, &request_id),
-    };
+/// The typed request: bucket and key from host and path, the operation and its checks, its own
+/// parameters and headers (see [`crate::s3::classify`]).
+fn classify_request(
+    state: &State,
+    parts: &http::request::Parts,
+    host: Option<&str>,
+    query: &str,
+    auth: &Authenticated<'_, '_>,
+    reply: &Reply<'_>,
+) -> Result<crate::s3::Classified, Refused> {
+    let decoded_query =
+        parse_form(query).map_err(|e| reply.error(400, "InvalidRequest", &e.message))?;
     // As S3: the response-* overrides are for signed requests only. Honoured for an anonymous
     // reader, they would let anyone serve a public object as text/html from the gateway's origin.
-    if caller.is_none()
+    if auth.caller.is_none()
         && decoded_query
             .iter()
             .any(|(k, _)| k.starts_with("response-"))
     {
-        return error_response(
+        return Err(reply.error(
             400,
             "InvalidRequest",
             "Request specific response headers cannot be used for anonymous GET requests.",
-            &[],
-            head,
-            &request_id,
-        );
+        ));
     }
-    let target = match address(host, parts.uri.path(), &config.server.public_hosts) {
-        Ok(t) => t,
-        Err(e) => return classify_error(e, head, &request_id),
-    };
-    let mut classified = match classify(
+    let target = address(host, parts.uri.path(), &state.config.server.public_hosts)
+        .map_err(|e| reply.classify(e))?;
+    let mut classified = classify(
         parts.method.as_str(),
         &target,
         &decoded_query,
         &parts.headers,
-    ) {
-        Ok(c) => c,
-        Err(e) => return classify_error(e, head, &request_id),
-    };
+    )
+    .map_err(|e| reply.classify(e))?;
     crate::audit::note(|f| {
         f.event_name = classified.operation.to_string();
         f.bucket = classified.target.bucket.clone();
@@ -425,93 +565,116 @@ async fn serve(
     // The payload line is signed in both modes; a presigned request's header is not.
     classified
         .condition_keys
-        .push(("s3:x-amz-content-sha256", payload_line.clone()));
-    // DeleteObjects names its keys in the body: read it (it is small), verify it, turn every key
-    // into a check, and forward the gateway's own serialisation of what was checked.
-    let delete_body = match (classified.per_key_delete, body_slot.take()) {
-        (true, Some(body)) => {
-            match delete_objects_checks(
-                body,
-                mode,
-                &classified.target,
-                &parts.headers,
-                config.limits.body_read_timeout,
-                &request_id,
-            )
-            .await
-            {
-                Ok((list, checks)) => {
-                    classified.checks = checks;
-                    Some(Bytes::from(list.to_xml()))
-                }
-                Err(e) => return *e,
-            }
-        }
-        (_, unread) => {
-            // Streamed bodies are read only once authorized.
-            *body_slot = unread;
-            None
-        }
-    };
+        .push(("s3:x-amz-content-sha256", auth.payload_line.clone()));
+    Ok(classified)
+}
 
-    // 3. Authorize every check: the caller's policies, and the policy of the bucket it touches
-    //    (whose owner decides whether this is same-account or cross-account access).
-    let region = parsed.map_or(config.server.regions[0].as_str(), |p| p.credential.region());
-    let info = authn::request_info(state, parts, front, peer, region);
-    let policies = match &caller {
-        Some(c) => match caller_policies(&state.identities, c) {
-            Ok(p) => Some(p),
-            Err(_) => return credential_error(CredentialError::InvalidToken, head, &request_id),
-        },
-        None => None,
-    };
-    let principal = caller
-        .as_ref()
-        .map_or_else(crate::policy::Principal::anonymous, |c| c.principal());
-    // The one lookup of the backend: its bucket owners here, its connection in `forward`.
-    let backend = state.s3_backend(host.unwrap_or(""));
-    let website_allowed = backend.is_some_and(|b| b.allow_bucket_website);
-    if let Err(e) = crate::s3::subresources::check_enabled(classified.operation, website_allowed) {
-        return classify_error(e, head, &request_id);
+/// DeleteObjects names its keys in the body: read it (it is small), verify it, turn every key
+/// into a check, and keep the gateway's own serialisation of what was checked to forward.
+/// Other bodies stay unread: they stream only once authorized.
+async fn delete_objects_body(
+    state: &State,
+    parts: &http::request::Parts,
+    classified: &mut crate::s3::Classified,
+    auth: &Authenticated<'_, '_>,
+    body_slot: &mut Option<Incoming>,
+    reply: &Reply<'_>,
+) -> Result<Option<Bytes>, Refused> {
+    if !classified.per_key_delete {
+        return Ok(None);
     }
-    let no_buckets = crate::config::Buckets::default();
-    let buckets = backend.map_or(&no_buckets, |b| &b.buckets);
-    // Evaluates one check; on a refusal, the AccessDenied response with its sealed message.
-    let authorize = |action: &str, resource: &str, request_keys: &[(&'static str, String)]| {
-        let facts = crate::s3::bucket_of_arn(resource).map(|b| buckets.lookup(b));
+    let Some(body) = body_slot.take() else {
+        return Ok(None);
+    };
+    let (list, checks) = delete_objects_checks(
+        body,
+        auth.mode,
+        &classified.target,
+        &parts.headers,
+        state.config.limits.body_read_timeout,
+        reply.request_id,
+    )
+    .await?;
+    classified.checks = checks;
+    Ok(Some(Bytes::from(list.to_xml())))
+}
+
+/// Evaluates the request's checks for its caller (or the anonymous principal), with the bucket
+/// policy of the bucket each check touches.
+struct Authorizer<'s> {
+    state: &'s State,
+    caller: Option<&'s crate::identity::Caller>,
+    policies: Option<crate::authz::CallerPolicies>,
+    principal: crate::policy::Principal,
+    info: crate::sts::RequestInfo,
+    parsed: Option<&'s crate::sigv4::ParsedAuth<'s>>,
+    buckets: &'s crate::config::Buckets,
+    now: crate::sigv4::AmzDate,
+    reply: &'s Reply<'s>,
+}
+
+/// The bucket owners of a gateway without an S3 backend: none.
+static NO_BUCKETS: std::sync::LazyLock<crate::config::Buckets> =
+    std::sync::LazyLock::new(crate::config::Buckets::default);
+
+impl<'s> Authorizer<'s> {
+    fn new(
+        state: &'s State,
+        peer: SocketAddr,
+        parts: &http::request::Parts,
+        front: &Front<'_>,
+        auth: &'s Authenticated<'s, 's>,
+        backend: Option<&'s super::BackendClient>,
+        reply: &'s Reply<'s>,
+    ) -> Result<Authorizer<'s>, Refused> {
+        let region = auth
+            .parsed
+            .map_or(state.config.server.regions[0].as_str(), |p| {
+                p.credential.region()
+            });
+        let policies = match &auth.caller {
+            Some(c) => Some(
+                caller_policies(&state.identities, c)
+                    .map_err(|_| reply.credential(CredentialError::InvalidToken))?,
+            ),
+            None => None,
+        };
+        Ok(Authorizer {
+            state,
+            caller: auth.caller.as_ref(),
+            policies,
+            principal: auth
+                .caller
+                .as_ref()
+                .map_or_else(crate::policy::Principal::anonymous, |c| c.principal()),
+            info: authn::request_info(state, parts, front, peer, region),
+            parsed: auth.parsed,
+            buckets: backend.map_or(&*NO_BUCKETS, |b| &b.buckets),
+            now: front.now,
+            reply,
+        })
+    }
+
+    /// Evaluates one check; on a refusal, the AccessDenied response with its sealed message.
+    fn check(
+        &self,
+        action: &str,
+        resource: &str,
+        request_keys: &[(&'static str, String)],
+    ) -> Result<(), Refused> {
+        let facts = crate::s3::bucket_of_arn(resource).map(|b| self.buckets.lookup(b));
         let bucket_policy = facts
             .and_then(|f| f.entry)
             .and_then(|e| e.policy.as_deref());
-        let mut ctx = match (&caller, &policies) {
-            (Some(c), Some(p)) => p.context(action, resource, c, &info),
-            _ => crate::authz::anonymous_context(action, resource, &info),
-        };
-        for (key, value) in request_keys {
-            ctx.set(*key, value.clone());
-        }
-        if let Some(f) = facts {
-            ctx.set("aws:ResourceAccount", f.owner);
-        }
-        if let Some(parsed) = parsed {
-            ctx.set("s3:signatureversion", "AWS4-HMAC-SHA256");
-            match parsed.kind {
-                AuthKind::Header => {
-                    ctx.set("s3:authType", "REST-HEADER");
-                }
-                AuthKind::Presigned => {
-                    ctx.set("s3:authType", "REST-QUERY-STRING")
-                        .set("s3:signatureAge", parsed.signature_age_ms(now).to_string());
-                }
-            }
-        }
-        let outcome = match &policies {
-            Some(p) => p.with_evaluation(&principal, bucket_policy, |eval| {
+        let ctx = self.context(action, resource, request_keys, facts.map(|f| f.owner));
+        let outcome = match &self.policies {
+            Some(p) => p.with_evaluation(&self.principal, bucket_policy, |eval| {
                 crate::policy::decide(eval, &ctx)
             }),
             None => crate::policy::decide(
                 &crate::policy::Evaluation {
                     resource: bucket_policy,
-                    principal: Some(&principal),
+                    principal: Some(&self.principal),
                     ..Default::default()
                 },
                 &ctx,
@@ -520,97 +683,99 @@ async fn serve(
         if outcome.decision == Decision::Allow {
             return Ok(());
         }
-        if let Some(suppressed) = state.metrics.refusal_log() {
+        let who = self.caller.map_or("anonymous", |c| c.arn());
+        if let Some(suppressed) = self.state.metrics.refusal_log() {
             tracing::info!(caller = %who, action, resource, decision = outcome.decision.as_str(), suppressed_since_last = suppressed, "s3 request refused");
         }
-        let Some(caller) = &caller else {
+        let Some(caller) = self.caller else {
             // As S3 answers anonymous callers: no principal to name, nothing to decode.
-            return Err(Box::new(error_response(
-                403,
-                "AccessDenied",
-                "Access Denied",
-                &[],
-                head,
-                &request_id,
-            )));
+            return Err(self.reply.error(403, "AccessDenied", "Access Denied"));
         };
-        let blob = state
+        let blob = self
+            .state
             .sts
             .seal_authorization_message(caller.account(), failure_message(&outcome, &ctx, caller));
-        let message = format!(
-            "User: {} is not authorized to perform: {} on resource: {} {} Encoded authorization failure message: {blob}",
-            caller.arn(),
-            action,
-            resource,
-            outcome.reason(action)
-        );
-        Err(Box::new(error_response(
+        Err(self.reply.error(
             403,
             "AccessDenied",
-            &message,
-            &[],
-            head,
-            &request_id,
-        )))
-    };
-    for check in &classified.checks {
-        if let Err(refused) = authorize(check.action, &check.resource, &classified.condition_keys) {
-            return *refused;
+            &format!(
+                "User: {} is not authorized to perform: {} on resource: {} {} Encoded authorization failure message: {blob}",
+                caller.arn(),
+                action,
+                resource,
+                outcome.reason(action)
+            ),
+        ))
+    }
+
+    /// The request context of one check: the caller's (or anonymous) global keys, the
+    /// request's own keys, the bucket owner and how the request was signed.
+    fn context(
+        &self,
+        action: &str,
+        resource: &str,
+        request_keys: &[(&'static str, String)],
+        owner: Option<&str>,
+    ) -> crate::policy::RequestContext {
+        let mut ctx = match (self.caller, &self.policies) {
+            (Some(c), Some(p)) => p.context(action, resource, c, &self.info),
+            _ => crate::authz::anonymous_context(action, resource, &self.info),
+        };
+        for (key, value) in request_keys {
+            ctx.set(*key, value.clone());
         }
+        if let Some(owner) = owner {
+            ctx.set("aws:ResourceAccount", owner);
+        }
+        if let Some(parsed) = self.parsed {
+            ctx.set("s3:signatureversion", "AWS4-HMAC-SHA256");
+            match parsed.kind {
+                AuthKind::Header => {
+                    ctx.set("s3:authType", "REST-HEADER");
+                }
+                AuthKind::Presigned => {
+                    ctx.set("s3:authType", "REST-QUERY-STRING").set(
+                        "s3:signatureAge",
+                        parsed.signature_age_ms(self.now).to_string(),
+                    );
+                }
+            }
+        }
+        ctx
     }
-    // Upload ids are the gateway's, bound to backend, bucket and key: the backend gets its own id
-    // only for the upload this request was authorized for.
-    if let Some(b) = backend
-        && let Err(e) =
-            crate::proxy::upload_id::open_request(&state.keyring, &b.name, &mut classified)
-    {
-        return classify_error(e, head, &request_id);
-    }
+}
 
-    // Bucket policies live in the gateway's config: it answers for them, the backend's own
-    // policy is never read or changed through the gateway.
-    if let Some(answer) = bucket_policy_answer(
-        state,
-        buckets,
-        &classified,
-        caller.as_ref().map(|c| c.account()),
-        body_slot,
-        mode,
-        head,
-        &request_id,
-    )
-    .await
-    {
-        return answer;
-    }
-
-    // 4. Forward the typed request.
+/// Forwards the authorized, typed request (see [`crate::proxy::s3::forward`]).
+#[allow(clippy::too_many_arguments)]
+async fn forward(
+    state: &State,
+    backend: Option<&super::BackendClient>,
+    parts: &http::request::Parts,
+    host: Option<&str>,
+    classified: &mut crate::s3::Classified,
+    delete_body: Option<Bytes>,
+    body_slot: &mut Option<Incoming>,
+    (auth, signing): (&Authenticated<'_, '_>, Option<crate::sigv4::SigningContext>),
+    reply: &Reply<'_>,
+) -> Result<Response<GatewayBody>, Refused> {
     // Debug, not info: the audit trail is the per-request record; a line per request on stderr
     // cost a formatted event and a write(2) each.
     tracing::debug!(
         operation = classified.operation,
         bucket = classified.target.bucket.as_deref().unwrap_or(""),
         key = classified.target.key.as_deref().unwrap_or(""),
-        caller = %who,
-        payload = %payload_line,
+        caller = %auth.who(),
+        payload = %auth.payload_line,
         "s3 request authorized; forwarding"
     );
     let body = match (delete_body, body_slot.take()) {
         (Some(bytes), _) => crate::proxy::s3::RequestBody::Buffered(bytes),
         (None, Some(body)) => crate::proxy::s3::RequestBody::Stream(body),
         (None, None) => {
-            return error_response(
-                500,
-                "InternalError",
-                "The request body was already read",
-                &[],
-                head,
-                &request_id,
-            );
+            return Err(reply.error(500, "InternalError", "The request body was already read"));
         }
     };
-    // The typed request's headers move into the upstream request (no copy).
-    let upstream_headers = std::mem::take(&mut classified.headers);
+    let config = &state.config;
     let facts = crate::proxy::s3::GatewayFacts {
         keyring: &state.keyring,
         region: config.server.regions[0].as_str(),
@@ -622,35 +787,24 @@ async fn serve(
         public_hosts: &config.server.public_hosts,
         worker: super::worker_id(),
     };
-    let response = match crate::proxy::s3::forward(
+    // The typed request's headers move into the upstream request (no copy).
+    let upstream_headers = std::mem::take(&mut classified.headers);
+    crate::proxy::s3::forward(
         &facts,
         backend,
         parts,
         host.unwrap_or(""),
-        &classified,
+        classified,
         upstream_headers,
         body,
-        mode,
-        &payload_line,
+        auth.mode,
+        &auth.payload_line,
         signing,
-        who,
-        caller.as_ref().map(|c| c.account()),
+        auth.who(),
+        auth.caller.as_ref().map(|c| c.account()),
     )
     .await
-    {
-        Ok(r) => r,
-        Err(e) => return forward_error(e, head, &request_id),
-    };
-    // As S3 does: a caller who may not list the bucket learns nothing from a missing key, so
-    // the backend's 404 becomes the AccessDenied that s3:ListBucket would have given.
-    if response.status() == StatusCode::NOT_FOUND
-        && matches!(classified.operation, "GetObject" | "HeadObject")
-        && let Some(bucket) = &classified.target.bucket
-        && let Err(refused) = authorize("s3:ListBucket", &format!("arn:aws:s3:::{bucket}"), &[])
-    {
-        return *refused;
-    }
-    response
+    .map_err(|e| reply.forward(e))
 }
 
 /// The gateway's own answer to the bucket policy operations (authorized already): the policy and
