@@ -165,102 +165,162 @@ async fn serve(
     body: Incoming,
     request_id: &str,
 ) -> Response<GatewayBody> {
+    pipeline(state, peer, parts, route, front, body, request_id)
+        .await
+        .unwrap_or_else(|refused| *refused)
+}
+
+/// A refusal, already in API Gateway's JSON shape.
+type Refused = Box<Response<GatewayBody>>;
+
+fn refuse(status: u16, error_type: &str, message: &str, request_id: &str) -> Refused {
+    Box::new(api_error(status, error_type, message, request_id))
+}
+
+/// The HTTP API request path: route → read → authenticate → authorize → forward, each stage a
+/// function below; the first refusal ends it.
+async fn pipeline(
+    state: &State,
+    peer: SocketAddr,
+    parts: &http::request::Parts,
+    route: Route,
+    front: &Front<'_>,
+    body: Incoming,
+    request_id: &str,
+) -> Result<Response<GatewayBody>, Refused> {
+    let (backend, api) = route_of(state, peer, route, front, request_id)?;
+    let (rest, query) = read(parts, front, api, request_id)?;
+    let authenticated =
+        authenticate(state, peer, parts, route, front, api, body, request_id).await?;
+    authorize(
+        state,
+        peer,
+        parts,
+        front,
+        api,
+        &authenticated,
+        &rest,
+        request_id,
+    )?;
+    forward(
+        state,
+        peer,
+        parts,
+        backend,
+        api,
+        authenticated,
+        &rest,
+        &query,
+        request_id,
+    )
+    .await
+}
+
+/// The API route the request was routed to (a request signed for an API service that no route
+/// takes is `NotFoundException`, its failures still counted).
+fn route_of<'s>(
+    state: &'s State,
+    peer: SocketAddr,
+    route: Route,
+    front: &Front<'_>,
+    request_id: &str,
+) -> Result<(&'s BackendClient, &'s super::ApiRoute), Refused> {
     let Route::Api(index) = route else {
         let _ = authn::signed(state, route, front, &state.config.server.regions, peer);
-        return api_error(
+        return Err(refuse(
             404,
             "NotFoundException",
             "No API route of the service this request is signed for takes this host and path",
             request_id,
-        );
+        ));
     };
     let backend = &state.backends[index];
-    let Some(api) = &backend.api else {
-        return api_error(
+    let api = backend.api.as_ref().ok_or_else(|| {
+        refuse(
             500,
             "InternalServerErrorException",
             "Internal server error",
             request_id,
-        );
-    };
-    let config = &state.config;
-    if let Err(e) = &front.host {
-        return api_error(400, "BadRequestException", e.0, request_id);
-    }
-    if let Err(e) = crate::api::method::check_method(parts.method.as_str()) {
-        return api_error(400, "BadRequestException", &e.0, request_id);
-    }
-    // The one canonical path: authorized and forwarded alike.
-    let path = match CanonicalPath::parse(parts.uri.path()) {
-        Ok(p) => p,
-        Err(e) => {
-            return api_error(
-                400,
-                "BadRequestException",
-                &format!("Invalid request path: {}", e.0),
-                request_id,
-            );
-        }
-    };
-    let Some(rest) = path.strip_prefix(&api.prefix) else {
-        return api_error(404, "NotFoundException", "Not Found", request_id);
-    };
-    let query = match upstream_query(front.req.query) {
-        Ok(q) => q,
-        Err(m) => return api_error(400, "BadRequestException", m, request_id),
-    };
+        )
+    })?;
+    Ok((backend, api))
+}
 
-    // 1. Authenticate.
-    let parsed = match authn::signed(state, route, front, &config.server.regions, peer) {
+/// The one reading of host, method, path and query: the canonical path under the route's
+/// prefix, and the query the API gets.
+fn read(
+    parts: &http::request::Parts,
+    front: &Front<'_>,
+    api: &super::ApiRoute,
+    request_id: &str,
+) -> Result<(CanonicalPath, String), Refused> {
+    if let Err(e) = &front.host {
+        return Err(refuse(400, "BadRequestException", e.0, request_id));
+    }
+    crate::api::method::check_method(parts.method.as_str())
+        .map_err(|e| refuse(400, "BadRequestException", &e.0, request_id))?;
+    // The one canonical path: authorized and forwarded alike.
+    let path = CanonicalPath::parse(parts.uri.path()).map_err(|e| {
+        refuse(
+            400,
+            "BadRequestException",
+            &format!("Invalid request path: {}", e.0),
+            request_id,
+        )
+    })?;
+    let rest = path
+        .strip_prefix(&api.prefix)
+        .ok_or_else(|| refuse(404, "NotFoundException", "Not Found", request_id))?;
+    let query = upstream_query(front.req.query)
+        .map_err(|m| refuse(400, "BadRequestException", m, request_id))?;
+    Ok((rest, query))
+}
+
+/// A verified caller and its body: declared (streamed and checked) or read and hashed.
+struct Authenticated<'f, 'a> {
+    parsed: &'f crate::sigv4::ParsedAuth<'a>,
+    caller: Caller,
+    payload: Payload,
+    payload_hash: String,
+    length: u64,
+    /// An urlencoded form body (read, for method overrides).
+    form_body: bool,
+    /// The body, unless it was read.
+    body: Option<Incoming>,
+}
+
+/// Resolves the caller before any body is read (only holders of a live key or session can make
+/// the gateway read and hash a body), reads the body when its hash is not declared (or it is a
+/// form), then verifies the signature over it.
+#[allow(clippy::too_many_arguments)]
+async fn authenticate<'f, 'a>(
+    state: &State,
+    peer: SocketAddr,
+    parts: &http::request::Parts,
+    route: Route,
+    front: &'f Front<'a>,
+    api: &super::ApiRoute,
+    body: Incoming,
+    request_id: &str,
+) -> Result<Authenticated<'f, 'a>, Refused> {
+    let parsed = match authn::signed(state, route, front, &state.config.server.regions, peer) {
         Ok(Some(p)) => p,
         Ok(None) => {
-            return api_error(
+            return Err(refuse(
                 403,
                 "MissingAuthenticationTokenException",
                 "Missing Authentication Token",
                 request_id,
-            );
+            ));
         }
-        Err(e) => return sigv4_error(&e, request_id),
+        Err(e) => return Err(Box::new(sigv4_error(&e, request_id))),
     };
-    let length = match content_length(parts, api.settings.max_body_bytes, request_id) {
-        Ok(n) => n,
-        Err(refused) => return *refused,
-    };
-    let declared = match (parsed.kind, parsed.content_sha256) {
-        (_, Some(v)) if v.len() == 64 => match hex::decode(v) {
-            Ok(bytes) => Some(<[u8; 32]>::try_from(bytes.as_slice()).unwrap_or([0; 32])),
-            Err(_) => {
-                return api_error(
-                    400,
-                    "BadRequestException",
-                    "x-amz-content-sha256 is not a hex SHA-256",
-                    request_id,
-                );
-            }
-        },
-        // A presigned URL without X-Amz-Content-Sha256 signs the body's hash like a header request without the header.
-        (AuthKind::Presigned, Some("UNSIGNED-PAYLOAD")) | (AuthKind::Header, None) => None,
-        (_, Some(other)) => {
-            return api_error(
-                400,
-                "BadRequestException",
-                &format!(
-                    "x-amz-content-sha256 must be the hex SHA-256 of the body, not {other}: HTTP API requests sign their body"
-                ),
-                request_id,
-            );
-        }
-        (AuthKind::Presigned, None) => None,
-    };
-    // The caller is resolved before any body is read: only holders of a live key or session
-    // can make the gateway read (and hash) a body before the signature is checked.
-    let caller = match authn::resolve(state, route, front, parsed, peer) {
-        Ok(caller) => caller,
-        Err(AuthError::Credential(e)) => return credential_error(e, request_id),
-        Err(AuthError::SigV4(e)) => return sigv4_error(&e, request_id),
-    };
-    let mut body = Some(body);
+    let length = content_length(parts, api.settings.max_body_bytes, request_id)?;
+    let declared = declared_hash(parsed, request_id)?;
+    let caller = authn::resolve(state, route, front, parsed, peer).map_err(|e| match e {
+        AuthError::Credential(e) => Box::new(credential_error(e, request_id)),
+        AuthError::SigV4(e) => Box::new(sigv4_error(&e, request_id)),
+    })?;
     // A form body may name a method override (`_method`): the gateway reads it to know.
     let form_body = parts
         .headers
@@ -269,54 +329,10 @@ async fn serve(
         .is_some_and(|v| {
             v.len() >= 33 && v[..33].eq_ignore_ascii_case("application/x-www-form-urlencoded")
         });
+    let mut body = Some(body);
     let payload = match declared {
         Some(hash) if !form_body => Payload::Declared(hash),
-        _ if length > MAX_BUFFERED_BODY => {
-            return api_error(
-                413,
-                "RequestTooLargeException",
-                &if form_body {
-                    format!(
-                        "Form bodies larger than {MAX_BUFFERED_BODY} bytes are refused: the gateway reads them for method overrides"
-                    )
-                } else {
-                    format!(
-                        "Bodies larger than {MAX_BUFFERED_BODY} bytes must send their SHA-256 in x-amz-content-sha256 (it is then streamed)"
-                    )
-                },
-                request_id,
-            );
-        }
-        _ => {
-            let Some(unread) = body.take() else {
-                return api_error(
-                    500,
-                    "InternalServerErrorException",
-                    "Internal server error",
-                    request_id,
-                );
-            };
-            let read = http_body_util::Limited::new(unread, MAX_BUFFERED_BODY as usize).collect();
-            match tokio::time::timeout(config.limits.body_read_timeout, read).await {
-                Ok(Ok(b)) => Payload::Read(b.to_bytes()),
-                Ok(Err(_)) => {
-                    return api_error(
-                        400,
-                        "BadRequestException",
-                        "The request body was cut off or is larger than allowed",
-                        request_id,
-                    );
-                }
-                Err(_) => {
-                    return api_error(
-                        408,
-                        "RequestTimeoutException",
-                        "The request body did not arrive in time",
-                        request_id,
-                    );
-                }
-            }
-        }
+        _ => read_payload(state, &mut body, length, form_body, request_id).await?,
     };
     let payload_hash = match &payload {
         Payload::Declared(h) => hex::encode(h),
@@ -326,14 +342,14 @@ async fn serve(
     if let (Payload::Read(_), Some(declared)) = (&payload, declared)
         && hex::encode(declared) != payload_hash
     {
-        return api_error(
+        return Err(refuse(
             400,
             "BadRequestException",
             "The body does not match the SHA-256 it was signed with (x-amz-content-sha256).",
             request_id,
-        );
+        ));
     }
-    if let Err(e) = authn::verify(
+    authn::verify(
         state,
         route,
         front,
@@ -342,59 +358,193 @@ async fn serve(
         &payload_hash,
         UriMode::Normalized,
         peer,
-    ) {
-        return match e {
-            AuthError::Credential(e) => credential_error(e, request_id),
-            AuthError::SigV4(e) => sigv4_error(&e, request_id),
-        };
-    }
+    )
+    .map_err(|e| match e {
+        AuthError::Credential(e) => Box::new(credential_error(e, request_id)),
+        AuthError::SigV4(e) => Box::new(sigv4_error(&e, request_id)),
+    })?;
+    Ok(Authenticated {
+        parsed,
+        caller,
+        payload,
+        payload_hash,
+        length,
+        form_body,
+        body,
+    })
+}
 
-    // 2. Authorize execute-api:Invoke on the resource ARN of the method the API will perform.
-    let method = match performed_method(parts, front, &payload, form_body, &api.settings) {
-        Ok(m) => m,
-        Err(e) => return api_error(400, "BadRequestException", &e.0, request_id),
+/// The body's SHA-256 as the request signed it, if it declares one (`x-amz-content-sha256`).
+fn declared_hash(
+    parsed: &crate::sigv4::ParsedAuth<'_>,
+    request_id: &str,
+) -> Result<Option<[u8; 32]>, Refused> {
+    match (parsed.kind, parsed.content_sha256) {
+        (_, Some(v)) if v.len() == 64 => match hex::decode(v) {
+            Ok(bytes) => Ok(Some(
+                <[u8; 32]>::try_from(bytes.as_slice()).unwrap_or([0; 32]),
+            )),
+            Err(_) => Err(refuse(
+                400,
+                "BadRequestException",
+                "x-amz-content-sha256 is not a hex SHA-256",
+                request_id,
+            )),
+        },
+        // A presigned URL without X-Amz-Content-Sha256 signs the body's hash like a header request without the header.
+        (AuthKind::Presigned, Some("UNSIGNED-PAYLOAD")) | (AuthKind::Header, None) => Ok(None),
+        (_, Some(other)) => Err(refuse(
+            400,
+            "BadRequestException",
+            &format!(
+                "x-amz-content-sha256 must be the hex SHA-256 of the body, not {other}: HTTP API requests sign their body"
+            ),
+            request_id,
+        )),
+        (AuthKind::Presigned, None) => Ok(None),
+    }
+}
+
+/// Reads a body whose hash the gateway must compute (or a form it must read): at most
+/// [`MAX_BUFFERED_BODY`] bytes, within the body-read timeout.
+async fn read_payload(
+    state: &State,
+    body: &mut Option<Incoming>,
+    length: u64,
+    form_body: bool,
+    request_id: &str,
+) -> Result<Payload, Refused> {
+    if length > MAX_BUFFERED_BODY {
+        return Err(refuse(
+            413,
+            "RequestTooLargeException",
+            &if form_body {
+                format!(
+                    "Form bodies larger than {MAX_BUFFERED_BODY} bytes are refused: the gateway reads them for method overrides"
+                )
+            } else {
+                format!(
+                    "Bodies larger than {MAX_BUFFERED_BODY} bytes must send their SHA-256 in x-amz-content-sha256 (it is then streamed)"
+                )
+            },
+            request_id,
+        ));
+    }
+    let Some(unread) = body.take() else {
+        return Err(refuse(
+            500,
+            "InternalServerErrorException",
+            "Internal server error",
+            request_id,
+        ));
     };
-    let region = parsed.credential.region();
+    let read = http_body_util::Limited::new(unread, MAX_BUFFERED_BODY as usize).collect();
+    match tokio::time::timeout(state.config.limits.body_read_timeout, read).await {
+        Ok(Ok(b)) => Ok(Payload::Read(b.to_bytes())),
+        Ok(Err(_)) => Err(refuse(
+            400,
+            "BadRequestException",
+            "The request body was cut off or is larger than allowed",
+            request_id,
+        )),
+        Err(_) => Err(refuse(
+            408,
+            "RequestTimeoutException",
+            "The request body did not arrive in time",
+            request_id,
+        )),
+    }
+}
+
+/// Authorizes execute-api:Invoke on the resource ARN of the method the API will perform.
+#[allow(clippy::too_many_arguments)]
+fn authorize(
+    state: &State,
+    peer: SocketAddr,
+    parts: &http::request::Parts,
+    front: &Front<'_>,
+    api: &super::ApiRoute,
+    authenticated: &Authenticated<'_, '_>,
+    rest: &CanonicalPath,
+    request_id: &str,
+) -> Result<(), Refused> {
+    let method = performed_method(
+        parts,
+        front,
+        &authenticated.payload,
+        authenticated.form_body,
+        &api.settings,
+    )
+    .map_err(|e| refuse(400, "BadRequestException", &e.0, request_id))?;
+    let caller = &authenticated.caller;
+    let region = authenticated.parsed.credential.region();
     let arn = invoke_arn(
-        &config.server.partition,
+        &state.config.server.partition,
         region,
         &api.settings.account,
         &api.settings.api_id,
         &api.settings.stage,
         &method,
-        &rest,
+        rest,
     );
     crate::audit::note(|f| f.resource = Some(arn.clone()));
     let info = authn::request_info(state, parts, front, peer, region);
-    let Ok(policies) = caller_policies(&state.identities, &caller) else {
-        return credential_error(CredentialError::InvalidToken, request_id);
+    let Ok(policies) = caller_policies(&state.identities, caller) else {
+        return Err(Box::new(credential_error(
+            CredentialError::InvalidToken,
+            request_id,
+        )));
     };
     let action = "execute-api:Invoke";
-    let ctx = policies.context(action, &arn, &caller, &info);
+    let ctx = policies.context(action, &arn, caller, &info);
     let outcome = policies.with_evaluation(&caller.principal(), None, |eval| {
         crate::policy::decide(eval, &ctx)
     });
-    if outcome.decision != Decision::Allow {
-        let blob = state
-            .sts
-            .seal_authorization_message(caller.account(), failure_message(&outcome, &ctx, &caller));
-        if let Some(suppressed) = state.metrics.refusal_log() {
-            tracing::info!(caller = %caller.arn(), action, resource = %arn, decision = outcome.decision.as_str(), suppressed_since_last = suppressed, "api request refused");
-        }
-        return api_error(
-            403,
-            "AccessDeniedException",
-            &format!(
-                "User: {} is not authorized to perform: {action} on resource: {arn} {} Encoded authorization failure message: {blob}",
-                caller.arn(),
-                outcome.reason(action)
-            ),
-            request_id,
-        );
+    if outcome.decision == Decision::Allow {
+        return Ok(());
     }
-    tracing::debug!(caller = %caller.arn(), resource = %arn, backend = %backend.name, "api request authorized; forwarding");
+    let blob = state
+        .sts
+        .seal_authorization_message(caller.account(), failure_message(&outcome, &ctx, caller));
+    if let Some(suppressed) = state.metrics.refusal_log() {
+        tracing::info!(caller = %caller.arn(), action, resource = %arn, decision = outcome.decision.as_str(), suppressed_since_last = suppressed, "api request refused");
+    }
+    Err(refuse(
+        403,
+        "AccessDeniedException",
+        &format!(
+            "User: {} is not authorized to perform: {action} on resource: {arn} {} Encoded authorization failure message: {blob}",
+            caller.arn(),
+            outcome.reason(action)
+        ),
+        request_id,
+    ))
+}
 
-    // 3. Forward the request the gateway builds.
+/// Forwards the request the gateway builds: the canonical path under the backend URL's path, the
+/// re-encoded query, the allowed client headers plus the identity headers, the verified body,
+/// the backend's signature where it has credentials.
+#[allow(clippy::too_many_arguments)]
+async fn forward(
+    state: &State,
+    peer: SocketAddr,
+    parts: &http::request::Parts,
+    backend: &BackendClient,
+    api: &super::ApiRoute,
+    authenticated: Authenticated<'_, '_>,
+    rest: &CanonicalPath,
+    query: &str,
+    request_id: &str,
+) -> Result<Response<GatewayBody>, Refused> {
+    let Authenticated {
+        caller,
+        payload,
+        payload_hash,
+        length,
+        mut body,
+        ..
+    } = authenticated;
+    tracing::debug!(caller = %caller.arn(), backend = %backend.name, "api request authorized; forwarding");
     let upstream_path = rest.upstream(backend.url.path());
     let mut headers = forwarded_headers(&parts.headers, &api.settings);
     identity_headers(&mut headers, &api.settings.identity_headers, &caller);
@@ -403,7 +553,7 @@ async fn serve(
     }
     headers.insert(
         "x-forwarded-proto",
-        HeaderValue::from_static(if config.server.tls.is_some() {
+        HeaderValue::from_static(if state.config.server.tls.is_some() {
             "https"
         } else {
             "http"
@@ -421,12 +571,12 @@ async fn serve(
     let (upstream_body, failure) = match payload {
         Payload::Declared(hash) => {
             let Some(unread) = body.take() else {
-                return api_error(
+                return Err(refuse(
                     500,
                     "InternalServerErrorException",
                     "Internal server error",
                     request_id,
-                );
+                ));
             };
             let (verified, failure) = VerifiedBody::new(unread, Some(hash), length);
             (verified.boxed_unsync(), Some(failure))
@@ -442,43 +592,43 @@ async fn serve(
         && let Err(e) = backend.signer.sign(
             parts.method.as_str(),
             &upstream_path,
-            &query,
+            query,
             &mut headers,
             &payload_hash,
             AmzDate::now(),
         )
     {
         tracing::warn!(backend = %backend.name, error = %e, "could not sign the upstream request");
-        return api_error(
+        return Err(refuse(
             500,
             "InternalServerErrorException",
             "Internal server error",
             request_id,
-        );
+        ));
     }
     let Some(result) = crate::proxy::send::send_rebuilt(
         backend,
         super::worker_id(),
         parts.method.clone(),
         &upstream_path,
-        &query,
+        query,
         headers,
         upstream_body,
     )
     .await
     else {
-        return api_error(
+        return Err(refuse(
             400,
             "BadRequestException",
             "The request cannot be forwarded",
             request_id,
-        );
+        ));
     };
     if let Some(f) = failure
         && let Some(e) = f.lock().unwrap_or_else(|p| p.into_inner()).clone()
     {
         tracing::info!(caller = %caller.arn(), error = %e, "request body failed verification; upstream aborted");
-        return match e {
+        return Err(Box::new(match e {
             BodyError::Sha256Mismatch { .. } => api_error(
                 400,
                 "BadRequestException",
@@ -491,9 +641,9 @@ async fn serve(
                 "The body is not as long as its Content-Length",
                 request_id,
             ),
-        };
+        }));
     }
-    respond(backend, result, request_id)
+    Ok(respond(backend, result, request_id))
 }
 
 fn respond(
