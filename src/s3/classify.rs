@@ -10,6 +10,7 @@ use http::HeaderMap;
 use super::address::Target;
 use super::copy_source::CopySource;
 use super::error::{ClassifyError, invalid, invalid_argument, method_not_allowed};
+use super::operations::{self, Extra, Facts, Operation, Scope};
 use super::subresources::{BUCKET_CONFIG, KEYWORDS};
 
 /// One authorization a request needs.
@@ -113,34 +114,6 @@ pub fn classify(
         }
     }
 
-    let service_arn = "arn:aws:s3:::*".to_string();
-    let bucket_arn = target.bucket.as_ref().map(|b| format!("arn:aws:s3:::{b}"));
-    let object_arn = match (&target.bucket, &target.key) {
-        (Some(b), Some(k)) => Some(format!("arn:aws:s3:::{b}/{k}")),
-        _ => None,
-    };
-    let one = |operation: &'static str,
-               action: &'static str,
-               resource: &Option<String>,
-               keys: Vec<(&'static str, String)>| Classified {
-        operation,
-        checks: vec![Check {
-            action,
-            resource: resource.clone().unwrap_or_default(),
-        }],
-        condition_keys: keys,
-        per_key_delete: false,
-        target: target.clone(),
-        params: Vec::new(),
-        headers: HeaderMap::new(),
-    };
-    let versioned = |plain: &'static str, with_version: &'static str| {
-        if version.is_some() {
-            with_version
-        } else {
-            plain
-        }
-    };
     let copy_source = match header("x-amz-copy-source") {
         Some(raw) => Some(CopySource::parse(raw)?),
         None if headers.contains_key("x-amz-copy-source") => {
@@ -173,324 +146,29 @@ pub fn classify(
         ));
     }
 
-    let mut classified = match (&target.bucket, &target.key) {
-        (None, _) => match (method, kw) {
-            ("GET", None) => one(
-                "ListBuckets",
-                "s3:ListAllMyBuckets",
-                &Some(service_arn),
-                keys,
-            ),
-            _ => return Err(method_not_allowed()),
-        },
-        (Some(_), None) => {
-            let list_keys = |mut keys: Vec<(&'static str, String)>| {
-                for (k, name) in [
-                    ("s3:prefix", "prefix"),
-                    ("s3:delimiter", "delimiter"),
-                    ("s3:max-keys", "max-keys"),
-                ] {
-                    if let Some(v) = get(name) {
-                        keys.push((k, v.to_string()));
-                    }
-                }
-                keys
-            };
-            let config = kw.and_then(|k| BUCKET_CONFIG.iter().find(|(name, _)| *name == k));
-            match (method, kw) {
-                ("PUT", None) => {
-                    let mut c = one("CreateBucket", "s3:CreateBucket", &bucket_arn, keys.clone());
-                    let mut also = |action| {
-                        c.checks.push(Check {
-                            action,
-                            resource: bucket_arn.clone().unwrap_or_default(),
-                        })
-                    };
-                    if header("x-amz-acl").is_some()
-                        || headers
-                            .keys()
-                            .any(|k| k.as_str().starts_with("x-amz-grant-"))
-                    {
-                        also("s3:PutBucketAcl");
-                    }
-                    if header("x-amz-bucket-object-lock-enabled")
-                        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
-                    {
-                        also("s3:PutBucketObjectLockConfiguration");
-                        also("s3:PutBucketVersioning");
-                    }
-                    if header("x-amz-object-ownership").is_some() {
-                        also("s3:PutBucketOwnershipControls");
-                    }
-                    c
-                }
-                ("DELETE", None) => one("DeleteBucket", "s3:DeleteBucket", &bucket_arn, keys),
-                ("HEAD", None) => one("HeadBucket", "s3:ListBucket", &bucket_arn, keys),
-                ("GET", None) if get("list-type") == Some("2") => one(
-                    "ListObjectsV2",
-                    "s3:ListBucket",
-                    &bucket_arn,
-                    list_keys(keys),
-                ),
-                ("GET", None) if get("list-type").is_none() => {
-                    one("ListObjects", "s3:ListBucket", &bucket_arn, list_keys(keys))
-                }
-                ("GET", None) => return Err(invalid_argument("list-type", "list-type must be 2")),
-                ("GET", Some("versions")) => one(
-                    "ListObjectVersions",
-                    "s3:ListBucketVersions",
-                    &bucket_arn,
-                    list_keys(keys),
-                ),
-                ("GET", Some("uploads")) => one(
-                    "ListMultipartUploads",
-                    "s3:ListBucketMultipartUploads",
-                    &bucket_arn,
-                    keys,
-                ),
-                ("GET", Some("location")) => one(
-                    "GetBucketLocation",
-                    "s3:GetBucketLocation",
-                    &bucket_arn,
-                    keys,
-                ),
-                ("GET", Some("policyStatus")) => one(
-                    "GetBucketPolicyStatus",
-                    "s3:GetBucketPolicyStatus",
-                    &bucket_arn,
-                    keys,
-                ),
-                ("POST", Some("delete")) => Classified {
-                    checks: vec![],
-                    per_key_delete: true,
-                    ..one("DeleteObjects", "", &None, keys)
-                },
-                (_, Some(_)) if config.is_some() => {
-                    let ops = config.map(|(_, ops)| ops).expect("checked above");
-                    let slot = match method {
-                        "GET" => ops[0],
-                        "PUT" => ops[1],
-                        "DELETE" => ops[2],
-                        _ => None,
-                    };
-                    let Some((op, action)) = slot else {
-                        return Err(method_not_allowed());
-                    };
-                    one(op, action, &bucket_arn, keys)
-                }
-                ("POST", None) => {
-                    return Err(ClassifyError {
-                        code: "NotImplemented",
-                        message:
-                            "Browser POST uploads (PostObject) are not supported by this gateway"
-                                .into(),
-                        argument: None,
-                    });
-                }
-                (_, Some(k)) => {
-                    return Err(invalid(format!(
-                        "The sub-resource '{k}' is not supported by this gateway for {method} on a bucket"
-                    )));
-                }
-                _ => return Err(method_not_allowed()),
-            }
-        }
-        (Some(_), Some(_)) => {
-            let put_addons = |c: &mut Classified| {
-                let arn = object_arn.clone().unwrap_or_default();
-                let mut also = |action| {
-                    c.checks.push(Check {
-                        action,
-                        resource: arn.clone(),
-                    })
-                };
-                if header("x-amz-acl").is_some()
-                    || headers
-                        .keys()
-                        .any(|k| k.as_str().starts_with("x-amz-grant-"))
-                {
-                    also("s3:PutObjectAcl");
-                }
-                if headers.contains_key("x-amz-tagging") {
-                    also("s3:PutObjectTagging");
-                }
-                if headers.contains_key("x-amz-object-lock-mode")
-                    || headers.contains_key("x-amz-object-lock-retain-until-date")
-                {
-                    also("s3:PutObjectRetention");
-                }
-                if headers.contains_key("x-amz-object-lock-legal-hold") {
-                    also("s3:PutObjectLegalHold");
-                }
-            };
-            // Deleting or shortening object-lock retention in governance mode needs this too.
-            let bypass_addon = |c: &mut Classified| {
-                if bypasses_governance(headers) {
-                    c.checks.push(Check {
-                        action: "s3:BypassGovernanceRetention",
-                        resource: object_arn.clone().unwrap_or_default(),
-                    });
-                }
-            };
-            let source = |c: &mut Classified| {
-                let source = copy_source
-                    .as_ref()
-                    .expect("only called with a copy source");
-                c.checks.push(Check {
-                    action: if source.version_id.is_some() {
-                        "s3:GetObjectVersion"
-                    } else {
-                        "s3:GetObject"
-                    },
-                    resource: source.arn(),
-                });
-            };
-            match (method, kw) {
-                ("GET", None) => one(
-                    "GetObject",
-                    versioned("s3:GetObject", "s3:GetObjectVersion"),
-                    &object_arn,
-                    keys,
-                ),
-                ("HEAD", None) => one(
-                    "HeadObject",
-                    versioned("s3:GetObject", "s3:GetObjectVersion"),
-                    &object_arn,
-                    keys,
-                ),
-                ("PUT", None) if copy_source.is_some() => {
-                    let mut c = one("CopyObject", "s3:PutObject", &object_arn, keys);
-                    put_addons(&mut c);
-                    source(&mut c);
-                    copied_tags(
-                        &mut c,
-                        copy_source.as_ref(),
-                        header("x-amz-tagging-directive"),
-                    );
-                    c
-                }
-                ("PUT", None) => {
-                    let mut c = one("PutObject", "s3:PutObject", &object_arn, keys);
-                    put_addons(&mut c);
-                    c
-                }
-                ("DELETE", None) => {
-                    let mut c = one(
-                        "DeleteObject",
-                        versioned("s3:DeleteObject", "s3:DeleteObjectVersion"),
-                        &object_arn,
-                        keys,
-                    );
-                    bypass_addon(&mut c);
-                    c
-                }
-                ("POST", Some("uploads")) => {
-                    let mut c = one("CreateMultipartUpload", "s3:PutObject", &object_arn, keys);
-                    put_addons(&mut c);
-                    c
-                }
-                ("PUT", Some("uploadId")) if has("partNumber") && copy_source.is_some() => {
-                    let mut c = one("UploadPartCopy", "s3:PutObject", &object_arn, keys);
-                    source(&mut c);
-                    c
-                }
-                ("PUT", Some("uploadId")) if has("partNumber") => {
-                    one("UploadPart", "s3:PutObject", &object_arn, keys)
-                }
-                ("POST", Some("uploadId")) => {
-                    one("CompleteMultipartUpload", "s3:PutObject", &object_arn, keys)
-                }
-                ("DELETE", Some("uploadId")) => one(
-                    "AbortMultipartUpload",
-                    "s3:AbortMultipartUpload",
-                    &object_arn,
-                    keys,
-                ),
-                ("GET", Some("uploadId")) => one(
-                    "ListParts",
-                    "s3:ListMultipartUploadParts",
-                    &object_arn,
-                    keys,
-                ),
-                ("GET", Some("tagging")) => one(
-                    "GetObjectTagging",
-                    versioned("s3:GetObjectTagging", "s3:GetObjectVersionTagging"),
-                    &object_arn,
-                    keys,
-                ),
-                ("PUT", Some("tagging")) => one(
-                    "PutObjectTagging",
-                    versioned("s3:PutObjectTagging", "s3:PutObjectVersionTagging"),
-                    &object_arn,
-                    keys,
-                ),
-                ("DELETE", Some("tagging")) => one(
-                    "DeleteObjectTagging",
-                    versioned("s3:DeleteObjectTagging", "s3:DeleteObjectVersionTagging"),
-                    &object_arn,
-                    keys,
-                ),
-                ("GET", Some("acl")) => one(
-                    "GetObjectAcl",
-                    versioned("s3:GetObjectAcl", "s3:GetObjectVersionAcl"),
-                    &object_arn,
-                    keys,
-                ),
-                ("PUT", Some("acl")) => one(
-                    "PutObjectAcl",
-                    versioned("s3:PutObjectAcl", "s3:PutObjectVersionAcl"),
-                    &object_arn,
-                    keys,
-                ),
-                ("GET", Some("retention")) => one(
-                    "GetObjectRetention",
-                    "s3:GetObjectRetention",
-                    &object_arn,
-                    keys,
-                ),
-                ("PUT", Some("retention")) => {
-                    let mut c = one(
-                        "PutObjectRetention",
-                        "s3:PutObjectRetention",
-                        &object_arn,
-                        keys,
-                    );
-                    bypass_addon(&mut c);
-                    c
-                }
-                ("GET", Some("legal-hold")) => one(
-                    "GetObjectLegalHold",
-                    "s3:GetObjectLegalHold",
-                    &object_arn,
-                    keys,
-                ),
-                ("PUT", Some("legal-hold")) => one(
-                    "PutObjectLegalHold",
-                    "s3:PutObjectLegalHold",
-                    &object_arn,
-                    keys,
-                ),
-                ("GET", Some("attributes")) => one(
-                    "GetObjectAttributes",
-                    versioned("s3:GetObjectAttributes", "s3:GetObjectVersionAttributes"),
-                    &object_arn,
-                    keys,
-                ),
-                ("POST", Some("select")) if get("select-type") == Some("2") => {
-                    one("SelectObjectContent", "s3:GetObject", &object_arn, keys)
-                }
-                ("POST", Some("restore")) => {
-                    one("RestoreObject", "s3:RestoreObject", &object_arn, keys)
-                }
-                (_, Some(k)) => {
-                    return Err(invalid(format!(
-                        "The sub-resource '{k}' is not supported by this gateway for {method} on an object"
-                    )));
-                }
-                _ => return Err(method_not_allowed()),
-            }
-        }
+    let scope = match (&target.bucket, &target.key) {
+        (None, _) => Scope::Service,
+        (Some(_), None) => Scope::Bucket,
+        (Some(_), Some(_)) => Scope::Object,
     };
+    let facts = Facts {
+        copy_source: copy_source.is_some(),
+        part_number: has("partNumber"),
+        list_type: get("list-type"),
+        select_type: get("select-type"),
+    };
+    let row = match operations::find(scope, method, kw, &facts) {
+        Some(row) => *row,
+        None => no_row(scope, method, kw, get("list-type"))?,
+    };
+    let inputs = Inputs {
+        target,
+        headers,
+        query,
+        version,
+        copy_source: copy_source.as_ref(),
+    };
+    let mut classified = build(&row, &inputs, keys);
     // The typed request: only the operation's own parameters and headers go on.
     classified.params = super::params::forwarded(classified.operation, method, query)?;
     classified.headers = super::headers::forwarded(classified.operation, headers)?;
@@ -502,6 +180,187 @@ pub fn classify(
         )?;
     }
     Ok(classified)
+}
+
+/// A bucket configuration operation (its own table), or the refusal of a request no row of the
+/// operation table matches.
+fn no_row(
+    scope: Scope,
+    method: &str,
+    kw: Option<&str>,
+    list_type: Option<&str>,
+) -> Result<Operation, ClassifyError> {
+    let config = kw.and_then(|k| BUCKET_CONFIG.iter().find(|(name, _)| *name == k));
+    match (scope, method, kw) {
+        (Scope::Bucket, "GET", None) if list_type.is_some() => {
+            Err(invalid_argument("list-type", "list-type must be 2"))
+        }
+        (Scope::Bucket, _, Some(_)) if config.is_some() => {
+            let ops = config.map(|(_, ops)| ops).expect("checked above");
+            let slot = match method {
+                "GET" => ops[0],
+                "PUT" => ops[1],
+                "DELETE" => ops[2],
+                _ => None,
+            };
+            let (name, action) = slot.ok_or_else(method_not_allowed)?;
+            Ok(Operation {
+                scope,
+                method: "",
+                keyword: None,
+                when: operations::When::Always,
+                name,
+                action: operations::Action::Fixed(action),
+                extras: &[],
+            })
+        }
+        (Scope::Bucket, "POST", None) => Err(ClassifyError {
+            code: "NotImplemented",
+            message: "Browser POST uploads (PostObject) are not supported by this gateway".into(),
+            argument: None,
+        }),
+        (Scope::Bucket | Scope::Object, _, Some(k)) => Err(invalid(format!(
+            "The sub-resource '{k}' is not supported by this gateway for {method} on {}",
+            if scope == Scope::Bucket {
+                "a bucket"
+            } else {
+                "an object"
+            }
+        ))),
+        _ => Err(method_not_allowed()),
+    }
+}
+
+/// What building a classified request from its row reads.
+struct Inputs<'a> {
+    target: &'a Target,
+    headers: &'a HeaderMap,
+    query: &'a [(String, String)],
+    version: Option<&'a str>,
+    copy_source: Option<&'a CopySource>,
+}
+
+/// The classified request of a table row: its action on its resource, then its extras.
+fn build(row: &Operation, i: &Inputs<'_>, keys: Vec<(&'static str, String)>) -> Classified {
+    let resource = match (row.scope, &i.target.bucket, &i.target.key) {
+        (Scope::Service, _, _) => "arn:aws:s3:::*".to_string(),
+        (Scope::Bucket, Some(b), _) => format!("arn:aws:s3:::{b}"),
+        (Scope::Object, Some(b), Some(k)) => format!("arn:aws:s3:::{b}/{k}"),
+        _ => String::new(),
+    };
+    let action = match row.action {
+        operations::Action::Fixed(a) => Some(a),
+        operations::Action::Versioned(plain, versioned) => Some(if i.version.is_some() {
+            versioned
+        } else {
+            plain
+        }),
+        operations::Action::PerKey => None,
+    };
+    let mut c = Classified {
+        operation: row.name,
+        checks: action
+            .map(|action| {
+                vec![Check {
+                    action,
+                    resource: resource.clone(),
+                }]
+            })
+            .unwrap_or_default(),
+        condition_keys: keys,
+        per_key_delete: row.action == operations::Action::PerKey,
+        target: i.target.clone(),
+        params: Vec::new(),
+        headers: HeaderMap::new(),
+    };
+    for extra in row.extras {
+        apply(*extra, &mut c, &resource, i);
+    }
+    c
+}
+
+/// Adds one of a row's extras to the classified request.
+fn apply(extra: Extra, c: &mut Classified, resource: &str, i: &Inputs<'_>) {
+    let headers = i.headers;
+    let also = |c: &mut Classified, action: &'static str, resource: &str| {
+        c.checks.push(Check {
+            action,
+            resource: resource.to_string(),
+        })
+    };
+    let acl = || {
+        headers.contains_key("x-amz-acl")
+            || headers
+                .keys()
+                .any(|k| k.as_str().starts_with("x-amz-grant-"))
+    };
+    match extra {
+        Extra::ListKeys => {
+            for (key, name) in [
+                ("s3:prefix", "prefix"),
+                ("s3:delimiter", "delimiter"),
+                ("s3:max-keys", "max-keys"),
+            ] {
+                if let Some((_, v)) = i.query.iter().find(|(k, _)| k == name) {
+                    c.condition_keys.push((key, v.clone()));
+                }
+            }
+        }
+        Extra::NewObject => {
+            if acl() {
+                also(c, "s3:PutObjectAcl", resource);
+            }
+            if headers.contains_key("x-amz-tagging") {
+                also(c, "s3:PutObjectTagging", resource);
+            }
+            if headers.contains_key("x-amz-object-lock-mode")
+                || headers.contains_key("x-amz-object-lock-retain-until-date")
+            {
+                also(c, "s3:PutObjectRetention", resource);
+            }
+            if headers.contains_key("x-amz-object-lock-legal-hold") {
+                also(c, "s3:PutObjectLegalHold", resource);
+            }
+        }
+        Extra::NewBucket => {
+            if acl() {
+                also(c, "s3:PutBucketAcl", resource);
+            }
+            if headers
+                .get("x-amz-bucket-object-lock-enabled")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+            {
+                also(c, "s3:PutBucketObjectLockConfiguration", resource);
+                also(c, "s3:PutBucketVersioning", resource);
+            }
+            if headers.contains_key("x-amz-object-ownership") {
+                also(c, "s3:PutBucketOwnershipControls", resource);
+            }
+        }
+        Extra::SourceRead => {
+            if let Some(source) = i.copy_source {
+                let action = if source.version_id.is_some() {
+                    "s3:GetObjectVersion"
+                } else {
+                    "s3:GetObject"
+                };
+                also(c, action, &source.arn());
+            }
+        }
+        Extra::CopiedTags => copied_tags(
+            c,
+            i.copy_source,
+            headers
+                .get("x-amz-tagging-directive")
+                .and_then(|v| v.to_str().ok()),
+        ),
+        Extra::Bypass => {
+            if bypasses_governance(headers) {
+                also(c, "s3:BypassGovernanceRetention", resource);
+            }
+        }
+    }
 }
 
 /// CopyObject copies the source's tags unless `x-amz-tagging-directive: REPLACE` (COPY is the

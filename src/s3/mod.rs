@@ -8,6 +8,7 @@ pub mod copy_source;
 pub mod delete_objects;
 pub mod error;
 pub mod headers;
+pub mod operations;
 pub mod params;
 pub mod subresources;
 

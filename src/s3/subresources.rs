@@ -258,3 +258,10 @@ pub(crate) fn bucket_config_keyword(operation: &str) -> Option<&'static &'static
             .then_some(keyword)
     })
 }
+
+/// Every operation name of the bucket configuration table.
+pub fn config_operation_names() -> impl Iterator<Item = &'static str> {
+    BUCKET_CONFIG
+        .iter()
+        .flat_map(|(_, ops)| ops.iter().flatten().map(|(name, _)| *name))
+}
