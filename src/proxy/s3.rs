@@ -77,6 +77,23 @@ enum Outgoing {
     Chunked(std::sync::Arc<std::sync::Mutex<Option<SigV4Error>>>),
 }
 
+impl Outgoing {
+    /// The body's verification failure, as S3 names it, if it failed.
+    fn failure(&self) -> Option<SigV4Error> {
+        match self {
+            Outgoing::Plain(f) => f.lock().unwrap_or_else(|p| p.into_inner()).clone().map(|f| match f {
+                BodyError::Sha256Mismatch { client, computed } => {
+                    SigV4Error::XAmzContentSHA256Mismatch { client, computed }
+                }
+                BodyError::Length { .. } | BodyError::Upstream(_) => SigV4Error::IncompleteBody {
+                    message: "You did not provide the number of bytes specified by the Content-Length HTTP header".into(),
+                },
+            }),
+            Outgoing::Chunked(f) => f.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+        }
+    }
+}
+
 /// Sends the typed request to the backend: path and query come from `classified`, `headers` are
 /// its allowlisted headers (nothing of the client's request line or headers is copied), the body is the client's,
 /// verified while it streams (or the gateway's own, for DeleteObjects).
@@ -100,119 +117,28 @@ pub async fn forward(
     };
     let (path, query) = super::s3_upstream_target(classified);
     headers.insert(header::HOST, backend.host.clone());
-    let content_length: u64 = match parts
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .map(str::parse::<u64>)
-    {
-        Some(Ok(n)) => n,
-        Some(Err(_)) => return Err(ForwardError::ContentLengthNotANumber),
-        None if matches!(parts.method, http::Method::PUT | http::Method::POST)
-            && !mode.is_streaming()
-            && parts.headers.contains_key(header::TRANSFER_ENCODING) =>
-        {
-            return Err(ForwardError::MissingContentLength);
-        }
-        None => 0,
-    };
+    let content_length = content_length(parts, mode)?;
     let (upstream_body, outgoing, backend_hash) = match body {
-        // Built by the gateway from what it checked (DeleteObjects).
-        RequestBody::Buffered(bytes) => {
-            for name in crate::s3::headers::CHECKSUMS {
-                headers.remove(*name);
-            }
-            let md5 = <md5::Md5 as md5::Digest>::digest(&bytes);
-            let sha = <sha2::Sha256 as sha2::Digest>::digest(&bytes);
-            headers.insert(
-                "content-md5",
-                HeaderValue::from_str(&data_encoding::BASE64.encode(&md5))
-                    .expect("base64 is a valid header value"),
-            );
-            headers.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/xml"),
-            );
-            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
-            (
-                http_body_util::Full::new(bytes)
-                    .map_err(|never: std::convert::Infallible| match never {})
-                    .boxed_unsync(),
-                Outgoing::Plain(Default::default()),
-                hex::encode(sha),
-            )
-        }
+        RequestBody::Buffered(bytes) => gateway_body(bytes, &mut headers),
         RequestBody::Stream(body) if mode.is_streaming() => {
-            // Decode the aws-chunked envelope here; the backend gets the verified plain bytes.
-            let decoded_length = match parts
-                .headers
-                .get("x-amz-decoded-content-length")
-                .and_then(|v| v.to_str().ok())
-                .map(str::parse::<u64>)
-            {
-                Some(Ok(n)) => n,
-                _ => return Err(ForwardError::MissingDecodedLength),
-            };
-            let trailers: Vec<String> = parts
-                .headers
-                .get_all("x-amz-trailer")
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(','))
-                .map(|t| t.trim().to_ascii_lowercase())
-                .filter(|t| !t.is_empty())
-                .collect();
-            let (signing, signed_trailer) = match mode {
-                // Only a signed request has a streaming-signed body (its payload line is signed).
-                PayloadMode::StreamingSigned { trailer } if signing.is_some() => (signing, trailer),
-                PayloadMode::StreamingSigned { .. } => return Err(ForwardError::UnsignedStreaming),
-                _ => (None, false),
-            };
-            let decoder = match crate::sigv4::ChunkedDecoder::new(crate::sigv4::ChunkedParams {
-                decoded_length,
-                trailers,
-                signing,
-                signed_trailer,
-            }) {
-                Ok(d) => d,
-                Err(e) => return Err(ForwardError::SigV4(e)),
-            };
-            let (chunked, failure) = super::ChunkedBody::new(body, decoder, decoded_length);
-            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(decoded_length));
-            (
-                chunked.boxed_unsync(),
-                Outgoing::Chunked(failure),
-                "UNSIGNED-PAYLOAD".to_string(),
-            )
+            chunked_body(body, parts, &mut headers, mode, signing)?
         }
         RequestBody::Stream(body) => {
-            let expected = match mode {
-                PayloadMode::Sha256(h) => Some(h),
-                _ => None,
-            };
-            let (verified, failure) = VerifiedBody::new(body, expected, content_length);
-            let hash = if expected.is_some() {
-                payload_line.to_string()
-            } else {
-                "UNSIGNED-PAYLOAD".to_string()
-            };
-            if content_length > 0 {
-                headers.insert(header::CONTENT_LENGTH, HeaderValue::from(content_length));
-            }
-            (verified.boxed_unsync(), Outgoing::Plain(failure), hash)
+            plain_body(body, &mut headers, mode, payload_line, content_length)
         }
     };
-    if let Err(e) = backend.signer.sign(
-        parts.method.as_str(),
-        &path,
-        &query,
-        &mut headers,
-        &backend_hash,
-        AmzDate::now(),
-    ) {
-        return Err(ForwardError::SigV4(e));
-    }
-    let Some(result) = super::send::send_rebuilt(
+    backend
+        .signer
+        .sign(
+            parts.method.as_str(),
+            &path,
+            &query,
+            &mut headers,
+            &backend_hash,
+            AmzDate::now(),
+        )
+        .map_err(ForwardError::SigV4)?;
+    let result = super::send::send_rebuilt(
         backend,
         facts.worker,
         parts.method.clone(),
@@ -222,87 +148,186 @@ pub async fn forward(
         upstream_body,
     )
     .await
-    else {
-        return Err(ForwardError::Unforwardable);
-    };
-    let refused = match &outgoing {
-        Outgoing::Plain(f) => f.lock().unwrap_or_else(|p| p.into_inner()).clone().map(|f| match f {
-            BodyError::Sha256Mismatch { client, computed } => SigV4Error::XAmzContentSHA256Mismatch { client, computed },
-            BodyError::Length { .. } | BodyError::Upstream(_) => {
-                SigV4Error::IncompleteBody { message: "You did not provide the number of bytes specified by the Content-Length HTTP header".into() }
-            }
-        }),
-        Outgoing::Chunked(f) => f.lock().unwrap_or_else(|p| p.into_inner()).clone(),
-    };
-    if let Some(e) = refused {
+    .ok_or(ForwardError::Unforwardable)?;
+    if let Some(e) = outgoing.failure() {
         tracing::info!(caller = who, error = %e, "request body failed verification; upstream aborted");
         return Err(ForwardError::SigV4(e));
     }
-    match result {
+    let response = match result {
         Err(Stall::Client) => {
             tracing::info!(
                 caller = who,
                 "client stopped sending the request body; upstream aborted"
             );
-            Err(ForwardError::ClientStalled)
+            return Err(ForwardError::ClientStalled);
         }
         Err(Stall::Backend) => {
             tracing::warn!(backend = %backend.name, timeout_seconds = backend.timeout.as_secs(), "backend did not answer in time; upstream aborted");
-            Err(ForwardError::BackendTimeout {
+            return Err(ForwardError::BackendTimeout {
                 seconds: backend.timeout.as_secs(),
-            })
+            });
         }
-        Ok(Err(Unanswered::Unreachable)) => Err(ForwardError::Unreachable),
+        Ok(Err(Unanswered::Unreachable)) => return Err(ForwardError::Unreachable),
         Ok(Err(Unanswered::Tls(reason))) => {
             tracing::warn!(backend = %backend.name, %reason, "TLS to the backend failed; request not sent");
-            Err(ForwardError::Tls)
+            return Err(ForwardError::Tls);
         }
-        Ok(Err(Unanswered::Broken)) => Err(ForwardError::Broken),
+        Ok(Err(Unanswered::Broken)) => return Err(ForwardError::Broken),
+        Ok(Ok(response)) => response,
+    };
+    answer(facts, backend, host, classified, caller_account, response).await
+}
+
+/// The upstream body and what it reports, with the payload hash the backend's signature uses.
+type Upstream = (super::pool::UpstreamBody, Outgoing, String);
+
+/// Content-Length of a body forwarded as it came (a PUT or POST with a chunked body that is not
+/// aws-chunked needs one).
+fn content_length(parts: &http::request::Parts, mode: PayloadMode) -> Result<u64, ForwardError> {
+    match parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .map(str::parse::<u64>)
+    {
+        Some(Ok(n)) => Ok(n),
+        Some(Err(_)) => Err(ForwardError::ContentLengthNotANumber),
+        None if matches!(parts.method, http::Method::PUT | http::Method::POST)
+            && !mode.is_streaming()
+            && parts.headers.contains_key(header::TRANSFER_ENCODING) =>
+        {
+            Err(ForwardError::MissingContentLength)
+        }
+        None => Ok(0),
+    }
+}
+
+/// A body built by the gateway from what it checked (DeleteObjects), with its own Content-MD5.
+fn gateway_body(bytes: Bytes, headers: &mut http::HeaderMap) -> Upstream {
+    for name in crate::s3::headers::CHECKSUMS {
+        headers.remove(*name);
+    }
+    let md5 = <md5::Md5 as md5::Digest>::digest(&bytes);
+    let sha = <sha2::Sha256 as sha2::Digest>::digest(&bytes);
+    headers.insert(
+        "content-md5",
+        HeaderValue::from_str(&data_encoding::BASE64.encode(&md5))
+            .expect("base64 is a valid header value"),
+    );
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/xml"),
+    );
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+    (
+        http_body_util::Full::new(bytes)
+            .map_err(|never: std::convert::Infallible| match never {})
+            .boxed_unsync(),
+        Outgoing::Plain(Default::default()),
+        hex::encode(sha),
+    )
+}
+
+/// An aws-chunked body, decoded here: the backend gets the verified plain bytes.
+fn chunked_body(
+    body: Incoming,
+    parts: &http::request::Parts,
+    headers: &mut http::HeaderMap,
+    mode: PayloadMode,
+    signing: Option<crate::sigv4::SigningContext>,
+) -> Result<Upstream, ForwardError> {
+    // Decode the aws-chunked envelope here; the backend gets the verified plain bytes.
+    let decoded_length = match parts
+        .headers
+        .get("x-amz-decoded-content-length")
+        .and_then(|v| v.to_str().ok())
+        .map(str::parse::<u64>)
+    {
+        Some(Ok(n)) => n,
+        _ => return Err(ForwardError::MissingDecodedLength),
+    };
+    let trailers: Vec<String> = parts
+        .headers
+        .get_all("x-amz-trailer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().to_ascii_lowercase())
+        .filter(|t| !t.is_empty())
+        .collect();
+    let (signing, signed_trailer) = match mode {
+        // Only a signed request has a streaming-signed body (its payload line is signed).
+        PayloadMode::StreamingSigned { trailer } if signing.is_some() => (signing, trailer),
+        PayloadMode::StreamingSigned { .. } => return Err(ForwardError::UnsignedStreaming),
+        _ => (None, false),
+    };
+    let decoder = match crate::sigv4::ChunkedDecoder::new(crate::sigv4::ChunkedParams {
+        decoded_length,
+        trailers,
+        signing,
+        signed_trailer,
+    }) {
+        Ok(d) => d,
+        Err(e) => return Err(ForwardError::SigV4(e)),
+    };
+    let (chunked, failure) = super::ChunkedBody::new(body, decoder, decoded_length);
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(decoded_length));
+    Ok((
+        chunked.boxed_unsync(),
+        Outgoing::Chunked(failure),
+        "UNSIGNED-PAYLOAD".to_string(),
+    ))
+}
+
+/// A body forwarded as it came, checked against its signed SHA-256 (if any) and its length.
+fn plain_body(
+    body: Incoming,
+    headers: &mut http::HeaderMap,
+    mode: PayloadMode,
+    payload_line: &str,
+    content_length: u64,
+) -> Upstream {
+    let expected = match mode {
+        PayloadMode::Sha256(h) => Some(h),
+        _ => None,
+    };
+    let (verified, failure) = VerifiedBody::new(body, expected, content_length);
+    let hash = if expected.is_some() {
+        payload_line.to_string()
+    } else {
+        "UNSIGNED-PAYLOAD".to_string()
+    };
+    if content_length > 0 {
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(content_length));
+    }
+    (verified.boxed_unsync(), Outgoing::Plain(failure), hash)
+}
+
+/// The backend's answer as the client gets it: the answers the gateway owns rewritten, the rest
+/// streamed with the backend's fingerprints removed.
+async fn answer(
+    facts: &GatewayFacts<'_>,
+    backend: &BackendClient,
+    host: &str,
+    classified: &crate::s3::Classified,
+    caller_account: Option<&str>,
+    response: Response<PooledBody>,
+) -> Result<Response<GatewayBody>, ForwardError> {
+    let ok = response.status() == StatusCode::OK;
+    match classified.operation {
         // The backend's region is its own (radosgw answers its zonegroup, "default"); clients
         // sign for the gateway's, so the gateway says which once the backend found the bucket.
-        Ok(Ok(response))
-            if classified.operation == "GetBucketLocation"
-                && response.status() == StatusCode::OK =>
-        {
-            let (mut rparts, _) = response.into_parts();
-            super::response_headers(&mut rparts.headers, backend.pass_fingerprints);
-            let region = facts.region;
-            let constraint = if region == "us-east-1" { "" } else { region };
-            let body = Bytes::from(format!(
-                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<LocationConstraint xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">{}</LocationConstraint>",
-                xml_escape(constraint)
-            ));
-            rparts.headers.remove(header::TRANSFER_ENCODING);
-            rparts
-                .headers
-                .insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
-            rparts.headers.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/xml"),
-            );
-            Ok(Response::from_parts(
-                rparts,
-                boxed(http_body_util::Full::new(body)),
-            ))
-        }
+        "GetBucketLocation" if ok => Ok(location_answer(facts, backend, response)),
         // As on S3, ListBuckets lists the caller's account's buckets: the backend lists all of
         // them, so the gateway keeps those the config says the caller's account owns.
-        Ok(Ok(response))
-            if classified.operation == "ListBuckets" && response.status() == StatusCode::OK =>
-        {
+        "ListBuckets" if ok => {
             let account = caller_account.unwrap_or("");
-            rewritten(
-                response,
-                backend,
-                MAX_LIST_BODY,
-                classified.operation,
-                |body| own_buckets(body, |name| backend.buckets.lookup(name).owner == account),
-            )
+            rewritten(response, backend, MAX_LIST_BODY, "ListBuckets", |body| {
+                own_buckets(body, |name| backend.buckets.lookup(name).owner == account)
+            })
             .await
         }
-        Ok(Ok(response))
-            if classified.operation == "CompleteMultipartUpload" && !backend.pass_fingerprints =>
-        {
+        "CompleteMultipartUpload" if !backend.pass_fingerprints => {
             let location = client_location(facts, host, classified);
             rewritten(
                 response,
@@ -314,35 +339,10 @@ pub async fn forward(
             .await
         }
         // Clients see upload ids the gateway issued, never the backend's (see proxy::upload_id).
-        Ok(Ok(response))
-            if response.status() == StatusCode::OK
-                && matches!(
-                    classified.operation,
-                    "CreateMultipartUpload" | "ListParts" | "ListMultipartUploads"
-                ) =>
-        {
-            use super::upload_id;
-            let bucket = classified.target.bucket.as_deref().unwrap_or("");
-            let scope = upload_id::UploadScope {
-                backend: &backend.name,
-                bucket,
-                key: classified.target.key.as_deref().unwrap_or(""),
-            };
-            let keyring = facts.keyring;
-            rewritten(
-                response,
-                backend,
-                MAX_LIST_BODY,
-                classified.operation,
-                |body| match classified.operation {
-                    "CreateMultipartUpload" => upload_id::issue_in_initiate(body, keyring, scope),
-                    "ListParts" => upload_id::issue_in_parts(body, keyring, scope),
-                    _ => upload_id::issue_in_listing(body, keyring, &backend.name, bucket),
-                },
-            )
-            .await
+        "CreateMultipartUpload" | "ListParts" | "ListMultipartUploads" if ok => {
+            upload_ids_answer(facts, backend, classified, response).await
         }
-        Ok(Ok(response)) => {
+        _ => {
             let (mut rparts, rbody) = response.into_parts();
             super::response_headers(&mut rparts.headers, backend.pass_fingerprints);
             Ok(Response::from_parts(
@@ -351,6 +351,61 @@ pub async fn forward(
             ))
         }
     }
+}
+
+/// GetBucketLocation answered with the gateway's region.
+fn location_answer(
+    facts: &GatewayFacts<'_>,
+    backend: &BackendClient,
+    response: Response<PooledBody>,
+) -> Response<GatewayBody> {
+    let (mut rparts, _) = response.into_parts();
+    super::response_headers(&mut rparts.headers, backend.pass_fingerprints);
+    let region = facts.region;
+    let constraint = if region == "us-east-1" { "" } else { region };
+    let body = Bytes::from(format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<LocationConstraint xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">{}</LocationConstraint>",
+        xml_escape(constraint)
+    ));
+    rparts.headers.remove(header::TRANSFER_ENCODING);
+    rparts
+        .headers
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    rparts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/xml"),
+    );
+    Response::from_parts(rparts, boxed(http_body_util::Full::new(body)))
+}
+
+/// CreateMultipartUpload, ListParts and ListMultipartUploads with the upload ids the gateway
+/// issues in place of the backend's.
+async fn upload_ids_answer(
+    facts: &GatewayFacts<'_>,
+    backend: &BackendClient,
+    classified: &crate::s3::Classified,
+    response: Response<PooledBody>,
+) -> Result<Response<GatewayBody>, ForwardError> {
+    use super::upload_id;
+    let bucket = classified.target.bucket.as_deref().unwrap_or("");
+    let scope = upload_id::UploadScope {
+        backend: &backend.name,
+        bucket,
+        key: classified.target.key.as_deref().unwrap_or(""),
+    };
+    let keyring = facts.keyring;
+    rewritten(
+        response,
+        backend,
+        MAX_LIST_BODY,
+        classified.operation,
+        |body| match classified.operation {
+            "CreateMultipartUpload" => upload_id::issue_in_initiate(body, keyring, scope),
+            "ListParts" => upload_id::issue_in_parts(body, keyring, scope),
+            _ => upload_id::issue_in_listing(body, keyring, &backend.name, bucket),
+        },
+    )
+    .await
 }
 
 /// Largest CompleteMultipartUpload answer read to rewrite its `<Location>`.
