@@ -315,33 +315,10 @@ impl StsService {
     ) -> Result<String, StsError> {
         let role_arn = required(params, "RoleArn", "roleArn")?;
         let session_name = required(params, "RoleSessionName", "roleSessionName")?;
-        if !(20..=2048).contains(&role_arn.len()) {
-            return Err(StsError::validation(format!("{role_arn} is invalid")));
-        }
-        if session_name.len() < 2 || session_name.len() > 64 {
-            return Err(StsError::validation(format!(
-                "1 validation error detected: Value '{session_name}' at 'roleSessionName' failed to satisfy constraint: Member must have length {} 64",
-                if session_name.len() < 2 {
-                    "greater than or equal to 2, and less than or equal to"
-                } else {
-                    "less than or equal to"
-                }
-            )));
-        }
-        if !valid_session_name(session_name) {
-            return Err(StsError::validation(format!(
-                "1 validation error detected: Value '{session_name}' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*"
-            )));
-        }
+        check_role_names(role_arn, session_name)?;
         let session_tags = SessionTags::parse(params, caller)?;
         let source_identity = params_get(params, "SourceIdentity");
-        if let Some(si) = source_identity
-            && (si.len() < 2 || si.len() > 64 || !valid_session_name(si) || si.starts_with("aws:"))
-        {
-            return Err(StsError::validation(format!(
-                "1 validation error detected: Value '{si}' at 'sourceIdentity' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*"
-            )));
-        }
+        check_source_identity(source_identity)?;
         let denied = || {
             StsError::access_denied(format!(
                 "User: {} is not authorized to perform: sts:AssumeRole on resource: {role_arn}",
@@ -356,9 +333,105 @@ impl StsService {
         let mfa_now = self.check_mfa(params, caller, info).await?;
         // A role that does not exist is refused exactly like one that does not trust the caller.
         let role = self.store.role(role_arn).ok_or_else(denied)?.clone();
+        let (inline_policy, policy_arns) = self.session_policies(params, &role)?;
 
-        // Session policy (inline) and managed session policies, checked before authorization so
-        // a malformed document is reported as such.
+        let policies = self.caller_policies(caller)?;
+        let mut ctx = policies.context("sts:AssumeRole", role_arn, caller, info);
+        ctx.set("sts:RoleSessionName", session_name);
+        if let Some(ext) = params_get(params, "ExternalId") {
+            if !(2..=1224).contains(&ext.len()) {
+                return Err(StsError::validation(format!(
+                    "1 validation error detected: Value '{ext}' at 'externalId' failed to satisfy constraint: Member must have length greater than or equal to 2"
+                )));
+            }
+            ctx.set("sts:ExternalId", ext);
+        }
+        if mfa_now {
+            ctx.set("aws:MultiFactorAuthPresent", "true")
+                .set("aws:MultiFactorAuthAge", "0");
+        }
+        if let Some(si) = source_identity {
+            ctx.set("sts:SourceIdentity", si);
+        }
+        session_tags.request_keys(&mut ctx);
+        // The trust policy (and, as it names the caller, the caller's own policies) must allow
+        // sts:AssumeRole, and sts:TagSession / sts:SetSourceIdentity when they are asked for.
+        let trusts = |action: &str| {
+            let mut c = ctx.clone();
+            c.action = action.into();
+            policies
+                .with_evaluation(&caller.principal(), None, |eval| {
+                    authorize_assume_role(&role.trust, role_arn, eval, &c)
+                })
+                .is_allowed()
+        };
+        if !trusts("sts:AssumeRole") {
+            return Err(denied());
+        }
+        for (asked, action) in [
+            (!session_tags.requested.is_empty(), "sts:TagSession"),
+            (source_identity.is_some(), "sts:SetSourceIdentity"),
+        ] {
+            if asked && !trusts(action) {
+                return Err(StsError::access_denied(format!(
+                    "User: {} is not authorized to perform: {action} on resource: {role_arn}",
+                    caller.arn()
+                )));
+            }
+        }
+
+        let chained = caller.is_temporary();
+        let duration = Self::role_duration(params, &role, chained)?;
+        // MFA state: verified now, or inherited from an MFA-authenticated GetSessionToken session.
+        let inherited_mfa = match caller {
+            Caller::Session(claims) => claims.mfa_at,
+            Caller::User { .. } => None,
+        };
+        let inherited_source = match caller {
+            Caller::Session(claims) => claims.source_identity.clone(),
+            Caller::User { .. } => None,
+        };
+        if inherited_source.is_some()
+            && source_identity.is_some_and(|s| Some(s) != inherited_source.as_deref())
+        {
+            return Err(StsError::access_denied(
+                "The source identity of a session cannot be changed",
+            ));
+        }
+        let claims = self.mint(&role.account, duration, info, |c| {
+            c.principal_type = "AssumedRole".into();
+            c.arn = format!(
+                "arn:{}:sts::{}:assumed-role/{}/{session_name}",
+                self.partition, role.account, role.name
+            );
+            c.user_id = format!("{}:{session_name}", role.unique_id);
+            c.role_arn = Some(role.arn.clone());
+            c.role_name = Some(role.name.clone());
+            c.session_name = Some(session_name.to_string());
+            // MFA used for the AssumeRole call itself does not carry into the role session;
+            // MFA from the calling GetSessionToken session does (spec §2.3).
+            c.mfa_at = inherited_mfa;
+            c.source_identity = inherited_source.or(source_identity.map(str::to_string));
+            c.session_policy = inline_policy.map(str::to_string);
+            c.policy_arns = policy_arns.clone();
+            c.chained = chained;
+            (c.tags, c.transitive_tag_keys) = session_tags.claims();
+        });
+        Ok(success(
+            "AssumeRole",
+            &self.assumed_role_members(&claims, inline_policy),
+            request_id,
+        ))
+    }
+
+    /// The session policies AssumeRole passes: an inline `Policy` (size and syntax checked
+    /// before authorization, so a malformed document is reported as such) and up to 10
+    /// `PolicyArns` of managed policies in the role's account.
+    fn session_policies<'p>(
+        &self,
+        params: &'p [(String, String)],
+        role: &crate::identity::store::RoleEntry,
+    ) -> Result<(Option<&'p str>, Vec<String>), StsError> {
         let inline_policy = params_get(params, "Policy");
         if let Some(text) = inline_policy {
             let size = policy_size(text);
@@ -397,63 +470,16 @@ impl StsService {
             }
         }
 
-        let policies = self.caller_policies(caller)?;
-        let mut ctx = policies.context("sts:AssumeRole", role_arn, caller, info);
-        ctx.set("sts:RoleSessionName", session_name);
-        if let Some(ext) = params_get(params, "ExternalId") {
-            if !(2..=1224).contains(&ext.len()) {
-                return Err(StsError::validation(format!(
-                    "1 validation error detected: Value '{ext}' at 'externalId' failed to satisfy constraint: Member must have length greater than or equal to 2"
-                )));
-            }
-            ctx.set("sts:ExternalId", ext);
-        }
-        if mfa_now {
-            ctx.set("aws:MultiFactorAuthPresent", "true")
-                .set("aws:MultiFactorAuthAge", "0");
-        }
-        if let Some(si) = source_identity {
-            ctx.set("sts:SourceIdentity", si);
-        }
-        session_tags.request_keys(&mut ctx);
-        let outcome = policies.with_evaluation(&caller.principal(), None, |eval| {
-            authorize_assume_role(&role.trust, role_arn, eval, &ctx)
-        });
-        if !outcome.is_allowed() {
-            return Err(denied());
-        }
-        if !session_tags.requested.is_empty() {
-            let mut tag_ctx = ctx.clone();
-            tag_ctx.action = "sts:TagSession".into();
-            if !policies
-                .with_evaluation(&caller.principal(), None, |eval| {
-                    authorize_assume_role(&role.trust, role_arn, eval, &tag_ctx)
-                })
-                .is_allowed()
-            {
-                return Err(StsError::access_denied(format!(
-                    "User: {} is not authorized to perform: sts:TagSession on resource: {role_arn}",
-                    caller.arn()
-                )));
-            }
-        }
-        if source_identity.is_some() {
-            let mut si_ctx = ctx.clone();
-            si_ctx.action = "sts:SetSourceIdentity".into();
-            if !policies
-                .with_evaluation(&caller.principal(), None, |eval| {
-                    authorize_assume_role(&role.trust, role_arn, eval, &si_ctx)
-                })
-                .is_allowed()
-            {
-                return Err(StsError::access_denied(format!(
-                    "User: {} is not authorized to perform: sts:SetSourceIdentity on resource: {role_arn}",
-                    caller.arn()
-                )));
-            }
-        }
+        Ok((inline_policy, policy_arns))
+    }
 
-        let chained = caller.is_temporary();
+    /// DurationSeconds of a role session: 900..43200, at most the role's maximum, and at most an
+    /// hour when chaining from temporary credentials.
+    fn role_duration(
+        params: &[(String, String)],
+        role: &crate::identity::store::RoleEntry,
+        chained: bool,
+    ) -> Result<i64, StsError> {
         let max = role.max_session_duration.as_secs() as i64;
         let duration = Self::duration(params, 900, 43200, 3600)?;
         if chained && duration > 3600 {
@@ -466,42 +492,13 @@ impl StsService {
                 "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
             ));
         }
-        // MFA state: verified now, or inherited from an MFA-authenticated GetSessionToken session.
-        let inherited_mfa = match caller {
-            Caller::Session(claims) => claims.mfa_at,
-            Caller::User { .. } => None,
-        };
-        let inherited_source = match caller {
-            Caller::Session(claims) => claims.source_identity.clone(),
-            Caller::User { .. } => None,
-        };
-        if inherited_source.is_some()
-            && source_identity.is_some_and(|s| Some(s) != inherited_source.as_deref())
-        {
-            return Err(StsError::access_denied(
-                "The source identity of a session cannot be changed",
-            ));
-        }
-        let claims = self.mint(&role.account, duration, info, |c| {
-            c.principal_type = "AssumedRole".into();
-            c.arn = format!(
-                "arn:{}:sts::{}:assumed-role/{}/{session_name}",
-                self.partition, role.account, role.name
-            );
-            c.user_id = format!("{}:{session_name}", role.unique_id);
-            c.role_arn = Some(role.arn.clone());
-            c.role_name = Some(role.name.clone());
-            c.session_name = Some(session_name.to_string());
-            // MFA used for the AssumeRole call itself does not carry into the role session;
-            // MFA from the calling GetSessionToken session does (spec §2.3).
-            c.mfa_at = inherited_mfa;
-            c.source_identity = inherited_source.or(source_identity.map(str::to_string));
-            c.session_policy = inline_policy.map(str::to_string);
-            c.policy_arns = policy_arns.clone();
-            c.chained = chained;
-            (c.tags, c.transitive_tag_keys) = session_tags.claims();
-        });
-        let mut members = self.credentials_xml(&claims);
+        Ok(duration)
+    }
+
+    /// The AssumeRole result's members: credentials, the assumed-role user, the packed policy
+    /// size and the source identity.
+    fn assumed_role_members(&self, claims: &SessionClaims, inline_policy: Option<&str>) -> String {
+        let mut members = self.credentials_xml(claims);
         members.push_str(&format!(
             "    <AssumedRoleUser>\n      <AssumedRoleId>{}</AssumedRoleId>\n      <Arn>{}</Arn>\n    </AssumedRoleUser>\n",
             escape(&claims.user_id),
@@ -519,7 +516,7 @@ impl StsService {
                 escape(si)
             ));
         }
-        Ok(success("AssumeRole", &members, request_id))
+        members
     }
 
     async fn get_session_token(
@@ -614,6 +611,41 @@ impl StsService {
             &serde_json::to_vec(&sealed).expect("a JSON value serializes"),
         )
     }
+}
+
+/// AssumeRole's RoleArn (20..2048 characters) and RoleSessionName (2..64 of `[\w+=,.@-]`).
+fn check_role_names(role_arn: &str, session_name: &str) -> Result<(), StsError> {
+    if !(20..=2048).contains(&role_arn.len()) {
+        return Err(StsError::validation(format!("{role_arn} is invalid")));
+    }
+    if session_name.len() < 2 || session_name.len() > 64 {
+        return Err(StsError::validation(format!(
+            "1 validation error detected: Value '{session_name}' at 'roleSessionName' failed to satisfy constraint: Member must have length {} 64",
+            if session_name.len() < 2 {
+                "greater than or equal to 2, and less than or equal to"
+            } else {
+                "less than or equal to"
+            }
+        )));
+    }
+    if !valid_session_name(session_name) {
+        return Err(StsError::validation(format!(
+            "1 validation error detected: Value '{session_name}' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*"
+        )));
+    }
+    Ok(())
+}
+
+/// A SourceIdentity, if given: 2..64 of `[\w+=,.@-]`, not starting with `aws:`.
+fn check_source_identity(source_identity: Option<&str>) -> Result<(), StsError> {
+    if let Some(si) = source_identity
+        && (si.len() < 2 || si.len() > 64 || !valid_session_name(si) || si.starts_with("aws:"))
+    {
+        return Err(StsError::validation(format!(
+            "1 validation error detected: Value '{si}' at 'sourceIdentity' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*"
+        )));
+    }
+    Ok(())
 }
 
 /// Decodes `application/x-www-form-urlencoded` text (also used for query strings).
