@@ -8,6 +8,7 @@
 
 pub mod api_http;
 pub mod authn;
+mod bucket_policy;
 mod host;
 mod listener;
 mod metrics;
