@@ -138,93 +138,32 @@ pub async fn handle(
         f.event_source = "sts.amazonaws.com";
         f.request_id = request_id.clone();
     });
+    match serve(state, peer, parts, &front, body, &request_id).await {
+        Ok(body) => respond(200, body, &request_id),
+        Err(e) => error(e, &request_id),
+    }
+}
+
+/// The STS request path: authenticate (the caller from the headers, then the body, then the
+/// signature over it) → the action's parameters → the action.
+async fn serve(
+    state: &State,
+    peer: SocketAddr,
+    parts: &http::request::Parts,
+    front: &Front<'_>,
+    body: Incoming,
+    request_id: &str,
+) -> Result<String, StsError> {
     if let Err(e) = &front.host {
-        return error(
-            StsError {
-                status: 400,
-                code: "InvalidRequest",
-                message: e.0.into(),
-            },
-            &request_id,
-        );
+        return Err(StsError {
+            status: 400,
+            code: "InvalidRequest",
+            message: e.0.into(),
+        });
     }
-    let config = &state.config;
-    let now = front.now;
-    let skew = config.server.max_clock_skew.as_secs();
-    // Who is calling comes from the headers (or query), before a byte of the body is read: an
-    // unsigned request, or one naming a key or token that does not open, never holds its
-    // connection for the body-read timeout.
-    let parsed = match authn::signed(state, Route::Sts, &front, &state.all_regions, peer) {
-        Ok(Some(p)) => p,
-        Ok(None) => {
-            return error(
-                StsError {
-                    status: 403,
-                    code: "MissingAuthenticationToken",
-                    message: "Request is missing Authentication Token".into(),
-                },
-                &request_id,
-            );
-        }
-        Err(e) => return error(sigv4_to_sts(&e, now, skew), &request_id),
-    };
-    let caller = match authn::resolve(state, Route::Sts, &front, parsed, peer) {
-        Ok(caller) => caller,
-        Err(AuthError::Credential(e)) => return error(credential_error(e), &request_id),
-        Err(AuthError::SigV4(e)) => return error(sigv4_to_sts(&e, now, skew), &request_id),
-    };
-    let body = match read_body(state, peer, body).await {
-        Ok(b) => b,
-        Err(e) => return error(e, &request_id),
-    };
-    // The signature covers the body: only now is the caller proven.
-    let payload_hash = hex::encode(Sha256::digest(&body));
-    if let Err(e) = authn::verify(
-        state,
-        Route::Sts,
-        &front,
-        parsed,
-        &caller,
-        &payload_hash,
-        UriMode::Normalized,
-        peer,
-    ) {
-        return match e {
-            AuthError::Credential(e) => error(credential_error(e), &request_id),
-            AuthError::SigV4(e) => error(sigv4_to_sts(&e, now, skew), &request_id),
-        };
-    }
-    let query = front.req.query;
-    let mut params = match parse_form(query) {
-        Ok(p) => p,
-        Err(e) => return error(e, &request_id),
-    };
-    // Presign parameters are authentication, not operation input.
-    params.retain(|(k, _)| !k.starts_with("X-Amz-"));
-    let form = parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    if form {
-        match std::str::from_utf8(&body)
-            .map_err(|_| ())
-            .and_then(|t| parse_form(t).map_err(|_| ()))
-        {
-            Ok(p) => params.extend(p),
-            Err(()) => {
-                return error(
-                    StsError {
-                        status: 400,
-                        code: "MalformedQueryString",
-                        message: "The request body is not a valid form".into(),
-                    },
-                    &request_id,
-                );
-            }
-        }
-    }
-    let info = authn::request_info(state, parts, &front, peer, parsed.credential.region());
+    let (parsed, caller, body) = authenticate(state, peer, front, body).await?;
+    let params = operation_params(parts, front.req.query, &body)?;
+    let info = authn::request_info(state, parts, front, peer, parsed.credential.region());
     let action = params
         .iter()
         .find(|(k, _)| k == "Action")
@@ -237,14 +176,86 @@ pub async fn handle(
             "GetCallerIdentity" | "GetAccessKeyInfo" | "DecodeAuthorizationMessage"
         ));
     });
-    match state.sts.handle(&params, &caller, &info, &request_id).await {
-        Ok(body) => {
-            tracing::info!(action = %action, caller = %caller.arn(), "sts request allowed");
-            respond(200, body, &request_id)
-        }
+    let answer = state.sts.handle(&params, &caller, &info, request_id).await;
+    match &answer {
+        Ok(_) => tracing::info!(action = %action, caller = %caller.arn(), "sts request allowed"),
         Err(e) => {
-            tracing::info!(action = %action, caller = %caller.arn(), code = e.code, "sts request refused");
-            error(e, &request_id)
+            tracing::info!(action = %action, caller = %caller.arn(), code = e.code, "sts request refused")
         }
     }
+    answer
+}
+
+/// Who is calling comes from the headers (or query), before a byte of the body is read: an
+/// unsigned request, or one naming a key or token that does not open, never holds its
+/// connection for the body-read timeout. Then the body, and the signature that covers it.
+async fn authenticate<'f, 'a>(
+    state: &State,
+    peer: SocketAddr,
+    front: &'f Front<'a>,
+    body: Incoming,
+) -> Result<
+    (
+        &'f crate::sigv4::ParsedAuth<'a>,
+        crate::identity::Caller,
+        Bytes,
+    ),
+    StsError,
+> {
+    let skew = state.config.server.max_clock_skew.as_secs();
+    let refused = |e: AuthError| match e {
+        AuthError::Credential(e) => credential_error(e),
+        AuthError::SigV4(e) => sigv4_to_sts(&e, front.now, skew),
+    };
+    let parsed = authn::signed(state, Route::Sts, front, &state.all_regions, peer)
+        .map_err(|e| sigv4_to_sts(&e, front.now, skew))?
+        .ok_or_else(|| StsError {
+            status: 403,
+            code: "MissingAuthenticationToken",
+            message: "Request is missing Authentication Token".into(),
+        })?;
+    let caller = authn::resolve(state, Route::Sts, front, parsed, peer).map_err(refused)?;
+    let body = read_body(state, peer, body).await?;
+    // The signature covers the body: only now is the caller proven.
+    let payload_hash = hex::encode(Sha256::digest(&body));
+    authn::verify(
+        state,
+        Route::Sts,
+        front,
+        parsed,
+        &caller,
+        &payload_hash,
+        UriMode::Normalized,
+        peer,
+    )
+    .map_err(refused)?;
+    Ok((parsed, caller, body))
+}
+
+/// The action's parameters: the query (less presign parameters, which are authentication) and
+/// an urlencoded form body.
+fn operation_params(
+    parts: &http::request::Parts,
+    query: &str,
+    body: &[u8],
+) -> Result<Vec<(String, String)>, StsError> {
+    let mut params = parse_form(query)?;
+    params.retain(|(k, _)| !k.starts_with("X-Amz-"));
+    let form = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if form {
+        let fields = std::str::from_utf8(body)
+            .ok()
+            .and_then(|t| parse_form(t).ok())
+            .ok_or_else(|| StsError {
+                status: 400,
+                code: "MalformedQueryString",
+                message: "The request body is not a valid form".into(),
+            })?;
+        params.extend(fields);
+    }
+    Ok(params)
 }
