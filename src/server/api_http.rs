@@ -546,28 +546,8 @@ async fn forward(
     } = authenticated;
     tracing::debug!(caller = %caller.arn(), backend = %backend.name, "api request authorized; forwarding");
     let upstream_path = rest.upstream(backend.url.path());
-    let mut headers = forwarded_headers(&parts.headers, &api.settings);
-    identity_headers(&mut headers, &api.settings.identity_headers, &caller);
-    if let Ok(v) = HeaderValue::from_str(&peer.ip().to_string()) {
-        headers.insert("x-forwarded-for", v);
-    }
-    headers.insert(
-        "x-forwarded-proto",
-        HeaderValue::from_static(if state.config.server.tls.is_some() {
-            "https"
-        } else {
-            "http"
-        }),
-    );
-    headers.insert(header::HOST, backend.host.clone());
-    if length > 0
-        || matches!(
-            parts.method,
-            http::Method::POST | http::Method::PUT | http::Method::PATCH
-        )
-    {
-        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
-    }
+    let tls = state.config.server.tls.is_some();
+    let mut headers = upstream_headers(parts, peer, backend, api, &caller, length, tls);
     let (upstream_body, failure) = match payload {
         Payload::Declared(hash) => {
             let Some(unread) = body.take() else {
@@ -644,6 +624,38 @@ async fn forward(
         }));
     }
     Ok(respond(backend, result, request_id))
+}
+
+/// The headers the API gets: the allowed client headers, the identity headers, where the
+/// request came from, the backend's host and the body's length.
+fn upstream_headers(
+    parts: &http::request::Parts,
+    peer: SocketAddr,
+    backend: &BackendClient,
+    api: &super::ApiRoute,
+    caller: &Caller,
+    length: u64,
+    tls: bool,
+) -> HeaderMap {
+    let mut headers = forwarded_headers(&parts.headers, &api.settings);
+    identity_headers(&mut headers, &api.settings.identity_headers, caller);
+    if let Ok(v) = HeaderValue::from_str(&peer.ip().to_string()) {
+        headers.insert("x-forwarded-for", v);
+    }
+    headers.insert(
+        "x-forwarded-proto",
+        HeaderValue::from_static(if tls { "https" } else { "http" }),
+    );
+    headers.insert(header::HOST, backend.host.clone());
+    if length > 0
+        || matches!(
+            parts.method,
+            http::Method::POST | http::Method::PUT | http::Method::PATCH
+        )
+    {
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    }
+    headers
 }
 
 fn respond(
