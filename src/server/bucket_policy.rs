@@ -8,7 +8,7 @@ use bytes::Bytes;
 use http::{Response, StatusCode, header};
 use hyper::body::Incoming;
 
-use super::s3_http::{error_response, read_signed_body};
+use super::s3_reply::{error_response, read_signed_body};
 use super::{GatewayBody, State, boxed};
 use crate::sigv4::PayloadMode;
 

@@ -15,6 +15,7 @@ mod metrics;
 mod ready;
 mod reload;
 pub mod s3_http;
+mod s3_reply;
 pub mod sts_http;
 mod tls;
 mod workers;

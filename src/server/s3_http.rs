@@ -1,9 +1,8 @@
-//! The S3 path over HTTP: verify SigV4, resolve the credentials, classify, authorize every check,
-//! then forward re-signed with the backend's credentials, streaming both bodies.
-//!
-//! aws-chunked bodies are decoded and verified here (chunk signatures, trailer signature, trailing
-//! checksum) and reach the backend as plain bytes. DeleteObjects bodies (at most 2 MiB) are read
-//! first, because every key they name is a check of its own.
+//! The S3 path over HTTP, read as its pipeline ([`pipeline`]): authenticate (SigV4 or the
+//! anonymous principal) → classify into the typed request (`crate::s3`) → read a DeleteObjects
+//! body (its keys are checks) → authorize every check with the [`Authorizer`] → open upload ids →
+//! the gateway's own bucket policy answers → forward (`crate::proxy::s3`). Each stage returns the
+//! refusal it renders through one [`Reply`]; S3's `<Error>` is written in [`error_response`].
 
 use std::net::SocketAddr;
 
@@ -13,224 +12,14 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
 use super::authn::{self, AuthError, Front, Route};
-use super::{GatewayBody, State, boxed, xml_escape};
+use super::s3_reply::{Refused, Reply, classify_error, read_signed_body};
+use super::{GatewayBody, State};
 use crate::authz::{caller_policies, failure_message};
 use crate::identity::CredentialError;
 use crate::policy::Decision;
-use crate::proxy::s3::ForwardError;
-use crate::s3::{ClassifyError, address, classify};
-use crate::sigv4::{AuthKind, PayloadMode, SigV4Error, UriMode};
+use crate::s3::{address, classify};
+use crate::sigv4::{AuthKind, PayloadMode, UriMode};
 use crate::sts::parse_form;
-
-/// An S3 `<Error>` with extra elements (already escaped values), no body for HEAD.
-pub fn error_response(
-    status: u16,
-    code: &str,
-    message: &str,
-    extra: &[(&str, String)],
-    head: bool,
-    request_id: &str,
-) -> Response<GatewayBody> {
-    let mut body = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{}</Message>",
-        xml_escape(code),
-        xml_escape(message)
-    );
-    for (name, value) in extra {
-        body.push_str(&format!("<{name}>{}</{name}>", xml_escape(value)));
-    }
-    body.push_str(&format!("<RequestId>{request_id}</RequestId></Error>"));
-    let body = if head {
-        Bytes::new()
-    } else {
-        Bytes::from(body)
-    };
-    let mut r = Response::builder()
-        .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
-        .header(header::CONTENT_TYPE, "application/xml")
-        .header("x-amz-request-id", request_id)
-        .header(
-            header::DATE,
-            httpdate::fmt_http_date(std::time::SystemTime::now()),
-        );
-    if head && let Ok(v) = HeaderValue::from_str(code) {
-        r = r.header("x-amz-error-code", v);
-    }
-    r = r.extension(super::metrics::Refusal(code.to_string()));
-    crate::audit::note_error(code, message);
-    r.body(boxed(http_body_util::Full::new(body)))
-        .expect("static response parts are valid")
-}
-
-fn sigv4_error(e: &SigV4Error, head: bool, request_id: &str) -> Response<GatewayBody> {
-    let mut extra: Vec<(&str, String)> = Vec::new();
-    match e {
-        SigV4Error::AuthorizationHeaderMalformed {
-            region: Some(r), ..
-        }
-        | SigV4Error::AuthorizationQueryParametersError {
-            region: Some(r), ..
-        } => extra.push(("Region", r.clone())),
-        SigV4Error::HeadersNotSigned { headers } => {
-            extra.push(("HeadersNotSigned", headers.join(", ")))
-        }
-        SigV4Error::RequestTimeTooSkewed {
-            request_time,
-            server_time,
-            max_skew_ms,
-        } => {
-            extra.push(("RequestTime", request_time.clone()));
-            extra.push(("ServerTime", server_time.clone()));
-            extra.push(("MaxAllowedSkewMilliseconds", max_skew_ms.to_string()));
-        }
-        SigV4Error::AccessDenied {
-            expired: Some(x), ..
-        } => {
-            extra.push(("X-Amz-Expires", x.expires_seconds.to_string()));
-            extra.push(("Expires", x.expires.clone()));
-            extra.push(("ServerTime", x.server_time.clone()));
-        }
-        SigV4Error::SignatureDoesNotMatch(m) if !m.string_to_sign.is_empty() => {
-            extra.push(("AWSAccessKeyId", m.access_key_id.clone()));
-            extra.push(("StringToSign", m.string_to_sign.clone()));
-            extra.push(("SignatureProvided", m.signature_provided.clone()));
-            // The canonical request echoes headers; the session token line is redacted.
-            let canonical: String = m
-                .canonical_request
-                .lines()
-                .map(|l| {
-                    if l.starts_with("x-amz-security-token:") {
-                        "x-amz-security-token:<redacted>"
-                    } else {
-                        l
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join("\n");
-            extra.push(("CanonicalRequest", canonical));
-        }
-        SigV4Error::XAmzContentSHA256Mismatch { client, computed } => {
-            extra.push(("ClientComputedContentSHA256", client.clone()));
-            extra.push(("S3ComputedContentSHA256", computed.clone()));
-        }
-        _ => {}
-    }
-    error_response(e.status(), e.code(), &e.message(), &extra, head, request_id)
-}
-
-/// S3's `RequestTimeout`: the client stopped sending a body the gateway was reading.
-fn request_timeout(head: bool, request_id: &str) -> Response<GatewayBody> {
-    error_response(
-        400,
-        "RequestTimeout",
-        "Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed.",
-        &[],
-        head,
-        request_id,
-    )
-}
-
-fn credential_error(e: CredentialError, head: bool, request_id: &str) -> Response<GatewayBody> {
-    match e {
-        CredentialError::UnknownAccessKey => error_response(
-            403,
-            "InvalidAccessKeyId",
-            "The AWS access key ID you provided does not exist in our records.",
-            &[],
-            head,
-            request_id,
-        ),
-        CredentialError::InvalidToken => error_response(
-            403,
-            "InvalidClientTokenId",
-            "The security token included in the request is invalid.",
-            &[],
-            head,
-            request_id,
-        ),
-        CredentialError::Expired => error_response(
-            400,
-            "ExpiredToken",
-            "The provided token has expired.",
-            &[],
-            head,
-            request_id,
-        ),
-    }
-}
-
-/// S3's answer when an authorized request got no backend answer to pass on.
-fn forward_error(e: ForwardError, head: bool, request_id: &str) -> Response<GatewayBody> {
-    let (status, code, message) = match e {
-        ForwardError::SigV4(e) => return sigv4_error(&e, head, request_id),
-        ForwardError::ClientStalled => return request_timeout(head, request_id),
-        ForwardError::NoBackend => (
-            503,
-            "ServiceUnavailable",
-            "No S3 backend is configured".to_string(),
-        ),
-        ForwardError::ContentLengthNotANumber => (
-            400,
-            "InvalidRequest",
-            "Content-Length is not a number".into(),
-        ),
-        ForwardError::MissingContentLength => (
-            411,
-            "MissingContentLength",
-            "You must provide the Content-Length HTTP header.".into(),
-        ),
-        ForwardError::MissingDecodedLength => (
-            411,
-            "MissingContentLength",
-            "aws-chunked uploads need the x-amz-decoded-content-length header.".into(),
-        ),
-        ForwardError::UnsignedStreaming => (403, "AccessDenied", "Access Denied".into()),
-        ForwardError::Unforwardable => (
-            400,
-            "InvalidRequest",
-            "The request cannot be forwarded".into(),
-        ),
-        ForwardError::BackendTimeout { seconds } => (
-            504,
-            "GatewayTimeout",
-            format!("The backend did not answer within {seconds} seconds"),
-        ),
-        ForwardError::Unreachable => (
-            503,
-            "ServiceUnavailable",
-            "The backend is unreachable".into(),
-        ),
-        ForwardError::Tls => (
-            502,
-            "BadGateway",
-            "The backend's TLS certificate or handshake was refused by the gateway (see its log)"
-                .into(),
-        ),
-        ForwardError::Broken => (502, "BadGateway", "The backend connection failed".into()),
-        ForwardError::BadAnswer { operation } => (
-            502,
-            "BadGateway",
-            format!(
-                "The backend's {operation} answer was cut off, too large, or not the XML S3 sends"
-            ),
-        ),
-    };
-    error_response(status, code, &message, &[], head, request_id)
-}
-
-fn classify_error(e: ClassifyError, head: bool, request_id: &str) -> Response<GatewayBody> {
-    let status = match e.code {
-        "NoSuchUpload" => 404,
-        "MethodNotAllowed" => 405,
-        "NotImplemented" => 501,
-        _ => 400,
-    };
-    let extra: Vec<(&str, String)> = e
-        .argument
-        .map(|a| vec![("ArgumentName", a)])
-        .unwrap_or_default();
-    error_response(status, e.code, &e.message, &extra, head, request_id)
-}
 
 /// Serves one S3 request. On HTTP/1, a response sent while the request body is unread either
 /// drains a small body (so the connection can carry the next request) or says
@@ -401,40 +190,6 @@ async fn pipeline(
         authorizer.check("s3:ListBucket", &format!("arn:aws:s3:::{bucket}"), &[])?;
     }
     Ok(response)
-}
-
-/// A refusal, already in S3's shape.
-type Refused = Box<Response<GatewayBody>>;
-
-/// How this request's refusals are rendered: no body for HEAD, its request id.
-struct Reply<'r> {
-    head: bool,
-    request_id: &'r str,
-}
-
-impl Reply<'_> {
-    fn error(&self, status: u16, code: &str, message: &str) -> Refused {
-        Box::new(error_response(
-            status,
-            code,
-            message,
-            &[],
-            self.head,
-            self.request_id,
-        ))
-    }
-    fn sigv4(&self, e: &SigV4Error) -> Refused {
-        Box::new(sigv4_error(e, self.head, self.request_id))
-    }
-    fn credential(&self, e: CredentialError) -> Refused {
-        Box::new(credential_error(e, self.head, self.request_id))
-    }
-    fn classify(&self, e: ClassifyError) -> Refused {
-        Box::new(classify_error(e, self.head, self.request_id))
-    }
-    fn forward(&self, e: ForwardError) -> Refused {
-        Box::new(forward_error(e, self.head, self.request_id))
-    }
 }
 
 /// Who sent the request, and how its body is to be read.
@@ -805,41 +560,6 @@ async fn forward(
     )
     .await
     .map_err(|e| reply.forward(e))
-}
-
-/// Reads a small body whose SHA-256 the request signed (`limit` bytes at most), verified.
-pub(super) async fn read_signed_body(
-    body: Incoming,
-    mode: PayloadMode,
-    limit: usize,
-    timeout: std::time::Duration,
-    what: &str,
-    request_id: &str,
-) -> Result<Bytes, Box<Response<GatewayBody>>> {
-    let sigv4 = |e: SigV4Error| Box::new(sigv4_error(&e, false, request_id));
-    let PayloadMode::Sha256(expected) = mode else {
-        return Err(sigv4(SigV4Error::InvalidRequest(format!(
-            "{what} bodies must be signed: send x-amz-content-sha256 with the SHA-256 of the body"
-        ))));
-    };
-    let read = http_body_util::Limited::new(body, limit).collect();
-    let bytes = tokio::time::timeout(timeout, read)
-        .await
-        .map_err(|_elapsed| Box::new(request_timeout(false, request_id)))?
-        .map_err(|_| {
-            sigv4(SigV4Error::InvalidRequest(format!(
-                "The {what} body is larger than {limit} bytes or was cut off"
-            )))
-        })?
-        .to_bytes();
-    let computed: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(&bytes).into();
-    if !bool::from(subtle::ConstantTimeEq::ct_eq(&computed[..], &expected[..])) {
-        return Err(sigv4(SigV4Error::XAmzContentSHA256Mismatch {
-            client: hex::encode(expected),
-            computed: hex::encode(computed),
-        }));
-    }
-    Ok(bytes)
 }
 
 /// Largest DeleteObjects body accepted (1,000 keys of up to 1,024 bytes, plus markup).
