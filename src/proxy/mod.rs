@@ -14,6 +14,7 @@ use http::HeaderMap;
 use http_body::{Body, Frame, SizeHint};
 use sha2::{Digest, Sha256};
 
+pub mod api;
 pub mod backend;
 pub mod body;
 pub mod pool;

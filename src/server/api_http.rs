@@ -7,19 +7,18 @@
 use std::net::SocketAddr;
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode, header};
+use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use sha2::{Digest, Sha256};
 
 use super::authn::{self, AuthError, Front, Route};
 use super::{BackendClient, GatewayBody, State, boxed};
-use crate::api::{CanonicalPath, STANDARD_FORWARDED, invoke_arn};
+use crate::api::{CanonicalPath, invoke_arn};
 use crate::authz::{caller_policies, failure_message};
 use crate::identity::{Caller, CredentialError};
 use crate::policy::Decision;
-use crate::proxy::{BodyError, Stall, VerifiedBody};
-use crate::sigv4::{AmzDate, AuthKind, SigV4Error, UriMode};
+use crate::sigv4::{AuthKind, SigV4Error, UriMode};
 
 /// Largest body read before verification, for clients that sign the body's SHA-256 without
 /// sending it in `x-amz-content-sha256` (botocore's `SigV4Auth`, aws-sigv4 by default): the
@@ -521,9 +520,7 @@ fn authorize(
     ))
 }
 
-/// Forwards the request the gateway builds: the canonical path under the backend URL's path, the
-/// re-encoded query, the allowed client headers plus the identity headers, the verified body,
-/// the backend's signature where it has credentials.
+/// Forwards the request the gateway builds (see [`crate::proxy::api`]).
 #[allow(clippy::too_many_arguments)]
 async fn forward(
     state: &State,
@@ -536,6 +533,7 @@ async fn forward(
     query: &str,
     request_id: &str,
 ) -> Result<Response<GatewayBody>, Refused> {
+    use crate::proxy::api::{ApiBody, ApiForwardError, Upstream};
     let Authenticated {
         caller,
         payload,
@@ -544,175 +542,82 @@ async fn forward(
         mut body,
         ..
     } = authenticated;
-    tracing::debug!(caller = %caller.arn(), backend = %backend.name, "api request authorized; forwarding");
-    let upstream_path = rest.upstream(backend.url.path());
-    let tls = state.config.server.tls.is_some();
-    let mut headers = upstream_headers(parts, peer, backend, api, &caller, length, tls);
-    let (upstream_body, failure) = match payload {
-        Payload::Declared(hash) => {
-            let Some(unread) = body.take() else {
-                return Err(refuse(
+    let body = match payload {
+        Payload::Declared(hash) => ApiBody::Declared {
+            body: body.take().ok_or_else(|| {
+                refuse(
                     500,
                     "InternalServerErrorException",
                     "Internal server error",
                     request_id,
-                ));
-            };
-            let (verified, failure) = VerifiedBody::new(unread, Some(hash), length);
-            (verified.boxed_unsync(), Some(failure))
-        }
-        Payload::Read(bytes) => (
-            http_body_util::Full::new(bytes)
-                .map_err(|never: std::convert::Infallible| match never {})
-                .boxed_unsync(),
-            None,
-        ),
+                )
+            })?,
+            hash,
+        },
+        Payload::Read(bytes) => ApiBody::Read(bytes),
     };
-    if backend.signs
-        && let Err(e) = backend.signer.sign(
-            parts.method.as_str(),
-            &upstream_path,
-            query,
-            &mut headers,
-            &payload_hash,
-            AmzDate::now(),
-        )
-    {
-        tracing::warn!(backend = %backend.name, error = %e, "could not sign the upstream request");
-        return Err(refuse(
-            500,
-            "InternalServerErrorException",
-            "Internal server error",
-            request_id,
-        ));
-    }
-    let Some(result) = crate::proxy::send::send_rebuilt(
-        backend,
-        super::worker_id(),
-        parts.method.clone(),
-        &upstream_path,
+    let upstream = Upstream {
+        parts,
+        peer,
+        caller: &caller,
+        tls: state.config.server.tls.is_some(),
+        path: rest.upstream(backend.url.path()),
         query,
-        headers,
-        upstream_body,
-    )
-    .await
-    else {
-        return Err(refuse(
-            400,
-            "BadRequestException",
-            "The request cannot be forwarded",
-            request_id,
-        ));
+        body,
+        length,
+        payload_hash: &payload_hash,
+        worker: super::worker_id(),
     };
-    if let Some(f) = failure
-        && let Some(e) = f.lock().unwrap_or_else(|p| p.into_inner()).clone()
-    {
-        tracing::info!(caller = %caller.arn(), error = %e, "request body failed verification; upstream aborted");
-        return Err(Box::new(match e {
-            BodyError::Sha256Mismatch { .. } => api_error(
-                400,
-                "BadRequestException",
-                "The body does not match the SHA-256 it was signed with (x-amz-content-sha256).",
-                request_id,
-            ),
-            BodyError::Length { .. } | BodyError::Upstream(_) => api_error(
-                400,
-                "BadRequestException",
-                "The body is not as long as its Content-Length",
-                request_id,
-            ),
-        }));
-    }
-    Ok(respond(backend, result, request_id))
-}
-
-/// The headers the API gets: the allowed client headers, the identity headers, where the
-/// request came from, the backend's host and the body's length.
-fn upstream_headers(
-    parts: &http::request::Parts,
-    peer: SocketAddr,
-    backend: &BackendClient,
-    api: &super::ApiRoute,
-    caller: &Caller,
-    length: u64,
-    tls: bool,
-) -> HeaderMap {
-    let mut headers = forwarded_headers(&parts.headers, &api.settings);
-    identity_headers(&mut headers, &api.settings.identity_headers, caller);
-    if let Ok(v) = HeaderValue::from_str(&peer.ip().to_string()) {
-        headers.insert("x-forwarded-for", v);
-    }
-    headers.insert(
-        "x-forwarded-proto",
-        HeaderValue::from_static(if tls { "https" } else { "http" }),
-    );
-    headers.insert(header::HOST, backend.host.clone());
-    if length > 0
-        || matches!(
-            parts.method,
-            http::Method::POST | http::Method::PUT | http::Method::PATCH
-        )
-    {
-        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
-    }
-    headers
-}
-
-fn respond(
-    backend: &BackendClient,
-    result: crate::proxy::send::Sent,
-    request_id: &str,
-) -> Response<GatewayBody> {
-    use crate::proxy::pool::Unanswered;
-    match result {
-        Err(Stall::Client) => api_error(
-            408,
-            "RequestTimeoutException",
-            "The request body did not arrive in time",
-            request_id,
-        ),
-        Err(Stall::Backend) => {
-            tracing::warn!(backend = %backend.name, timeout_seconds = backend.timeout.as_secs(), "backend did not answer in time; upstream aborted");
-            api_error(
-                504,
-                "IntegrationTimeout",
-                "Endpoint request timed out",
-                request_id,
-            )
-        }
-        Ok(Err(Unanswered::Unreachable)) => {
-            tracing::warn!(backend = %backend.name, "backend unreachable");
-            api_error(
-                502,
-                "BadGatewayException",
-                "The backend is unreachable",
-                request_id,
-            )
-        }
-        Ok(Err(Unanswered::Broken)) => api_error(
-            502,
-            "BadGatewayException",
-            "The backend connection failed",
-            request_id,
-        ),
-        Ok(Err(Unanswered::Tls(reason))) => {
-            tracing::warn!(backend = %backend.name, %reason, "TLS to the backend failed; request not sent");
-            api_error(
-                502,
-                "BadGatewayException",
-                "The backend's TLS certificate or handshake was refused by the gateway (see its log)",
-                request_id,
-            )
-        }
-        Ok(Ok(response)) => {
-            let (mut rparts, rbody) = response.into_parts();
-            crate::proxy::response_headers(&mut rparts.headers, backend.pass_fingerprints);
-            Response::from_parts(
-                rparts,
-                crate::proxy::IdleTimeout::new(rbody, backend.timeout).boxed_unsync(),
-            )
-        }
-    }
+    crate::proxy::api::forward(backend, api, upstream)
+        .await
+        .map_err(|e| {
+            let (status, error_type, message) = match e {
+                ApiForwardError::Internal => (
+                    500,
+                    "InternalServerErrorException",
+                    "Internal server error",
+                ),
+                ApiForwardError::Unforwardable => (
+                    400,
+                    "BadRequestException",
+                    "The request cannot be forwarded",
+                ),
+                ApiForwardError::BodyMismatch => (
+                    400,
+                    "BadRequestException",
+                    "The body does not match the SHA-256 it was signed with (x-amz-content-sha256).",
+                ),
+                ApiForwardError::BodyLength => (
+                    400,
+                    "BadRequestException",
+                    "The body is not as long as its Content-Length",
+                ),
+                ApiForwardError::ClientStalled => (
+                    408,
+                    "RequestTimeoutException",
+                    "The request body did not arrive in time",
+                ),
+                ApiForwardError::BackendTimeout => {
+                    (504, "IntegrationTimeout", "Endpoint request timed out")
+                }
+                ApiForwardError::Unreachable => (
+                    502,
+                    "BadGatewayException",
+                    "The backend is unreachable",
+                ),
+                ApiForwardError::Broken => (
+                    502,
+                    "BadGatewayException",
+                    "The backend connection failed",
+                ),
+                ApiForwardError::Tls => (
+                    502,
+                    "BadGatewayException",
+                    "The backend's TLS certificate or handshake was refused by the gateway (see its log)",
+                ),
+            };
+            refuse(status, error_type, message, request_id)
+        })
 }
 
 /// Content-Length, bounded by the route's maximum; a body without one is refused (bodies are
@@ -803,55 +708,4 @@ fn performed_method(
         form.as_deref(),
         settings.allow_method_override,
     )
-}
-
-/// The client's headers that pass: the standard list and the route's `forward_headers` (and the
-/// method override headers where the route allows them), never one of the identity header names
-/// (those are the gateway's to set).
-fn forwarded_headers(client: &HeaderMap, api: &crate::config::ApiSettings) -> HeaderMap {
-    let mut out = HeaderMap::new();
-    let identity: Vec<&HeaderName> = api.identity_headers.names().collect();
-    for (name, value) in client {
-        let pass = STANDARD_FORWARDED.contains(&name.as_str())
-            || api.forward_headers.contains(name)
-            || (api.allow_method_override
-                && crate::api::method::OVERRIDE_HEADERS.contains(&name.as_str()));
-        if pass && !identity.contains(&name) {
-            out.append(name.clone(), value.clone());
-        }
-    }
-    out
-}
-
-/// Sets the identity headers of `caller` (replacing anything of the same name).
-fn identity_headers(
-    headers: &mut HeaderMap,
-    names: &crate::config::IdentityHeaders,
-    caller: &Caller,
-) {
-    let mut set = |name: &Option<HeaderName>, value: &str| {
-        if let Some(name) = name
-            && let Ok(v) = HeaderValue::from_str(value)
-        {
-            headers.insert(name.clone(), v);
-        }
-    };
-    set(&names.principal_arn, caller.arn());
-    set(&names.account, caller.account());
-    set(&names.user_id, caller.user_id());
-    match caller {
-        Caller::User { .. } => set(&names.mfa_present, "false"),
-        Caller::Session(s) => {
-            if let Some(name) = &s.session_name {
-                set(&names.session_name, name);
-            }
-            if let Some(si) = &s.source_identity {
-                set(&names.source_identity, si);
-            }
-            set(
-                &names.mfa_present,
-                if s.mfa_at.is_some() { "true" } else { "false" },
-            );
-        }
-    }
 }
