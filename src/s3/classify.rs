@@ -91,17 +91,7 @@ pub fn classify(
         .map(|(k, _)| k.as_str())
         .filter(|k| KEYWORDS.contains(k))
         .collect();
-    // A header given twice could be read as the first by one party and the last by another.
-    for name in headers.keys() {
-        if headers.get_all(name).iter().nth(1).is_some()
-            && (name.as_str().starts_with("x-amz-") || name == http::header::RANGE)
-        {
-            return Err(invalid_argument(
-                name.as_str(),
-                format!("The header '{name}' is given more than once"),
-            ));
-        }
-    }
+    refuse_repeated_headers(headers)?;
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let version = get("versionId");
     let mut keys: Vec<(&'static str, String)> = Vec::new();
@@ -114,29 +104,11 @@ pub fn classify(
         }
     }
 
-    let copy_source = match header("x-amz-copy-source") {
-        Some(raw) => Some(CopySource::parse(raw)?),
-        None if headers.contains_key("x-amz-copy-source") => {
-            return Err(invalid_argument(
-                "x-amz-copy-source",
-                "x-amz-copy-source is not valid ASCII",
-            ));
-        }
-        None => None,
-    };
+    let copy_source = copy_source(headers)?;
     if let Some(source) = &copy_source {
         keys.push(("s3:x-amz-copy-source", source.condition_value()));
     }
-    let kw = match keywords.as_slice() {
-        [] => None,
-        [k] => Some(*k),
-        _ => {
-            return Err(invalid(format!(
-                "Ambiguous request: several sub-resources ({}) select different operations",
-                keywords.join(", ")
-            )));
-        }
-    };
+    let kw = one_keyword(&keywords)?;
     if has("partNumber")
         && kw != Some("uploadId")
         && !(matches!(method, "GET" | "HEAD") && kw.is_none() && target.key.is_some())
@@ -180,6 +152,48 @@ pub fn classify(
         )?;
     }
     Ok(classified)
+}
+
+/// A header given twice could be read as the first by one party and the last by another:
+/// a repeated `x-amz-*` or `Range` header is refused.
+fn refuse_repeated_headers(headers: &HeaderMap) -> Result<(), ClassifyError> {
+    for name in headers.keys() {
+        if headers.get_all(name).iter().nth(1).is_some()
+            && (name.as_str().starts_with("x-amz-") || name == http::header::RANGE)
+        {
+            return Err(invalid_argument(
+                name.as_str(),
+                format!("The header '{name}' is given more than once"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The request's one sub-resource keyword, if any; several select different operations.
+fn one_keyword<'k>(keywords: &[&'k str]) -> Result<Option<&'k str>, ClassifyError> {
+    match keywords {
+        [] => Ok(None),
+        [k] => Ok(Some(*k)),
+        _ => Err(invalid(format!(
+            "Ambiguous request: several sub-resources ({}) select different operations",
+            keywords.join(", ")
+        ))),
+    }
+}
+
+/// The parsed `x-amz-copy-source`, if the request has one.
+fn copy_source(headers: &HeaderMap) -> Result<Option<CopySource>, ClassifyError> {
+    match headers.get("x-amz-copy-source") {
+        None => Ok(None),
+        Some(v) => match v.to_str() {
+            Ok(raw) => Ok(Some(CopySource::parse(raw)?)),
+            Err(_) => Err(invalid_argument(
+                "x-amz-copy-source",
+                "x-amz-copy-source is not valid ASCII",
+            )),
+        },
+    }
 }
 
 /// A bucket configuration operation (its own table), or the refusal of a request no row of the
