@@ -173,22 +173,33 @@ impl Keyring {
         let blob = BASE64URL_NOPAD
             .decode(text.as_bytes())
             .map_err(|_| OpenError)?;
+        let (entry, header, rest) = self.split(&blob, BINDING_TAG)?;
+        let (value, tag) = rest.split_at(rest.len() - BINDING_TAG);
+        hmac::Mac::verify_truncated_left(binding_mac(&entry.binding, header, scope, value), tag)
+            .map_err(|_| OpenError)?;
+        Ok(value.to_vec())
+    }
+
+    /// A blob's key (by the id in its header), its header (`version | id length | id`) and
+    /// the rest, which must hold at least `min_rest` bytes.
+    fn split<'b>(
+        &self,
+        blob: &'b [u8],
+        min_rest: usize,
+    ) -> Result<(&KeyEntry, &'b [u8], &'b [u8]), OpenError> {
         let (&version, rest) = blob.split_first().ok_or(OpenError)?;
         let (&id_len, rest) = rest.split_first().ok_or(OpenError)?;
-        if version != VERSION || rest.len() < usize::from(id_len) + BINDING_TAG {
+        let id_len = usize::from(id_len);
+        if version != VERSION || rest.len() < id_len + min_rest {
             return Err(OpenError);
         }
-        let (id, rest) = rest.split_at(usize::from(id_len));
-        let (value, tag) = rest.split_at(rest.len() - BINDING_TAG);
+        let (id, rest) = rest.split_at(id_len);
         let entry = self
             .keys
             .iter()
             .find(|k| k.id.as_bytes() == id)
             .ok_or(OpenError)?;
-        let header = &blob[..2 + usize::from(id_len)];
-        hmac::Mac::verify_truncated_left(binding_mac(&entry.binding, header, scope, value), tag)
-            .map_err(|_| OpenError)?;
-        Ok(value.to_vec())
+        Ok((entry, &blob[..2 + id_len], rest))
     }
 
     /// Opens a blob sealed by any key of the keyring.
@@ -196,19 +207,8 @@ impl Keyring {
         let blob = BASE64URL_NOPAD
             .decode(text.as_bytes())
             .map_err(|_| OpenError)?;
-        let (&version, rest) = blob.split_first().ok_or(OpenError)?;
-        let (&id_len, rest) = rest.split_first().ok_or(OpenError)?;
-        if version != VERSION || rest.len() < usize::from(id_len) + 12 + 16 {
-            return Err(OpenError);
-        }
-        let (id, rest) = rest.split_at(usize::from(id_len));
+        let (entry, header, rest) = self.split(&blob, 12 + 16)?;
         let (nonce, ciphertext) = rest.split_at(12);
-        let entry = self
-            .keys
-            .iter()
-            .find(|k| k.id.as_bytes() == id)
-            .ok_or(OpenError)?;
-        let header = &blob[..2 + usize::from(id_len)];
         Self::cipher(entry, purpose)
             .decrypt(
                 Nonce::from_slice(nonce),
