@@ -383,7 +383,9 @@ fn apply(extra: Extra, c: &mut Classified, resource: &str, i: &Inputs<'_>) {
 /// `s3:PutObjectTagging` on the destination.
 fn copied_tags(c: &mut Classified, source: Option<&CopySource>, directive: Option<&str>) {
     let Some(source) = source else { return };
-    if directive.is_some_and(|d| d.trim().eq_ignore_ascii_case("REPLACE")) {
+    // Only S3's exact value skips the checks: a backend that reads another spelling as COPY
+    // would otherwise copy tags nobody was authorized for.
+    if directive == Some("REPLACE") {
         return;
     }
     let destination = c.checks[0].resource.clone();

@@ -477,6 +477,23 @@ fn copy_needs_both_sides() {
             "{extra:?}"
         );
     }
+    // Another spelling is not S3's REPLACE: the tags are checked as for a copy.
+    for directive in ["replace", " REPLACE", "Replace"] {
+        let c = run(
+            "PUT",
+            "/dst/new",
+            &[],
+            &[
+                ("x-amz-copy-source", "src/a"),
+                ("x-amz-tagging-directive", directive),
+            ],
+        )
+        .unwrap();
+        assert!(
+            actions(&c).contains(&("s3:GetObjectTagging", "arn:aws:s3:::src/a")),
+            "{directive:?}"
+        );
+    }
     let c = run(
         "PUT",
         "/dst/new",
