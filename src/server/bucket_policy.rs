@@ -8,7 +8,7 @@ use bytes::Bytes;
 use http::{Response, StatusCode, header};
 use hyper::body::Incoming;
 
-use super::s3_reply::{error_response, read_signed_body};
+use super::s3_reply::{S3Error, read_signed_body, render};
 use super::{GatewayBody, State, boxed};
 use crate::sigv4::PayloadMode;
 
@@ -33,14 +33,7 @@ pub(super) async fn answer(
     ) {
         // As S3: only the owner's account may change a bucket's policy, whatever it grants.
         if caller_account != Some(facts.owner) {
-            return Some(error_response(
-                405,
-                "MethodNotAllowed",
-                "The bucket policy can only be changed by the bucket owner's account",
-                &[],
-                head,
-                request_id,
-            ));
+            return Some(render(S3Error::NotBucketOwner, head, request_id));
         }
         let change = Change {
             state,
@@ -71,15 +64,8 @@ struct Change<'a> {
 }
 
 impl Change<'_> {
-    fn refuse(&self, status: u16, code: &str, message: &str) -> Box<Response<GatewayBody>> {
-        Box::new(error_response(
-            status,
-            code,
-            message,
-            &[],
-            self.head,
-            self.request_id,
-        ))
+    fn refuse(&self, e: S3Error) -> Box<Response<GatewayBody>> {
+        Box::new(render(e, self.head, self.request_id))
     }
 
     /// Writes (PutBucketPolicy, from the signed body) or removes the file, then asks for a
@@ -100,11 +86,7 @@ impl Change<'_> {
         };
         if let Err(e) = written {
             tracing::error!(bucket = self.bucket, file = %self.file.display(), error = %e, "the bucket policy file cannot be written");
-            return Err(self.refuse(
-                500,
-                "InternalError",
-                "The bucket policy could not be stored",
-            ));
+            return Err(self.refuse(S3Error::PolicyNotStored));
         }
         tracing::info!(bucket = self.bucket, operation = self.operation, file = %self.file.display(), "bucket policy changed; reloading the config");
         self.state.reload_now.notify_one();
@@ -122,7 +104,7 @@ impl Change<'_> {
         mode: PayloadMode,
     ) -> Result<String, Box<Response<GatewayBody>>> {
         let Some(body) = body_slot.take() else {
-            return Err(self.refuse(500, "InternalError", "The request body was already read"));
+            return Err(self.refuse(S3Error::BodyAlreadyRead));
         };
         let bytes = read_signed_body(
             body,
@@ -134,9 +116,9 @@ impl Change<'_> {
         )
         .await?;
         let text = String::from_utf8(bytes.to_vec())
-            .map_err(|_| self.refuse(400, "MalformedPolicy", "The policy is not UTF-8"))?;
+            .map_err(|_| self.refuse(S3Error::MalformedPolicy("The policy is not UTF-8".into())))?;
         check_bucket_policy(&text, self.bucket)
-            .map_err(|message| self.refuse(400, "MalformedPolicy", &message))?;
+            .map_err(|message| self.refuse(S3Error::MalformedPolicy(message)))?;
         Ok(text)
     }
 }
@@ -165,11 +147,10 @@ fn read(
     match operation {
         "GetBucketPolicy" => Some(match entry.and_then(|e| e.policy_text.clone()) {
             Some(text) => ok("application/json", text),
-            None => error_response(
-                404,
-                "NoSuchBucketPolicy",
-                "The bucket policy does not exist",
-                &[("BucketName", bucket.to_string())],
+            None => render(
+                S3Error::NoSuchBucketPolicy {
+                    bucket: bucket.to_string(),
+                },
                 head,
                 request_id,
             ),
@@ -181,13 +162,14 @@ fn read(
                 entry.is_some_and(|e| e.public)
             ),
         )),
-        "PutBucketPolicy" | "DeleteBucketPolicy" => Some(error_response(
-            501,
-            "NotImplemented",
-            &format!(
-                "{operation} is not accepted through this gateway for this bucket: its policy is set in the stsgate config (backends.buckets.policy; manage_policy = true lets this call write it)"
-            ),
-            &[],
+        "PutBucketPolicy" | "DeleteBucketPolicy" => Some(render(
+            S3Error::PolicyNotManaged {
+                operation: if operation == "PutBucketPolicy" {
+                    "PutBucketPolicy"
+                } else {
+                    "DeleteBucketPolicy"
+                },
+            },
             head,
             request_id,
         )),

@@ -12,7 +12,7 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
 use super::authn::{self, AuthError, Front, Route};
-use super::s3_reply::{Refused, Reply, classify_error, read_signed_body};
+use super::s3_reply::{Refused, Reply, S3Error, classify_error, read_signed_body};
 use super::{GatewayBody, State};
 use crate::authz::{caller_policies, failure_message};
 use crate::identity::CredentialError;
@@ -125,7 +125,7 @@ async fn pipeline(
         .host
         .as_ref()
         .map(|h| *h)
-        .map_err(|e| reply.error(400, "InvalidRequest", e.0))?;
+        .map_err(|e| reply.refuse(S3Error::Host(e.0)))?;
     // 1. Authenticate (or go on as the anonymous principal).
     let mut auth = authenticate(state, peer, parts, front, reply)?;
     // The chunk signatures' key, for the body forwarding verifies.
@@ -224,11 +224,7 @@ fn authenticate<'f, 'a>(
         .map_err(|e| reply.sigv4(&e))?;
     if parsed.is_none() {
         if !matches!(parts.method, http::Method::GET | http::Method::HEAD) {
-            return Err(reply.error(
-                403,
-                "AccessDenied",
-                "Access Denied: an anonymous request can only read (GET or HEAD) what a bucket policy grants to \"*\"",
-            ));
+            return Err(reply.refuse(S3Error::AnonymousWrite));
         }
         // An anonymous read has no body: one that comes with a body is refused, not forwarded.
         if parts.headers.contains_key(header::TRANSFER_ENCODING)
@@ -237,11 +233,7 @@ fn authenticate<'f, 'a>(
                 .get(header::CONTENT_LENGTH)
                 .is_some_and(|v| v.as_bytes() != b"0")
         {
-            return Err(reply.error(
-                400,
-                "InvalidRequest",
-                "An anonymous GET or HEAD request carries no body",
-            ));
+            return Err(reply.refuse(S3Error::AnonymousBody));
         }
     }
     // An unsigned request's body hash header is not signed: it is not trusted for anything.
@@ -288,8 +280,7 @@ fn classify_request(
     auth: &Authenticated<'_, '_>,
     reply: &Reply<'_>,
 ) -> Result<crate::s3::Classified, Refused> {
-    let decoded_query =
-        parse_form(query).map_err(|e| reply.error(400, "InvalidRequest", &e.message))?;
+    let decoded_query = parse_form(query).map_err(|e| reply.refuse(S3Error::Query(e.message)))?;
     // As S3: the response-* overrides are for signed requests only. Honoured for an anonymous
     // reader, they would let anyone serve a public object as text/html from the gateway's origin.
     if auth.caller.is_none()
@@ -297,11 +288,7 @@ fn classify_request(
             .iter()
             .any(|(k, _)| k.starts_with("response-"))
     {
-        return Err(reply.error(
-            400,
-            "InvalidRequest",
-            "Request specific response headers cannot be used for anonymous GET requests.",
-        ));
+        return Err(reply.refuse(S3Error::AnonymousOverrides));
     }
     let target = address(host, parts.uri.path(), &state.config.server.public_hosts)
         .map_err(|e| reply.classify(e))?;
@@ -444,23 +431,19 @@ impl<'s> Authorizer<'s> {
         }
         let Some(caller) = self.caller else {
             // As S3 answers anonymous callers: no principal to name, nothing to decode.
-            return Err(self.reply.error(403, "AccessDenied", "Access Denied"));
+            return Err(self.reply.refuse(S3Error::AccessDenied(None)));
         };
         let blob = self
             .state
             .sts
             .seal_authorization_message(caller.account(), failure_message(&outcome, &ctx, caller));
-        Err(self.reply.error(
-            403,
-            "AccessDenied",
-            &format!(
+        Err(self.reply.refuse(S3Error::AccessDenied(Some(format!(
                 "User: {} is not authorized to perform: {} on resource: {} {} Encoded authorization failure message: {blob}",
                 caller.arn(),
                 action,
                 resource,
                 outcome.reason(action)
-            ),
-        ))
+            )))))
     }
 
     /// The request context of one check: the caller's (or anonymous) global keys, the
@@ -527,7 +510,7 @@ async fn forward(
         (Some(bytes), _) => crate::proxy::s3::RequestBody::Buffered(bytes),
         (None, Some(body)) => crate::proxy::s3::RequestBody::Stream(body),
         (None, None) => {
-            return Err(reply.error(500, "InternalError", "The request body was already read"));
+            return Err(reply.refuse(S3Error::BodyAlreadyRead));
         }
     };
     let config = &state.config;

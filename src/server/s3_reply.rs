@@ -241,33 +241,136 @@ pub(super) fn classify_error(
 pub(super) type Refused = Box<Response<GatewayBody>>;
 
 /// How this request's refusals are rendered: no body for HEAD, its request id.
+/// A refusal on the S3 path, typed. [`render`] turns each variant into S3's status, code,
+/// message and extra elements: the one place S3 errors become bytes (and the metrics label and
+/// audit error code, which are the rendered code).
+#[derive(Debug)]
+pub(super) enum S3Error {
+    SigV4(SigV4Error),
+    Credential(CredentialError),
+    Classify(ClassifyError),
+    Forward(ForwardError),
+    /// The client stopped sending a body the gateway was reading.
+    RequestTimeout,
+    /// The request's host has no one reading.
+    Host(&'static str),
+    /// An unsigned request that is not a GET or HEAD.
+    AnonymousWrite,
+    /// An unsigned GET or HEAD that carries a body.
+    AnonymousBody,
+    /// `response-*` overrides on an unsigned request.
+    AnonymousOverrides,
+    /// The query string does not decode.
+    Query(String),
+    /// A policy refusal: the message (with the encoded failure message), or `None` for an
+    /// anonymous caller (S3's bare "Access Denied").
+    AccessDenied(Option<String>),
+    BodyAlreadyRead,
+    /// A bucket policy change by an account that does not own the bucket.
+    NotBucketOwner,
+    MalformedPolicy(String),
+    /// The managed policy file could not be written (logged).
+    PolicyNotStored,
+    NoSuchBucketPolicy {
+        bucket: String,
+    },
+    /// Put/DeleteBucketPolicy on a bucket whose policy the gateway does not manage.
+    PolicyNotManaged {
+        operation: &'static str,
+    },
+}
+
+/// S3's answer for `e`.
+pub(super) fn render(e: S3Error, head: bool, request_id: &str) -> Response<GatewayBody> {
+    let (status, code, message, extra): (u16, &str, String, Vec<(&str, String)>) = match e {
+        S3Error::SigV4(e) => return sigv4_error(&e, head, request_id),
+        S3Error::Credential(e) => return credential_error(e, head, request_id),
+        S3Error::Classify(e) => return classify_error(e, head, request_id),
+        S3Error::Forward(e) => return forward_error(e, head, request_id),
+        S3Error::RequestTimeout => return request_timeout(head, request_id),
+        S3Error::Host(message) => (400, "InvalidRequest", message.into(), vec![]),
+        S3Error::AnonymousWrite => (
+            403,
+            "AccessDenied",
+            "Access Denied: an anonymous request can only read (GET or HEAD) what a bucket policy grants to \"*\"".into(),
+            vec![],
+        ),
+        S3Error::AnonymousBody => (
+            400,
+            "InvalidRequest",
+            "An anonymous GET or HEAD request carries no body".into(),
+            vec![],
+        ),
+        S3Error::AnonymousOverrides => (
+            400,
+            "InvalidRequest",
+            "Request specific response headers cannot be used for anonymous GET requests.".into(),
+            vec![],
+        ),
+        S3Error::Query(message) => (400, "InvalidRequest", message, vec![]),
+        S3Error::AccessDenied(message) => (
+            403,
+            "AccessDenied",
+            message.unwrap_or_else(|| "Access Denied".into()),
+            vec![],
+        ),
+        S3Error::BodyAlreadyRead => (
+            500,
+            "InternalError",
+            "The request body was already read".into(),
+            vec![],
+        ),
+        S3Error::NotBucketOwner => (
+            405,
+            "MethodNotAllowed",
+            "The bucket policy can only be changed by the bucket owner's account".into(),
+            vec![],
+        ),
+        S3Error::MalformedPolicy(message) => (400, "MalformedPolicy", message, vec![]),
+        S3Error::PolicyNotStored => (
+            500,
+            "InternalError",
+            "The bucket policy could not be stored".into(),
+            vec![],
+        ),
+        S3Error::NoSuchBucketPolicy { bucket } => (
+            404,
+            "NoSuchBucketPolicy",
+            "The bucket policy does not exist".into(),
+            vec![("BucketName", bucket)],
+        ),
+        S3Error::PolicyNotManaged { operation } => (
+            501,
+            "NotImplemented",
+            format!(
+                "{operation} is not accepted through this gateway for this bucket: its policy is set in the stsgate config (backends.buckets.policy; manage_policy = true lets this call write it)"
+            ),
+            vec![],
+        ),
+    };
+    error_response(status, code, &message, &extra, head, request_id)
+}
+
 pub(super) struct Reply<'r> {
     pub(super) head: bool,
     pub(super) request_id: &'r str,
 }
 
 impl Reply<'_> {
-    pub(super) fn error(&self, status: u16, code: &str, message: &str) -> Refused {
-        Box::new(error_response(
-            status,
-            code,
-            message,
-            &[],
-            self.head,
-            self.request_id,
-        ))
+    pub(super) fn refuse(&self, e: S3Error) -> Refused {
+        Box::new(render(e, self.head, self.request_id))
     }
     pub(super) fn sigv4(&self, e: &SigV4Error) -> Refused {
-        Box::new(sigv4_error(e, self.head, self.request_id))
+        self.refuse(S3Error::SigV4(e.clone()))
     }
     pub(super) fn credential(&self, e: CredentialError) -> Refused {
-        Box::new(credential_error(e, self.head, self.request_id))
+        self.refuse(S3Error::Credential(e))
     }
     pub(super) fn classify(&self, e: ClassifyError) -> Refused {
-        Box::new(classify_error(e, self.head, self.request_id))
+        self.refuse(S3Error::Classify(e))
     }
     pub(super) fn forward(&self, e: ForwardError) -> Refused {
-        Box::new(forward_error(e, self.head, self.request_id))
+        self.refuse(S3Error::Forward(e))
     }
 }
 
@@ -280,7 +383,7 @@ pub(super) async fn read_signed_body(
     what: &str,
     request_id: &str,
 ) -> Result<Bytes, Box<Response<GatewayBody>>> {
-    let sigv4 = |e: SigV4Error| Box::new(sigv4_error(&e, false, request_id));
+    let sigv4 = |e: SigV4Error| Box::new(render(S3Error::SigV4(e), false, request_id));
     let PayloadMode::Sha256(expected) = mode else {
         return Err(sigv4(SigV4Error::InvalidRequest(format!(
             "{what} bodies must be signed: send x-amz-content-sha256 with the SHA-256 of the body"
@@ -289,7 +392,7 @@ pub(super) async fn read_signed_body(
     let read = http_body_util::Limited::new(body, limit).collect();
     let bytes = tokio::time::timeout(timeout, read)
         .await
-        .map_err(|_elapsed| Box::new(request_timeout(false, request_id)))?
+        .map_err(|_elapsed| Box::new(render(S3Error::RequestTimeout, false, request_id)))?
         .map_err(|_| {
             sigv4(SigV4Error::InvalidRequest(format!(
                 "The {what} body is larger than {limit} bytes or was cut off"
