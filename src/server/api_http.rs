@@ -533,7 +533,7 @@ async fn forward(
     query: &str,
     request_id: &str,
 ) -> Result<Response<GatewayBody>, Refused> {
-    use crate::proxy::api::{ApiBody, ApiForwardError, Upstream};
+    use crate::proxy::api::{ApiBody, Upstream};
     let Authenticated {
         caller,
         payload,
@@ -571,53 +571,47 @@ async fn forward(
     crate::proxy::api::forward(backend, api, upstream)
         .await
         .map_err(|e| {
-            let (status, error_type, message) = match e {
-                ApiForwardError::Internal => (
-                    500,
-                    "InternalServerErrorException",
-                    "Internal server error",
-                ),
-                ApiForwardError::Unforwardable => (
-                    400,
-                    "BadRequestException",
-                    "The request cannot be forwarded",
-                ),
-                ApiForwardError::BodyMismatch => (
-                    400,
-                    "BadRequestException",
-                    "The body does not match the SHA-256 it was signed with (x-amz-content-sha256).",
-                ),
-                ApiForwardError::BodyLength => (
-                    400,
-                    "BadRequestException",
-                    "The body is not as long as its Content-Length",
-                ),
-                ApiForwardError::ClientStalled => (
-                    408,
-                    "RequestTimeoutException",
-                    "The request body did not arrive in time",
-                ),
-                ApiForwardError::BackendTimeout => {
-                    (504, "IntegrationTimeout", "Endpoint request timed out")
-                }
-                ApiForwardError::Unreachable => (
-                    502,
-                    "BadGatewayException",
-                    "The backend is unreachable",
-                ),
-                ApiForwardError::Broken => (
-                    502,
-                    "BadGatewayException",
-                    "The backend connection failed",
-                ),
-                ApiForwardError::Tls => (
-                    502,
-                    "BadGatewayException",
-                    "The backend's TLS certificate or handshake was refused by the gateway (see its log)",
-                ),
-            };
+            let (status, error_type, message) = forward_refusal(e);
             refuse(status, error_type, message, request_id)
         })
+}
+
+/// API Gateway's status, error type and message for a request that got no backend answer.
+fn forward_refusal(e: crate::proxy::api::ApiForwardError) -> (u16, &'static str, &'static str) {
+    use crate::proxy::api::ApiForwardError;
+    match e {
+        ApiForwardError::Internal => (500, "InternalServerErrorException", "Internal server error"),
+        ApiForwardError::Unforwardable => (
+            400,
+            "BadRequestException",
+            "The request cannot be forwarded",
+        ),
+        ApiForwardError::BodyMismatch => (
+            400,
+            "BadRequestException",
+            "The body does not match the SHA-256 it was signed with (x-amz-content-sha256).",
+        ),
+        ApiForwardError::BodyLength => (
+            400,
+            "BadRequestException",
+            "The body is not as long as its Content-Length",
+        ),
+        ApiForwardError::ClientStalled => (
+            408,
+            "RequestTimeoutException",
+            "The request body did not arrive in time",
+        ),
+        ApiForwardError::BackendTimeout => {
+            (504, "IntegrationTimeout", "Endpoint request timed out")
+        }
+        ApiForwardError::Unreachable => (502, "BadGatewayException", "The backend is unreachable"),
+        ApiForwardError::Broken => (502, "BadGatewayException", "The backend connection failed"),
+        ApiForwardError::Tls => (
+            502,
+            "BadGatewayException",
+            "The backend's TLS certificate or handshake was refused by the gateway (see its log)",
+        ),
+    }
 }
 
 /// Content-Length, bounded by the route's maximum; a body without one is refused (bodies are
