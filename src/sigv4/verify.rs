@@ -328,38 +328,7 @@ fn parse_presigned<'a>(
     policy: &VerifyPolicy<'_>,
     service: &mut Option<String>,
 ) -> Result<ParsedAuth<'a>, SigV4Error> {
-    const REQUIRED: [&str; 6] = [
-        "X-Amz-Algorithm",
-        "X-Amz-Credential",
-        "X-Amz-Signature",
-        "X-Amz-Date",
-        "X-Amz-SignedHeaders",
-        "X-Amz-Expires",
-    ];
-    let missing = || {
-        SigV4Error::query_error(
-            "Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters.",
-        )
-    };
-    let mut found: [Option<&'a str>; 6] = [None; 6];
-    let mut token_raw: Option<&'a str> = None;
-    let mut content_raw: Option<&'a str> = None;
-    for (name, value) in query_params(req.query) {
-        let slot = if let Some(i) = REQUIRED.iter().position(|r| *r == name) {
-            &mut found[i]
-        } else if name == "X-Amz-Security-Token" {
-            &mut token_raw
-        } else if name == "X-Amz-Content-Sha256" {
-            &mut content_raw
-        } else {
-            continue;
-        };
-        if slot.replace(value).is_some() {
-            return Err(SigV4Error::query_error(format!(
-                "The {name} parameter may only be given once"
-            )));
-        }
-    }
+    let (found, token_raw, content_raw) = presign_params(req.query)?;
     let [
         Some(algorithm),
         Some(credential),
@@ -369,7 +338,9 @@ fn parse_presigned<'a>(
         Some(expires),
     ] = found
     else {
-        return Err(missing());
+        return Err(SigV4Error::query_error(
+            "Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters.",
+        ));
     };
     let decode = |v: &'a str| -> Result<Cow<'a, str>, SigV4Error> {
         if !v.contains(['%', '+']) {
@@ -400,40 +371,7 @@ fn parse_presigned<'a>(
             "Invalid credential date. Date is not the same as X-Amz-Date.",
         ));
     }
-    let expires_text = decode(expires)?;
-    let expires: u64 = match expires_text.parse::<i64>() {
-        Ok(n) if n < 0 => {
-            return Err(SigV4Error::query_error(
-                "X-Amz-Expires must be non-negative",
-            ));
-        }
-        Ok(n) if n.unsigned_abs() > MAX_PRESIGN_EXPIRES => {
-            return Err(SigV4Error::query_error(
-                "X-Amz-Expires must be less than a week (in seconds); that is, the given X-Amz-Expires must be less than 604800 seconds",
-            ));
-        }
-        Ok(n) => n.unsigned_abs(),
-        Err(_) => return Err(SigV4Error::query_error("X-Amz-Expires should be a number")),
-    };
-    if date.seconds_until(policy.now)
-        < -i64::try_from(policy.max_skew.as_secs()).unwrap_or(i64::MAX)
-    {
-        return Err(SigV4Error::AccessDenied {
-            message: "Request is not valid yet".into(),
-            expired: None,
-        });
-    }
-    let expiry = date.plus(Duration::from_secs(expires));
-    if policy.now.unix() > expiry.unix() {
-        return Err(SigV4Error::AccessDenied {
-            message: "Request has expired".into(),
-            expired: Some(PresignExpiry {
-                expires_seconds: expires,
-                expires: expiry.iso8601(),
-                server_time: policy.now.iso8601(),
-            }),
-        });
-    }
+    let expires = presign_window(&decode(expires)?, date, policy)?;
     let signed_headers: Vec<Cow<'a, str>> = match decode(signed)? {
         Cow::Borrowed(text) => {
             parse_signed_headers(text).map(|v| v.into_iter().map(Cow::Borrowed).collect())
@@ -472,6 +410,85 @@ fn parse_presigned<'a>(
         content_sha256,
         expires: Some(expires),
     })
+}
+
+/// The presign parameters of a query (each at most once): the six required ones in the order of
+/// `REQUIRED`, the security token and the content hash.
+#[allow(clippy::type_complexity)]
+fn presign_params(
+    query: &str,
+) -> Result<([Option<&str>; 6], Option<&str>, Option<&str>), SigV4Error> {
+    const REQUIRED: [&str; 6] = [
+        "X-Amz-Algorithm",
+        "X-Amz-Credential",
+        "X-Amz-Signature",
+        "X-Amz-Date",
+        "X-Amz-SignedHeaders",
+        "X-Amz-Expires",
+    ];
+    let mut found: [Option<&str>; 6] = [None; 6];
+    let mut token_raw: Option<&str> = None;
+    let mut content_raw: Option<&str> = None;
+    for (name, value) in query_params(query) {
+        let slot = if let Some(i) = REQUIRED.iter().position(|r| *r == name) {
+            &mut found[i]
+        } else if name == "X-Amz-Security-Token" {
+            &mut token_raw
+        } else if name == "X-Amz-Content-Sha256" {
+            &mut content_raw
+        } else {
+            continue;
+        };
+        if slot.replace(value).is_some() {
+            return Err(SigV4Error::query_error(format!(
+                "The {name} parameter may only be given once"
+            )));
+        }
+    }
+    Ok((found, token_raw, content_raw))
+}
+
+/// X-Amz-Expires (0..=a week), with the request's validity window checked against now: not
+/// valid yet beyond the clock skew, or expired.
+fn presign_window(
+    expires_text: &str,
+    date: AmzDate,
+    policy: &VerifyPolicy<'_>,
+) -> Result<u64, SigV4Error> {
+    let expires: u64 = match expires_text.parse::<i64>() {
+        Ok(n) if n < 0 => {
+            return Err(SigV4Error::query_error(
+                "X-Amz-Expires must be non-negative",
+            ));
+        }
+        Ok(n) if n.unsigned_abs() > MAX_PRESIGN_EXPIRES => {
+            return Err(SigV4Error::query_error(
+                "X-Amz-Expires must be less than a week (in seconds); that is, the given X-Amz-Expires must be less than 604800 seconds",
+            ));
+        }
+        Ok(n) => n.unsigned_abs(),
+        Err(_) => return Err(SigV4Error::query_error("X-Amz-Expires should be a number")),
+    };
+    if date.seconds_until(policy.now)
+        < -i64::try_from(policy.max_skew.as_secs()).unwrap_or(i64::MAX)
+    {
+        return Err(SigV4Error::AccessDenied {
+            message: "Request is not valid yet".into(),
+            expired: None,
+        });
+    }
+    let expiry = date.plus(Duration::from_secs(expires));
+    if policy.now.unix() > expiry.unix() {
+        return Err(SigV4Error::AccessDenied {
+            message: "Request has expired".into(),
+            expired: Some(PresignExpiry {
+                expires_seconds: expires,
+                expires: expiry.iso8601(),
+                server_time: policy.now.iso8601(),
+            }),
+        });
+    }
+    Ok(expires)
 }
 
 /// What a verified request hands to body verification (chunk signatures use the same key,
