@@ -337,22 +337,7 @@ impl StsService {
 
         let policies = self.caller_policies(caller)?;
         let mut ctx = policies.context("sts:AssumeRole", role_arn, caller, info);
-        ctx.set("sts:RoleSessionName", session_name);
-        if let Some(ext) = params_get(params, "ExternalId") {
-            if !(2..=1224).contains(&ext.len()) {
-                return Err(StsError::validation(format!(
-                    "1 validation error detected: Value '{ext}' at 'externalId' failed to satisfy constraint: Member must have length greater than or equal to 2"
-                )));
-            }
-            ctx.set("sts:ExternalId", ext);
-        }
-        if mfa_now {
-            ctx.set("aws:MultiFactorAuthPresent", "true")
-                .set("aws:MultiFactorAuthAge", "0");
-        }
-        if let Some(si) = source_identity {
-            ctx.set("sts:SourceIdentity", si);
-        }
+        trust_keys(&mut ctx, params, session_name, mfa_now, source_identity)?;
         session_tags.request_keys(&mut ctx);
         // The trust policy (and, as it names the caller, the caller's own policies) must allow
         // sts:AssumeRole, and sts:TagSession / sts:SetSourceIdentity when they are asked for.
@@ -382,22 +367,7 @@ impl StsService {
 
         let chained = caller.is_temporary();
         let duration = Self::role_duration(params, &role, chained)?;
-        // MFA state: verified now, or inherited from an MFA-authenticated GetSessionToken session.
-        let inherited_mfa = match caller {
-            Caller::Session(claims) => claims.mfa_at,
-            Caller::User { .. } => None,
-        };
-        let inherited_source = match caller {
-            Caller::Session(claims) => claims.source_identity.clone(),
-            Caller::User { .. } => None,
-        };
-        if inherited_source.is_some()
-            && source_identity.is_some_and(|s| Some(s) != inherited_source.as_deref())
-        {
-            return Err(StsError::access_denied(
-                "The source identity of a session cannot be changed",
-            ));
-        }
+        let (inherited_mfa, inherited_source) = inherited(caller, source_identity)?;
         let claims = self.mint(&role.account, duration, info, |c| {
             c.principal_type = "AssumedRole".into();
             c.arn = format!(
@@ -611,6 +581,54 @@ impl StsService {
             &serde_json::to_vec(&sealed).expect("a JSON value serializes"),
         )
     }
+}
+
+/// What a role session inherits from the calling session: the MFA time of an MFA-authenticated
+/// GetSessionToken session, and its source identity (which cannot be changed).
+fn inherited(
+    caller: &Caller,
+    source_identity: Option<&str>,
+) -> Result<(Option<i64>, Option<String>), StsError> {
+    let Caller::Session(claims) = caller else {
+        return Ok((None, None));
+    };
+    let inherited_source = claims.source_identity.clone();
+    if inherited_source.is_some()
+        && source_identity.is_some_and(|s| Some(s) != inherited_source.as_deref())
+    {
+        return Err(StsError::access_denied(
+            "The source identity of a session cannot be changed",
+        ));
+    }
+    Ok((claims.mfa_at, inherited_source))
+}
+
+/// The request keys AssumeRole's trust evaluation sees: `sts:RoleSessionName`,
+/// `sts:ExternalId` (2..1224 characters), MFA verified now, `sts:SourceIdentity`.
+fn trust_keys(
+    ctx: &mut crate::policy::RequestContext,
+    params: &[(String, String)],
+    session_name: &str,
+    mfa_now: bool,
+    source_identity: Option<&str>,
+) -> Result<(), StsError> {
+    ctx.set("sts:RoleSessionName", session_name);
+    if let Some(ext) = params_get(params, "ExternalId") {
+        if !(2..=1224).contains(&ext.len()) {
+            return Err(StsError::validation(format!(
+                "1 validation error detected: Value '{ext}' at 'externalId' failed to satisfy constraint: Member must have length greater than or equal to 2"
+            )));
+        }
+        ctx.set("sts:ExternalId", ext);
+    }
+    if mfa_now {
+        ctx.set("aws:MultiFactorAuthPresent", "true")
+            .set("aws:MultiFactorAuthAge", "0");
+    }
+    if let Some(si) = source_identity {
+        ctx.set("sts:SourceIdentity", si);
+    }
+    Ok(())
 }
 
 /// AssumeRole's RoleArn (20..2048 characters) and RoleSessionName (2..64 of `[\w+=,.@-]`).
