@@ -24,9 +24,12 @@ pub const RESERVED_KEY_PARTS: &[(&str, &str)] = &[(
 /// The refusal of a key, prefix or marker that contains a [`RESERVED_KEY_PARTS`] entry; `what`
 /// names the parameter or header (`key` for an object key).
 pub fn check_reserved(what: &str, value: &str) -> Result<(), ClassifyError> {
-    let lower = value.to_ascii_lowercase();
     for (part, why) in RESERVED_KEY_PARTS {
-        if lower.contains(&part.to_ascii_lowercase()) {
+        let found = value
+            .as_bytes()
+            .windows(part.len())
+            .any(|w| w.eq_ignore_ascii_case(part.as_bytes()));
+        if found {
             return Err(invalid_argument(
                 what,
                 format!("The {what} contains '{part}', which this gateway refuses: {why}"),
