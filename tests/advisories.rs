@@ -279,21 +279,7 @@ fn a_tenant_prefix_never_reaches_a_longer_tenant_name() {
     let creds = assume(&gw, WRITER, "tenant1", Some(tenant1));
     let send = |method: &str, target: &str, body: &[u8]| {
         let (path, query) = target.split_once('?').unwrap_or((target, ""));
-        let host = gw.endpoint.trim_start_matches("http://");
-        let mut headers = http::HeaderMap::new();
-        headers.insert("host", host.parse().unwrap());
-        creds
-            .signer("s3")
-            .sign(
-                method,
-                path,
-                query,
-                &mut headers,
-                &hex::encode(Sha256::digest(body)),
-                stsgate::sigv4::AmzDate::now(),
-            )
-            .unwrap();
-        raw_request(&gw.endpoint, method, target, &header_pairs(&headers), body)
+        support::signed_s3_request(&gw.endpoint, &creds, method, path, query, body)
     };
     let before = rec.seen_count();
     for (method, target) in [

@@ -10,8 +10,7 @@
 
 mod support;
 
-use sha2::{Digest, Sha256};
-use support::{Backend, Creds, Gateway, RawReply, WRITER_ROLE, assume, header_pairs, raw_request};
+use support::{Backend, Creds, Gateway, RawReply, WRITER_ROLE, assume};
 
 const WRITER: &str = "arn:aws:iam::111122223333:role/s3_writer";
 
@@ -23,26 +22,7 @@ fn signed(
     query: &str,
     body: &[u8],
 ) -> RawReply {
-    let host = gw.endpoint.trim_start_matches("http://");
-    let mut headers = http::HeaderMap::new();
-    headers.insert("host", host.parse().unwrap());
-    creds
-        .signer("s3")
-        .sign(
-            method,
-            path,
-            query,
-            &mut headers,
-            &hex::encode(Sha256::digest(body)),
-            stsgate::sigv4::AmzDate::now(),
-        )
-        .unwrap();
-    let target = if query.is_empty() {
-        path.to_string()
-    } else {
-        format!("{path}?{query}")
-    };
-    raw_request(&gw.endpoint, method, &target, &header_pairs(&headers), body)
+    support::signed_s3_request(&gw.endpoint, creds, method, path, query, body)
 }
 
 fn element<'a>(xml: &'a str, name: &str) -> Option<&'a str> {

@@ -673,6 +673,40 @@ pub fn raw_request(
     }
 }
 
+/// Sends a request signed for `s3` with `creds` (the body's SHA-256 signed) to the gateway at
+/// `endpoint`, as raw HTTP/1.1 bytes (see [`raw_request`]).
+#[allow(dead_code)]
+pub fn signed_s3_request(
+    endpoint: &str,
+    creds: &Creds,
+    method: &str,
+    path: &str,
+    query: &str,
+    body: &[u8],
+) -> RawReply {
+    use sha2::Digest as _;
+    let host = endpoint.trim_start_matches("http://");
+    let mut headers = http::HeaderMap::new();
+    headers.insert("host", host.parse().unwrap());
+    creds
+        .signer("s3")
+        .sign(
+            method,
+            path,
+            query,
+            &mut headers,
+            &hex::encode(sha2::Sha256::digest(body)),
+            stsgate::sigv4::AmzDate::now(),
+        )
+        .unwrap();
+    let target = if query.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path}?{query}")
+    };
+    raw_request(endpoint, method, &target, &header_pairs(&headers), body)
+}
+
 /// `headers` as (name, value) pairs for [`raw_request`].
 pub fn header_pairs(headers: &http::HeaderMap) -> Vec<(String, String)> {
     headers
