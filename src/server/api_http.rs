@@ -7,106 +7,25 @@
 use std::net::SocketAddr;
 
 use bytes::Bytes;
-use http::{HeaderValue, Response, StatusCode, header};
+use http::{HeaderValue, Response, header};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use sha2::{Digest, Sha256};
 
+use super::api_reply::{ApiError, render};
 use super::authn::{self, AuthError, Front, Route};
-use super::{BackendClient, GatewayBody, State, boxed};
+use super::{BackendClient, GatewayBody, State};
 use crate::api::{CanonicalPath, invoke_arn};
 use crate::authz::{caller_policies, failure_message};
 use crate::identity::{Caller, CredentialError};
 use crate::policy::Decision;
-use crate::sigv4::{AuthKind, SigV4Error, UriMode};
+use crate::sigv4::{AuthKind, UriMode};
 
 /// Largest body read before verification, for clients that sign the body's SHA-256 without
 /// sending it in `x-amz-content-sha256` (botocore's `SigV4Auth`, aws-sigv4 by default): the
 /// signature cannot be checked before the whole body is hashed. Larger bodies must send the header
 /// and are then streamed.
 pub const MAX_BUFFERED_BODY: u64 = 1024 * 1024;
-
-/// An API Gateway-style error: `{"message": …}` with `x-amzn-ErrorType`.
-pub fn api_error(
-    status: u16,
-    error_type: &str,
-    message: &str,
-    request_id: &str,
-) -> Response<GatewayBody> {
-    let body = serde_json::json!({ "message": message }).to_string();
-    let mut r = Response::builder()
-        .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
-        .header(header::CONTENT_TYPE, "application/json")
-        .header("x-amzn-RequestId", request_id);
-    if let Ok(v) = HeaderValue::from_str(error_type) {
-        r = r.header("x-amzn-ErrorType", v);
-    }
-    crate::audit::note_error(error_type, message);
-    r.extension(super::metrics::Refusal(error_type.to_string()))
-        .body(boxed(http_body_util::Full::new(Bytes::from(body))))
-        .expect("static response parts are valid")
-}
-
-/// How API Gateway reports SigV4 failures.
-fn sigv4_error(e: &SigV4Error, request_id: &str) -> Response<GatewayBody> {
-    let invalid = |m: &str| api_error(403, "InvalidSignatureException", m, request_id);
-    match e {
-        SigV4Error::SignatureDoesNotMatch(_) => invalid(
-            "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.",
-        ),
-        SigV4Error::RequestTimeTooSkewed {
-            request_time,
-            server_time,
-            ..
-        } => invalid(&format!(
-            "Signature expired: {request_time} is now earlier or later than the allowed window around {server_time}."
-        )),
-        SigV4Error::AccessDenied {
-            expired: Some(x), ..
-        } => invalid(&format!(
-            "Signature expired: the presigned URL expired at {} (server time {}).",
-            x.expires, x.server_time
-        )),
-        SigV4Error::AuthorizationHeaderMalformed {
-            region: Some(r), ..
-        }
-        | SigV4Error::AuthorizationQueryParametersError {
-            region: Some(r), ..
-        } => invalid(&format!(
-            "Credential should be scoped to a valid region. This endpoint expects '{r}'."
-        )),
-        SigV4Error::XAmzContentSHA256Mismatch { .. } => api_error(
-            400,
-            "BadRequestException",
-            "The body does not match the SHA-256 it was signed with (x-amz-content-sha256).",
-            request_id,
-        ),
-        SigV4Error::NotImplemented(m) => api_error(400, "BadRequestException", m, request_id),
-        other => api_error(
-            403,
-            "IncompleteSignatureException",
-            &other.message(),
-            request_id,
-        ),
-    }
-}
-
-fn credential_error(e: CredentialError, request_id: &str) -> Response<GatewayBody> {
-    match e {
-        CredentialError::UnknownAccessKey | CredentialError::InvalidToken => api_error(
-            403,
-            "UnrecognizedClientException",
-            "The security token included in the request is invalid.",
-            request_id,
-        ),
-        CredentialError::Expired => api_error(
-            403,
-            "ExpiredTokenException",
-            "The security token included in the request is expired",
-            request_id,
-        ),
-    }
-}
 
 /// Serves one request routed to an HTTP API (or signed for one that no route takes).
 pub async fn handle(
@@ -164,16 +83,9 @@ async fn serve(
     body: Incoming,
     request_id: &str,
 ) -> Response<GatewayBody> {
-    pipeline(state, peer, parts, route, front, body, request_id)
+    pipeline(state, peer, parts, route, front, body)
         .await
-        .unwrap_or_else(|refused| *refused)
-}
-
-/// A refusal, already in API Gateway's JSON shape.
-type Refused = Box<Response<GatewayBody>>;
-
-fn refuse(status: u16, error_type: &str, message: &str, request_id: &str) -> Refused {
-    Box::new(api_error(status, error_type, message, request_id))
+        .unwrap_or_else(|e| render(e, request_id))
 }
 
 /// The HTTP API request path: route → read → authenticate → authorize → forward, each stage a
@@ -185,22 +97,11 @@ async fn pipeline(
     route: Route,
     front: &Front<'_>,
     body: Incoming,
-    request_id: &str,
-) -> Result<Response<GatewayBody>, Refused> {
-    let (backend, api) = route_of(state, peer, route, front, request_id)?;
-    let (rest, query) = read(parts, front, api, request_id)?;
-    let authenticated =
-        authenticate(state, peer, parts, route, front, api, body, request_id).await?;
-    authorize(
-        state,
-        peer,
-        parts,
-        front,
-        api,
-        &authenticated,
-        &rest,
-        request_id,
-    )?;
+) -> Result<Response<GatewayBody>, ApiError> {
+    let (backend, api) = route_of(state, peer, route, front)?;
+    let (rest, query) = read(parts, front, api)?;
+    let authenticated = authenticate(state, peer, parts, route, front, api, body).await?;
+    authorize(state, peer, parts, front, api, &authenticated, &rest)?;
     forward(
         state,
         peer,
@@ -210,7 +111,6 @@ async fn pipeline(
         authenticated,
         &rest,
         &query,
-        request_id,
     )
     .await
 }
@@ -222,26 +122,13 @@ fn route_of<'s>(
     peer: SocketAddr,
     route: Route,
     front: &Front<'_>,
-    request_id: &str,
-) -> Result<(&'s BackendClient, &'s super::ApiRoute), Refused> {
+) -> Result<(&'s BackendClient, &'s super::ApiRoute), ApiError> {
     let Route::Api(index) = route else {
         let _ = authn::signed(state, route, front, &state.config.server.regions, peer);
-        return Err(refuse(
-            404,
-            "NotFoundException",
-            "No API route of the service this request is signed for takes this host and path",
-            request_id,
-        ));
+        return Err(ApiError::NoRoute);
     };
     let backend = &state.backends[index];
-    let api = backend.api.as_ref().ok_or_else(|| {
-        refuse(
-            500,
-            "InternalServerErrorException",
-            "Internal server error",
-            request_id,
-        )
-    })?;
+    let api = backend.api.as_ref().ok_or(ApiError::Internal)?;
     Ok((backend, api))
 }
 
@@ -251,27 +138,17 @@ fn read(
     parts: &http::request::Parts,
     front: &Front<'_>,
     api: &super::ApiRoute,
-    request_id: &str,
-) -> Result<(CanonicalPath, String), Refused> {
+) -> Result<(CanonicalPath, String), ApiError> {
     if let Err(e) = &front.host {
-        return Err(refuse(400, "BadRequestException", e.0, request_id));
+        return Err(ApiError::BadRequest(e.0.into()));
     }
     crate::api::method::check_method(parts.method.as_str())
-        .map_err(|e| refuse(400, "BadRequestException", &e.0, request_id))?;
+        .map_err(|e| ApiError::BadRequest(e.0))?;
     // The one canonical path: authorized and forwarded alike.
-    let path = CanonicalPath::parse(parts.uri.path()).map_err(|e| {
-        refuse(
-            400,
-            "BadRequestException",
-            &format!("Invalid request path: {}", e.0),
-            request_id,
-        )
-    })?;
-    let rest = path
-        .strip_prefix(&api.prefix)
-        .ok_or_else(|| refuse(404, "NotFoundException", "Not Found", request_id))?;
-    let query = upstream_query(front.req.query)
-        .map_err(|m| refuse(400, "BadRequestException", m, request_id))?;
+    let path = CanonicalPath::parse(parts.uri.path())
+        .map_err(|e| ApiError::BadRequest(format!("Invalid request path: {}", e.0)))?;
+    let rest = path.strip_prefix(&api.prefix).ok_or(ApiError::NotFound)?;
+    let query = upstream_query(front.req.query).map_err(|m| ApiError::BadRequest(m.into()))?;
     Ok((rest, query))
 }
 
@@ -300,26 +177,17 @@ async fn authenticate<'f, 'a>(
     front: &'f Front<'a>,
     api: &super::ApiRoute,
     body: Incoming,
-    request_id: &str,
-) -> Result<Authenticated<'f, 'a>, Refused> {
+) -> Result<Authenticated<'f, 'a>, ApiError> {
     let parsed = match authn::signed(state, route, front, &state.config.server.regions, peer) {
         Ok(Some(p)) => p,
         Ok(None) => {
-            return Err(refuse(
-                403,
-                "MissingAuthenticationTokenException",
-                "Missing Authentication Token",
-                request_id,
-            ));
+            return Err(ApiError::MissingToken);
         }
-        Err(e) => return Err(Box::new(sigv4_error(&e, request_id))),
+        Err(e) => return Err(ApiError::SigV4(e)),
     };
-    let length = content_length(parts, api.settings.max_body_bytes, request_id)?;
-    let declared = declared_hash(parsed, request_id)?;
-    let caller = authn::resolve(state, route, front, parsed, peer).map_err(|e| match e {
-        AuthError::Credential(e) => Box::new(credential_error(e, request_id)),
-        AuthError::SigV4(e) => Box::new(sigv4_error(&e, request_id)),
-    })?;
+    let length = content_length(parts, api.settings.max_body_bytes)?;
+    let declared = declared_hash(parsed)?;
+    let caller = authn::resolve(state, route, front, parsed, peer).map_err(auth_error)?;
     // A form body may name a method override (`_method`): the gateway reads it to know.
     let form_body = parts
         .headers
@@ -331,7 +199,7 @@ async fn authenticate<'f, 'a>(
     let mut body = Some(body);
     let payload = match declared {
         Some(hash) if !form_body => Payload::Declared(hash),
-        _ => read_payload(state, &mut body, length, form_body, request_id).await?,
+        _ => read_payload(state, &mut body, length, form_body).await?,
     };
     let payload_hash = match &payload {
         Payload::Declared(h) => hex::encode(h),
@@ -341,12 +209,7 @@ async fn authenticate<'f, 'a>(
     if let (Payload::Read(_), Some(declared)) = (&payload, declared)
         && hex::encode(declared) != payload_hash
     {
-        return Err(refuse(
-            400,
-            "BadRequestException",
-            "The body does not match the SHA-256 it was signed with (x-amz-content-sha256).",
-            request_id,
-        ));
+        return Err(ApiError::BodyMismatch);
     }
     authn::verify(
         state,
@@ -358,10 +221,7 @@ async fn authenticate<'f, 'a>(
         UriMode::Normalized,
         peer,
     )
-    .map_err(|e| match e {
-        AuthError::Credential(e) => Box::new(credential_error(e, request_id)),
-        AuthError::SigV4(e) => Box::new(sigv4_error(&e, request_id)),
-    })?;
+    .map_err(auth_error)?;
     Ok(Authenticated {
         parsed,
         caller,
@@ -374,32 +234,21 @@ async fn authenticate<'f, 'a>(
 }
 
 /// The body's SHA-256 as the request signed it, if it declares one (`x-amz-content-sha256`).
-fn declared_hash(
-    parsed: &crate::sigv4::ParsedAuth<'_>,
-    request_id: &str,
-) -> Result<Option<[u8; 32]>, Refused> {
+fn declared_hash(parsed: &crate::sigv4::ParsedAuth<'_>) -> Result<Option<[u8; 32]>, ApiError> {
     match (parsed.kind, parsed.content_sha256) {
         (_, Some(v)) if v.len() == 64 => match hex::decode(v) {
             Ok(bytes) => Ok(Some(
                 <[u8; 32]>::try_from(bytes.as_slice()).unwrap_or([0; 32]),
             )),
-            Err(_) => Err(refuse(
-                400,
-                "BadRequestException",
-                "x-amz-content-sha256 is not a hex SHA-256",
-                request_id,
+            Err(_) => Err(ApiError::BadRequest(
+                "x-amz-content-sha256 is not a hex SHA-256".into(),
             )),
         },
         // A presigned URL without X-Amz-Content-Sha256 signs the body's hash like a header request without the header.
         (AuthKind::Presigned, Some("UNSIGNED-PAYLOAD")) | (AuthKind::Header, None) => Ok(None),
-        (_, Some(other)) => Err(refuse(
-            400,
-            "BadRequestException",
-            &format!(
-                "x-amz-content-sha256 must be the hex SHA-256 of the body, not {other}: HTTP API requests sign their body"
-            ),
-            request_id,
-        )),
+        (_, Some(other)) => Err(ApiError::BadRequest(format!(
+            "x-amz-content-sha256 must be the hex SHA-256 of the body, not {other}: HTTP API requests sign their body"
+        ))),
         (AuthKind::Presigned, None) => Ok(None),
     }
 }
@@ -411,47 +260,21 @@ async fn read_payload(
     body: &mut Option<Incoming>,
     length: u64,
     form_body: bool,
-    request_id: &str,
-) -> Result<Payload, Refused> {
+) -> Result<Payload, ApiError> {
     if length > MAX_BUFFERED_BODY {
-        return Err(refuse(
-            413,
-            "RequestTooLargeException",
-            &if form_body {
-                format!(
-                    "Form bodies larger than {MAX_BUFFERED_BODY} bytes are refused: the gateway reads them for method overrides"
-                )
-            } else {
-                format!(
-                    "Bodies larger than {MAX_BUFFERED_BODY} bytes must send their SHA-256 in x-amz-content-sha256 (it is then streamed)"
-                )
-            },
-            request_id,
-        ));
+        return Err(ApiError::TooLargeToRead {
+            limit: MAX_BUFFERED_BODY,
+            form: form_body,
+        });
     }
     let Some(unread) = body.take() else {
-        return Err(refuse(
-            500,
-            "InternalServerErrorException",
-            "Internal server error",
-            request_id,
-        ));
+        return Err(ApiError::Internal);
     };
     let read = http_body_util::Limited::new(unread, MAX_BUFFERED_BODY as usize).collect();
     match tokio::time::timeout(state.config.limits.body_read_timeout, read).await {
         Ok(Ok(b)) => Ok(Payload::Read(b.to_bytes())),
-        Ok(Err(_)) => Err(refuse(
-            400,
-            "BadRequestException",
-            "The request body was cut off or is larger than allowed",
-            request_id,
-        )),
-        Err(_) => Err(refuse(
-            408,
-            "RequestTimeoutException",
-            "The request body did not arrive in time",
-            request_id,
-        )),
+        Ok(Err(_)) => Err(ApiError::BodyCutOff),
+        Err(_) => Err(ApiError::BodyTimeout),
     }
 }
 
@@ -465,8 +288,7 @@ fn authorize(
     api: &super::ApiRoute,
     authenticated: &Authenticated<'_, '_>,
     rest: &CanonicalPath,
-    request_id: &str,
-) -> Result<(), Refused> {
+) -> Result<(), ApiError> {
     let method = performed_method(
         parts,
         front,
@@ -474,7 +296,7 @@ fn authorize(
         authenticated.form_body,
         &api.settings,
     )
-    .map_err(|e| refuse(400, "BadRequestException", &e.0, request_id))?;
+    .map_err(|e| ApiError::BadRequest(e.0))?;
     let caller = &authenticated.caller;
     let region = authenticated.parsed.credential.region();
     let arn = invoke_arn(
@@ -489,10 +311,7 @@ fn authorize(
     crate::audit::note(|f| f.resource = Some(arn.clone()));
     let info = authn::request_info(state, parts, front, peer, region);
     let Ok(policies) = caller_policies(&state.identities, caller) else {
-        return Err(Box::new(credential_error(
-            CredentialError::InvalidToken,
-            request_id,
-        )));
+        return Err(ApiError::Credential(CredentialError::InvalidToken));
     };
     let action = "execute-api:Invoke";
     let ctx = policies.context(action, &arn, caller, &info);
@@ -508,16 +327,11 @@ fn authorize(
     if let Some(suppressed) = state.metrics.refusal_log() {
         tracing::info!(caller = %caller.arn(), action, resource = %arn, decision = outcome.decision.as_str(), suppressed_since_last = suppressed, "api request refused");
     }
-    Err(refuse(
-        403,
-        "AccessDeniedException",
-        &format!(
-            "User: {} is not authorized to perform: {action} on resource: {arn} {} Encoded authorization failure message: {blob}",
-            caller.arn(),
-            outcome.reason(action)
-        ),
-        request_id,
-    ))
+    Err(ApiError::AccessDenied(format!(
+        "User: {} is not authorized to perform: {action} on resource: {arn} {} Encoded authorization failure message: {blob}",
+        caller.arn(),
+        outcome.reason(action)
+    )))
 }
 
 /// Forwards the request the gateway builds (see [`crate::proxy::api`]).
@@ -531,8 +345,7 @@ async fn forward(
     authenticated: Authenticated<'_, '_>,
     rest: &CanonicalPath,
     query: &str,
-    request_id: &str,
-) -> Result<Response<GatewayBody>, Refused> {
+) -> Result<Response<GatewayBody>, ApiError> {
     use crate::proxy::api::{ApiBody, Upstream};
     let Authenticated {
         caller,
@@ -544,14 +357,7 @@ async fn forward(
     } = authenticated;
     let body = match payload {
         Payload::Declared(hash) => ApiBody::Declared {
-            body: body.take().ok_or_else(|| {
-                refuse(
-                    500,
-                    "InternalServerErrorException",
-                    "Internal server error",
-                    request_id,
-                )
-            })?,
+            body: body.take().ok_or(ApiError::Internal)?,
             hash,
         },
         Payload::Read(bytes) => ApiBody::Read(bytes),
@@ -570,87 +376,32 @@ async fn forward(
     };
     crate::proxy::api::forward(backend, api, upstream)
         .await
-        .map_err(|e| {
-            let (status, error_type, message) = forward_refusal(e);
-            refuse(status, error_type, message, request_id)
-        })
+        .map_err(ApiError::Forward)
 }
 
-/// API Gateway's status, error type and message for a request that got no backend answer.
-fn forward_refusal(e: crate::proxy::api::ApiForwardError) -> (u16, &'static str, &'static str) {
-    use crate::proxy::api::ApiForwardError;
+fn auth_error(e: AuthError) -> ApiError {
     match e {
-        ApiForwardError::Internal => (500, "InternalServerErrorException", "Internal server error"),
-        ApiForwardError::Unforwardable => (
-            400,
-            "BadRequestException",
-            "The request cannot be forwarded",
-        ),
-        ApiForwardError::BodyMismatch => (
-            400,
-            "BadRequestException",
-            "The body does not match the SHA-256 it was signed with (x-amz-content-sha256).",
-        ),
-        ApiForwardError::BodyLength => (
-            400,
-            "BadRequestException",
-            "The body is not as long as its Content-Length",
-        ),
-        ApiForwardError::ClientStalled => (
-            408,
-            "RequestTimeoutException",
-            "The request body did not arrive in time",
-        ),
-        ApiForwardError::BackendTimeout => {
-            (504, "IntegrationTimeout", "Endpoint request timed out")
-        }
-        ApiForwardError::Unreachable => (502, "BadGatewayException", "The backend is unreachable"),
-        ApiForwardError::Broken => (502, "BadGatewayException", "The backend connection failed"),
-        ApiForwardError::Tls => (
-            502,
-            "BadGatewayException",
-            "The backend's TLS certificate or handshake was refused by the gateway (see its log)",
-        ),
+        AuthError::Credential(e) => ApiError::Credential(e),
+        AuthError::SigV4(e) => ApiError::SigV4(e),
     }
 }
 
 /// Content-Length, bounded by the route's maximum; a body without one is refused (bodies are
 /// verified against their length).
-fn content_length(
-    parts: &http::request::Parts,
-    max: u64,
-    request_id: &str,
-) -> Result<u64, Box<Response<GatewayBody>>> {
+fn content_length(parts: &http::request::Parts, max: u64) -> Result<u64, ApiError> {
     let length = match parts.headers.get(header::CONTENT_LENGTH) {
         Some(v) => v
             .to_str()
             .ok()
             .and_then(|t| t.parse::<u64>().ok())
-            .ok_or_else(|| {
-                Box::new(api_error(
-                    400,
-                    "BadRequestException",
-                    "Content-Length is not a number",
-                    request_id,
-                ))
-            })?,
+            .ok_or_else(|| ApiError::BadRequest("Content-Length is not a number".into()))?,
         None if parts.headers.contains_key(header::TRANSFER_ENCODING) => {
-            return Err(Box::new(api_error(
-                411,
-                "LengthRequiredException",
-                "HTTP API request bodies need a Content-Length",
-                request_id,
-            )));
+            return Err(ApiError::LengthRequired);
         }
         None => 0,
     };
     if length > max {
-        return Err(Box::new(api_error(
-            413,
-            "RequestTooLargeException",
-            &format!("The body is larger than this API's limit of {max} bytes"),
-            request_id,
-        )));
+        return Err(ApiError::OverLimit(max));
     }
     Ok(length)
 }

@@ -7,6 +7,7 @@
 //! (`api_http`). Unsigned requests are routed by address.
 
 pub mod api_http;
+mod api_reply;
 pub mod authn;
 mod bucket_policy;
 mod host;
