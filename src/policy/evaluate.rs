@@ -427,21 +427,7 @@ pub fn decide(eval: &Evaluation<'_>, ctx: &RequestContext) -> Outcome {
         bounded: eval.boundary.is_some(),
     };
     let principal = eval.principal;
-    let sets = eval
-        .identity
-        .iter()
-        .copied()
-        .chain(eval.boundary)
-        .chain(eval.session.into_iter().flatten().copied())
-        .chain(eval.resource);
-
-    // An explicit deny anywhere wins.
-    let denies: Vec<MatchedStatement> = sets
-        .flat_map(|p| {
-            p.applicable(&req, principal, Some(Effect::Deny))
-                .map(move |(s, _)| p.matched(s))
-        })
-        .collect();
+    let denies = explicit_denies(eval, &req);
     if !denies.is_empty() {
         return Outcome {
             decision: Decision::ExplicitDeny,
@@ -456,123 +442,188 @@ pub fn decide(eval: &Evaluation<'_>, ctx: &RequestContext) -> Outcome {
             missing_allow: None,
         };
     }
+    let allows = Allows::collect(eval, &req);
+    let scope = Scope::of(principal, ctx);
+    match allows.grant(&scope) {
+        Some(mut granted) => {
+            if let Some(sa) = allows.session {
+                granted.extend(sa);
+            }
+            Outcome {
+                decision: Decision::Allow,
+                matched: granted,
+                missing_allow: None,
+            }
+        }
+        None => Outcome {
+            decision: Decision::ImplicitDeny,
+            matched: vec![],
+            missing_allow: Some(allows.missing(eval, &scope)),
+        },
+    }
+}
 
-    let allows = |policies: &mut dyn Iterator<Item = &CompiledPolicy>| -> Vec<MatchedStatement> {
-        policies
-            .flat_map(|p| {
-                p.applicable(&req, principal, Some(Effect::Allow))
-                    .map(move |(s, _)| p.matched(s))
-                    .collect::<Vec<_>>()
-            })
-            .collect()
-    };
-    let identity_allows = allows(&mut eval.identity.iter().copied());
-    let boundary_allows = eval.boundary.map(|b| allows(&mut std::iter::once(b)));
-    let session_allows = eval.session.map(|s| allows(&mut s.iter().copied()));
-    let resource_grants: Vec<(MatchedStatement, PrincipalMatch)> = eval
-        .resource
-        .map(|r| {
-            r.applicable(&req, principal, Some(Effect::Allow))
-                .map(|(s, how)| (r.matched(s), how.unwrap_or(PrincipalMatch::Any)))
-                .collect()
+/// Every Deny statement that applies, in any policy: one is enough to refuse.
+fn explicit_denies(eval: &Evaluation<'_>, req: &Request<'_>) -> Vec<MatchedStatement> {
+    let principal = eval.principal;
+    eval.identity
+        .iter()
+        .copied()
+        .chain(eval.boundary)
+        .chain(eval.session.into_iter().flatten().copied())
+        .chain(eval.resource)
+        .flat_map(|p| {
+            p.applicable(req, principal, Some(Effect::Deny))
+                .map(move |(s, _)| p.matched(s))
         })
-        .unwrap_or_default();
+        .collect()
+}
 
-    let is_session = principal.is_some_and(|p| {
-        matches!(
-            p.kind,
-            PrincipalKind::AssumedRole { .. } | PrincipalKind::FederatedUser
-        )
-    });
-    let federated = principal.is_some_and(|p| p.kind == PrincipalKind::FederatedUser);
-    let pb_ok = boundary_allows.as_ref().is_none_or(|a| !a.is_empty());
-    let sp_ok = match &session_allows {
-        Some(a) => !a.is_empty(),
-        None => !federated || !is_session,
-    };
-    // The resource's account: from its ARN, or (S3 ARNs carry none) `aws:ResourceAccount`.
-    let resource_account = match ctx.resource.split(':').nth(4).unwrap_or("") {
-        "" => ctx
-            .get("aws:resourceaccount")
-            .and_then(|v| v.values.first())
-            .map_or("", String::as_str),
-        a => a,
-    };
-    let same_account =
-        resource_account.is_empty() || principal.is_none_or(|p| p.account == resource_account);
-    let anonymous = principal.is_some_and(|p| p.kind == PrincipalKind::Anonymous);
-    let mut granted: Vec<MatchedStatement> = Vec::new();
-    let allowed = if anonymous {
-        // No identity side at all: a grant to "*" is the only way in.
-        granted = resource_grants.iter().map(|(s, _)| s.clone()).collect();
-        !granted.is_empty()
-    } else if same_account {
+/// The Allow statements that apply, per kind of policy.
+struct Allows {
+    identity: Vec<MatchedStatement>,
+    /// No boundary, or the boundary allows.
+    boundary_ok: bool,
+    /// `None` when the session has no session policies.
+    session: Option<Vec<MatchedStatement>>,
+    /// The session policies allow, or there are none where none are needed.
+    session_ok: bool,
+    /// The resource policy's grants, with how each named the principal.
+    resource: Vec<(MatchedStatement, PrincipalMatch)>,
+}
+
+impl Allows {
+    fn collect(eval: &Evaluation<'_>, req: &Request<'_>) -> Allows {
+        let principal = eval.principal;
+        let allows =
+            |policies: &mut dyn Iterator<Item = &CompiledPolicy>| -> Vec<MatchedStatement> {
+                policies
+                    .flat_map(|p| {
+                        p.applicable(req, principal, Some(Effect::Allow))
+                            .map(move |(s, _)| p.matched(s))
+                            .collect::<Vec<_>>()
+                    })
+                    .collect()
+            };
+        let identity = allows(&mut eval.identity.iter().copied());
+        let boundary = eval.boundary.map(|b| allows(&mut std::iter::once(b)));
+        let session = eval.session.map(|s| allows(&mut s.iter().copied()));
+        let resource = eval
+            .resource
+            .map(|r| {
+                r.applicable(req, principal, Some(Effect::Allow))
+                    .map(|(s, how)| (r.matched(s), how.unwrap_or(PrincipalMatch::Any)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let is_session = principal.is_some_and(|p| {
+            matches!(
+                p.kind,
+                PrincipalKind::AssumedRole { .. } | PrincipalKind::FederatedUser
+            )
+        });
+        let federated = principal.is_some_and(|p| p.kind == PrincipalKind::FederatedUser);
+        let session_ok = match &session {
+            Some(a) => !a.is_empty(),
+            None => !federated || !is_session,
+        };
+        Allows {
+            identity,
+            boundary_ok: boundary.as_ref().is_none_or(|a| !a.is_empty()),
+            session,
+            session_ok,
+            resource,
+        }
+    }
+
+    /// The principal's own side allows: identity policies, within its boundary and session.
+    fn principal_side(&self) -> bool {
+        !self.identity.is_empty() && self.boundary_ok && self.session_ok
+    }
+
+    fn resource_grants(&self, how: impl Fn(PrincipalMatch) -> bool) -> Vec<MatchedStatement> {
+        self.resource
+            .iter()
+            .filter(|(_, m)| how(*m))
+            .map(|(s, _)| s.clone())
+            .collect()
+    }
+
+    /// The statements that grant the request, or `None` (see [`decide`] for the rules).
+    fn grant(&self, scope: &Scope) -> Option<Vec<MatchedStatement>> {
+        let some = |v: Vec<MatchedStatement>| (!v.is_empty()).then_some(v);
+        if scope.anonymous {
+            // No identity side at all: a grant to "*" is the only way in.
+            return some(self.resource_grants(|_| true));
+        }
+        if !scope.same_account {
+            // Cross-account: both sides must allow.
+            if !self.principal_side() || self.resource.is_empty() {
+                return None;
+            }
+            let mut granted = self.identity.clone();
+            granted.extend(self.resource_grants(|_| true));
+            return Some(granted);
+        }
         // "*" matches the requesting principal itself: a grant to it is as direct as one naming
         // the user or the session.
-        let direct: Vec<_> = resource_grants
-            .iter()
-            .filter(|(_, m)| matches!(m, PrincipalMatch::Session | PrincipalMatch::Any))
-            .map(|(s, _)| s.clone())
-            .collect();
-        let via_role: Vec<_> = resource_grants
-            .iter()
-            .filter(|(_, m)| *m == PrincipalMatch::Role)
-            .map(|(s, _)| s.clone())
-            .collect();
+        let direct =
+            self.resource_grants(|m| matches!(m, PrincipalMatch::Session | PrincipalMatch::Any));
         if !direct.is_empty() {
-            granted = direct;
-            true
-        } else if !via_role.is_empty() && pb_ok && sp_ok {
-            granted = via_role;
-            true
-        } else if !identity_allows.is_empty() && pb_ok && sp_ok {
-            granted = identity_allows.clone();
-            true
-        } else {
-            false
+            return Some(direct);
         }
-    } else {
-        let principal_side = !identity_allows.is_empty() && pb_ok && sp_ok;
-        if principal_side && !resource_grants.is_empty() {
-            granted = identity_allows.clone();
-            granted.extend(resource_grants.iter().map(|(s, _)| s.clone()));
-            true
-        } else {
-            false
+        if !(self.boundary_ok && self.session_ok) {
+            return None;
         }
-    };
-    if allowed {
-        if let Some(sa) = session_allows {
-            granted.extend(sa);
-        }
-        return Outcome {
-            decision: Decision::Allow,
-            matched: granted,
-            missing_allow: None,
-        };
+        some(self.resource_grants(|m| m == PrincipalMatch::Role))
+            .or_else(|| some(self.identity.clone()))
     }
-    let missing = if anonymous {
-        PolicyKind::Resource
-    } else if identity_allows.is_empty() && resource_grants.is_empty() {
-        if eval.resource.is_some() && eval.identity.is_empty() {
+
+    /// Which kind of policy lacks the allow, for the failure message.
+    fn missing(&self, eval: &Evaluation<'_>, scope: &Scope) -> PolicyKind {
+        if scope.anonymous {
             PolicyKind::Resource
-        } else {
+        } else if self.identity.is_empty() && self.resource.is_empty() {
+            if eval.resource.is_some() && eval.identity.is_empty() {
+                PolicyKind::Resource
+            } else {
+                PolicyKind::Identity
+            }
+        } else if !scope.same_account && self.identity.is_empty() {
+            // Cross-account: the bucket's grant is not enough without the caller's own allow.
             PolicyKind::Identity
+        } else if !self.boundary_ok {
+            PolicyKind::Boundary
+        } else if !self.session_ok {
+            PolicyKind::Session
+        } else {
+            PolicyKind::Resource
         }
-    } else if !same_account && identity_allows.is_empty() {
-        // Cross-account: the bucket's grant is not enough without the caller's own allow.
-        PolicyKind::Identity
-    } else if !pb_ok {
-        PolicyKind::Boundary
-    } else if !sp_ok {
-        PolicyKind::Session
-    } else {
-        PolicyKind::Resource
-    };
-    Outcome {
-        decision: Decision::ImplicitDeny,
-        matched: vec![],
-        missing_allow: Some(missing),
+    }
+}
+
+/// Where the request comes from, relative to the resource.
+struct Scope {
+    anonymous: bool,
+    /// The principal's account owns the resource (or the resource names no account).
+    same_account: bool,
+}
+
+impl Scope {
+    fn of(principal: Option<&Principal>, ctx: &RequestContext) -> Scope {
+        // The resource's account: from its ARN, or (S3 ARNs carry none) `aws:ResourceAccount`.
+        let resource_account = match ctx.resource.split(':').nth(4).unwrap_or("") {
+            "" => ctx
+                .get("aws:resourceaccount")
+                .and_then(|v| v.values.first())
+                .map_or("", String::as_str),
+            a => a,
+        };
+        Scope {
+            anonymous: principal.is_some_and(|p| p.kind == PrincipalKind::Anonymous),
+            same_account: resource_account.is_empty()
+                || principal.is_none_or(|p| p.account == resource_account),
+        }
     }
 }
 
