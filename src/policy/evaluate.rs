@@ -644,40 +644,9 @@ pub fn authorize_assume_role(
             missing_allow: Some(PolicyKind::Trust),
         };
     }
-    let mut trust_ctx = ctx.clone();
-    trust_ctx.resource = role_arn.to_string();
-    // The trust policy is read without the caller's boundary (not known here).
-    let req = Request {
-        ctx: &trust_ctx,
-        action_lower: trust_ctx.action.to_lowercase(),
-        bounded: false,
-    };
-    let mut allow: Option<(MatchedStatement, PrincipalMatch)> = None;
-    let mut denies = Vec::new();
-    for (s, how) in trust.applicable(&req, caller, None) {
-        match s.effect {
-            Effect::Deny => denies.push(trust.matched(s)),
-            Effect::Allow => {
-                let how = how.unwrap_or(PrincipalMatch::Any);
-                if allow.as_ref().is_none_or(|(_, best)| how < *best) {
-                    allow = Some((trust.matched(s), how));
-                }
-            }
-        }
-    }
-    if !denies.is_empty() {
-        return Outcome {
-            decision: Decision::ExplicitDeny,
-            matched: denies,
-            missing_allow: None,
-        };
-    }
-    let Some((trust_statement, how)) = allow else {
-        return Outcome {
-            decision: Decision::ImplicitDeny,
-            matched: vec![],
-            missing_allow: Some(PolicyKind::Trust),
-        };
+    let (trust_statement, how) = match trusted(trust, role_arn, caller, ctx) {
+        Ok(found) => found,
+        Err(refusal) => return refusal,
     };
     let role_account = role_arn.split(':').nth(4).unwrap_or("");
     let same_account = caller.is_none_or(|c| c.account == role_account);
@@ -722,6 +691,49 @@ pub fn authorize_assume_role(
             missing_allow: identity.missing_allow.or(Some(PolicyKind::Identity)),
         }
     }
+}
+
+/// The trust policy's answer for `caller`: its most specific Allow (and how it named the
+/// caller), or the refusal (an explicit Deny, or no Allow).
+fn trusted(
+    trust: &CompiledPolicy,
+    role_arn: &str,
+    caller: Option<&Principal>,
+    ctx: &RequestContext,
+) -> Result<(MatchedStatement, PrincipalMatch), Outcome> {
+    let mut trust_ctx = ctx.clone();
+    trust_ctx.resource = role_arn.to_string();
+    // The trust policy is read without the caller's boundary (not known here).
+    let req = Request {
+        ctx: &trust_ctx,
+        action_lower: trust_ctx.action.to_lowercase(),
+        bounded: false,
+    };
+    let mut allow: Option<(MatchedStatement, PrincipalMatch)> = None;
+    let mut denies = Vec::new();
+    for (s, how) in trust.applicable(&req, caller, None) {
+        match s.effect {
+            Effect::Deny => denies.push(trust.matched(s)),
+            Effect::Allow => {
+                let how = how.unwrap_or(PrincipalMatch::Any);
+                if allow.as_ref().is_none_or(|(_, best)| how < *best) {
+                    allow = Some((trust.matched(s), how));
+                }
+            }
+        }
+    }
+    if !denies.is_empty() {
+        return Err(Outcome {
+            decision: Decision::ExplicitDeny,
+            matched: denies,
+            missing_allow: None,
+        });
+    }
+    allow.ok_or(Outcome {
+        decision: Decision::ImplicitDeny,
+        matched: vec![],
+        missing_allow: Some(PolicyKind::Trust),
+    })
 }
 
 /// Which limiting policy (boundary, session) lacks an allow, if any.

@@ -342,35 +342,13 @@ fn parse_presigned<'a>(
             "Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters.",
         ));
     };
-    let decode = |v: &'a str| -> Result<Cow<'a, str>, SigV4Error> {
-        if !v.contains(['%', '+']) {
-            return Ok(Cow::Borrowed(v));
-        }
-        String::from_utf8(percent_decode(v.as_bytes(), true)?)
-            .map(Cow::Owned)
-            .map_err(|_| SigV4Error::query_error("a presigned parameter is not UTF-8"))
-    };
+    let decode = decode_presign_param;
     if decode(algorithm)? != ALGORITHM {
         return Err(SigV4Error::query_error(
             "X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\".",
         ));
     }
-    let credential = Credential::parse(decode(credential)?).map_err(|e| {
-        SigV4Error::query_error(format!("Error parsing the X-Amz-Credential parameter; {e}"))
-    })?;
-    *service = Some(credential.service().to_string());
-    check_scope(&credential, policy, true)?;
-    let date_text = decode(date)?;
-    let date = AmzDate::parse(&date_text).ok_or_else(|| {
-        SigV4Error::query_error(
-            "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"",
-        )
-    })?;
-    if date.date_str() != credential.date() {
-        return Err(SigV4Error::query_error(
-            "Invalid credential date. Date is not the same as X-Amz-Date.",
-        ));
-    }
+    let (credential, date) = presign_scope(decode(credential)?, &decode(date)?, policy, service)?;
     let expires = presign_window(&decode(expires)?, date, policy)?;
     let signed_headers: Vec<Cow<'a, str>> = match decode(signed)? {
         Cow::Borrowed(text) => {
@@ -410,6 +388,43 @@ fn parse_presigned<'a>(
         content_sha256,
         expires: Some(expires),
     })
+}
+
+/// One presign parameter's value, percent-decoded (borrowed when there is nothing to decode).
+fn decode_presign_param(v: &str) -> Result<Cow<'_, str>, SigV4Error> {
+    if !v.contains(['%', '+']) {
+        return Ok(Cow::Borrowed(v));
+    }
+    String::from_utf8(percent_decode(v.as_bytes(), true)?)
+        .map(Cow::Owned)
+        .map_err(|_| SigV4Error::query_error("a presigned parameter is not UTF-8"))
+}
+
+/// `X-Amz-Credential` and `X-Amz-Date` of a presigned URL: the scope checked against the
+/// policy (the service it names is noted first, for the refusal's shape), the date in ISO 8601
+/// long form and on the scope's day.
+fn presign_scope<'a>(
+    credential: Cow<'a, str>,
+    date_text: &str,
+    policy: &VerifyPolicy<'_>,
+    service: &mut Option<String>,
+) -> Result<(Credential<'a>, AmzDate), SigV4Error> {
+    let credential = Credential::parse(credential).map_err(|e| {
+        SigV4Error::query_error(format!("Error parsing the X-Amz-Credential parameter; {e}"))
+    })?;
+    *service = Some(credential.service().to_string());
+    check_scope(&credential, policy, true)?;
+    let date = AmzDate::parse(date_text).ok_or_else(|| {
+        SigV4Error::query_error(
+            "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"",
+        )
+    })?;
+    if date.date_str() != credential.date() {
+        return Err(SigV4Error::query_error(
+            "Invalid credential date. Date is not the same as X-Amz-Date.",
+        ));
+    }
+    Ok((credential, date))
 }
 
 /// The presign parameters of a query (each at most once): the six required ones in the order of

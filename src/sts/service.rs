@@ -319,12 +319,7 @@ impl StsService {
         let session_tags = SessionTags::parse(params, caller)?;
         let source_identity = params_get(params, "SourceIdentity");
         check_source_identity(source_identity)?;
-        let denied = || {
-            StsError::access_denied(format!(
-                "User: {} is not authorized to perform: sts:AssumeRole on resource: {role_arn}",
-                caller.arn()
-            ))
-        };
+        let denied = || not_authorized(caller, "sts:AssumeRole", role_arn);
         if matches!(caller, Caller::User { .. }) && caller.arn().ends_with(":root") {
             return Err(StsError::access_denied(
                 "Roles may not be assumed by root accounts.",
@@ -339,31 +334,11 @@ impl StsService {
         let mut ctx = policies.context("sts:AssumeRole", role_arn, caller, info);
         trust_keys(&mut ctx, params, session_name, mfa_now, source_identity)?;
         session_tags.request_keys(&mut ctx);
-        // The trust policy (and, as it names the caller, the caller's own policies) must allow
-        // sts:AssumeRole, and sts:TagSession / sts:SetSourceIdentity when they are asked for.
-        let trusts = |action: &str| {
-            let mut c = ctx.clone();
-            c.action = action.into();
-            policies
-                .with_evaluation(&caller.principal(), None, |eval| {
-                    authorize_assume_role(&role.trust, role_arn, eval, &c)
-                })
-                .is_allowed()
-        };
-        if !trusts("sts:AssumeRole") {
-            return Err(denied());
-        }
-        for (asked, action) in [
+        let asked = [
             (!session_tags.requested.is_empty(), "sts:TagSession"),
             (source_identity.is_some(), "sts:SetSourceIdentity"),
-        ] {
-            if asked && !trusts(action) {
-                return Err(StsError::access_denied(format!(
-                    "User: {} is not authorized to perform: {action} on resource: {role_arn}",
-                    caller.arn()
-                )));
-            }
-        }
+        ];
+        authorize_role(&role, caller, &policies, &ctx, asked)?;
 
         let chained = caller.is_temporary();
         let duration = Self::role_duration(params, &role, chained)?;
@@ -585,6 +560,42 @@ impl StsService {
 
 /// What a role session inherits from the calling session: the MFA time of an MFA-authenticated
 /// GetSessionToken session, and its source identity (which cannot be changed).
+fn not_authorized(caller: &Caller, action: &str, resource: &str) -> StsError {
+    StsError::access_denied(format!(
+        "User: {} is not authorized to perform: {action} on resource: {resource}",
+        caller.arn()
+    ))
+}
+
+/// The trust policy (and, as it names the caller, the caller's own policies) must allow
+/// sts:AssumeRole, and each further action asked for (sts:TagSession, sts:SetSourceIdentity).
+fn authorize_role<const N: usize>(
+    role: &crate::identity::store::RoleEntry,
+    caller: &Caller,
+    policies: &CallerPolicies,
+    ctx: &crate::policy::RequestContext,
+    asked: [(bool, &str); N],
+) -> Result<(), StsError> {
+    let trusts = |action: &str| {
+        let mut c = ctx.clone();
+        c.action = action.into();
+        policies
+            .with_evaluation(&caller.principal(), None, |eval| {
+                authorize_assume_role(&role.trust, &role.arn, eval, &c)
+            })
+            .is_allowed()
+    };
+    if !trusts("sts:AssumeRole") {
+        return Err(not_authorized(caller, "sts:AssumeRole", &role.arn));
+    }
+    for (wanted, action) in asked {
+        if wanted && !trusts(action) {
+            return Err(not_authorized(caller, action, &role.arn));
+        }
+    }
+    Ok(())
+}
+
 fn inherited(
     caller: &Caller,
     source_identity: Option<&str>,
@@ -688,6 +699,32 @@ pub fn parse_form(text: &str) -> Result<Vec<(String, String)>, StsError> {
     Ok(out)
 }
 
+/// One session tag's key and value: lengths, characters, and no `aws:` prefix.
+fn check_tag(k: &str, v: &str) -> Result<(), StsError> {
+    let charset = |t: &str| {
+        t.chars()
+            .all(|c| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c))
+    };
+    if k.is_empty() || k.chars().count() > 128 || !charset(k) {
+        return Err(StsError::validation(format!(
+            "1 validation error detected: Value '{k}' at 'tags.member.key' failed to satisfy constraint: Member must have length between 1 and 128 and satisfy regular expression pattern: [\\p{{L}}\\p{{Z}}\\p{{N}}_.:/=+\\-@]+"
+        )));
+    }
+    if v.chars().count() > 256 || !charset(v) {
+        return Err(StsError::validation(format!(
+            "1 validation error detected: Value at 'tags.member.value' of tag '{k}' failed to satisfy constraint: Member must have length less than or equal to 256 and satisfy regular expression pattern: [\\p{{L}}\\p{{Z}}\\p{{N}}_.:/=+\\-@]*"
+        )));
+    }
+    if k.len() >= 4 && k[..4].eq_ignore_ascii_case("aws:") {
+        return Err(StsError::new(
+            400,
+            "InvalidParameterValue",
+            "Tag keys may not start with 'aws:'",
+        ));
+    }
+    Ok(())
+}
+
 /// Session tags of an AssumeRole call (spec sts-iam.md §2.4): the requested ones, and the
 /// transitive tags inherited from a calling session.
 struct SessionTags {
@@ -697,8 +734,31 @@ struct SessionTags {
 }
 
 impl SessionTags {
+    /// The tags an AssumeRole call asks for, checked, with what the calling session passes on.
     fn parse(params: &[(String, String)], caller: &Caller) -> Result<SessionTags, StsError> {
-        let invalid = |m: &str| StsError::new(400, "InvalidParameterValue", m.to_string());
+        let (requested, transitive) = Self::requested(params)?;
+        // Transitive tags of the calling session pass on, and cannot be set again.
+        let inherited: Vec<(String, String)> = match caller {
+            Caller::Session(s) => s
+                .tags
+                .iter()
+                .filter(|(k, _)| {
+                    s.transitive_tag_keys
+                        .iter()
+                        .any(|t| t.eq_ignore_ascii_case(k))
+                })
+                .cloned()
+                .collect(),
+            Caller::User { .. } => Vec::new(),
+        };
+        Self::checked(requested, transitive, inherited)
+    }
+
+    /// `Tags.member.N.Key`/`.Value` and `TransitiveTagKeys.member.N`, as sent.
+    #[allow(clippy::type_complexity)]
+    fn requested(
+        params: &[(String, String)],
+    ) -> Result<(Vec<(String, String)>, Vec<String>), StsError> {
         let mut requested: Vec<(String, String)> = Vec::new();
         for i in 1.. {
             let key = params_get(params, &format!("Tags.member.{i}.Key"));
@@ -720,29 +780,25 @@ impl SessionTags {
                 None => break,
             }
         }
+        Ok((requested, transitive))
+    }
+
+    /// AWS's rules for session tags: at most 50, key and value length and characters, no `aws:`
+    /// prefix, no duplicate keys (case-insensitive), transitive keys among the requested ones,
+    /// and none that would set an inherited transitive tag again.
+    fn checked(
+        requested: Vec<(String, String)>,
+        transitive: Vec<String>,
+        inherited: Vec<(String, String)>,
+    ) -> Result<SessionTags, StsError> {
+        let invalid = |m: &str| StsError::new(400, "InvalidParameterValue", m.to_string());
         if requested.len() > 50 || transitive.len() > 50 {
             return Err(StsError::validation(
                 "1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must have length less than or equal to 50",
             ));
         }
-        let charset = |t: &str| {
-            t.chars()
-                .all(|c| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c))
-        };
         for (k, v) in &requested {
-            if k.is_empty() || k.chars().count() > 128 || !charset(k) {
-                return Err(StsError::validation(format!(
-                    "1 validation error detected: Value '{k}' at 'tags.member.key' failed to satisfy constraint: Member must have length between 1 and 128 and satisfy regular expression pattern: [\\p{{L}}\\p{{Z}}\\p{{N}}_.:/=+\\-@]+"
-                )));
-            }
-            if v.chars().count() > 256 || !charset(v) {
-                return Err(StsError::validation(format!(
-                    "1 validation error detected: Value at 'tags.member.value' of tag '{k}' failed to satisfy constraint: Member must have length less than or equal to 256 and satisfy regular expression pattern: [\\p{{L}}\\p{{Z}}\\p{{N}}_.:/=+\\-@]*"
-                )));
-            }
-            if k.len() >= 4 && k[..4].eq_ignore_ascii_case("aws:") {
-                return Err(invalid("Tag keys may not start with 'aws:'"));
-            }
+            check_tag(k, v)?;
         }
         for (i, (k, _)) in requested.iter().enumerate() {
             if requested[..i]
@@ -762,20 +818,6 @@ impl SessionTags {
                 "The specified transitive tag key must be included in the requested tags.",
             ));
         }
-        // Transitive tags of the calling session pass on, and cannot be set again.
-        let inherited: Vec<(String, String)> = match caller {
-            Caller::Session(s) => s
-                .tags
-                .iter()
-                .filter(|(k, _)| {
-                    s.transitive_tag_keys
-                        .iter()
-                        .any(|t| t.eq_ignore_ascii_case(k))
-                })
-                .cloned()
-                .collect(),
-            Caller::User { .. } => Vec::new(),
-        };
         if requested
             .iter()
             .any(|(k, _)| inherited.iter().any(|(i, _)| i.eq_ignore_ascii_case(k)))
