@@ -11,6 +11,9 @@
 //! * [`policy`]: the IAM policy language (documents, parsing).
 //! * [`identity`]: access-key-id formats and principals.
 //! * [`sigv4`]: canonical requests, verification and signing (pure: no sockets).
+//! * [`oidc`]: OpenID Connect tokens and key sets, checked with AWS's rules (pure: no I/O).
+//! * [`federation`]: the configured OIDC providers at run time: keys fetched and cached, and
+//!   AssumeRoleWithWebIdentity's attempt limits.
 //! * [`sts`]: session tokens and the keyring that seals them.
 //! * [`api`]: HTTP APIs behind the gateway (canonical paths, `execute-api` resources).
 //! * [`audit`]: the audit trail (one CloudTrail-shaped record per request).
@@ -25,7 +28,9 @@ pub mod api;
 pub mod audit;
 pub mod authz;
 pub mod config;
+pub mod federation;
 pub mod identity;
+pub mod oidc;
 pub mod policy;
 pub mod proxy;
 pub mod s3;

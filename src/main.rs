@@ -317,6 +317,7 @@ fn serve(path: &std::path::Path) -> ExitCode {
             workers = config.server.workers,
             "stsgate listening"
         );
+        state.sts.federation.prefetch();
         match stsgate::server::serve(state, bound, shutdown_signal()).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

@@ -49,6 +49,8 @@ pub struct Facts {
     pub read_only: Option<bool>,
     pub error_code: Option<String>,
     pub error_message: Option<String>,
+    /// AssumeRoleWithWebIdentity: the provider's ARN, the matched audience and the subject.
+    pub web_identity: Option<(String, String, String)>,
 }
 
 tokio::task_local! {
@@ -252,6 +254,14 @@ fn request_parameters(facts: &Facts) -> Value {
 }
 
 fn user_identity(facts: &Facts) -> Value {
+    if let Some((provider, aud, sub)) = &facts.web_identity {
+        return json!({
+            "type": "WebIdentityUser",
+            "principalId": format!("{provider}:{aud}:{sub}"),
+            "userName": sub,
+            "identityProvider": provider,
+        });
+    }
     let Some(caller) = &facts.caller else {
         return match &facts.access_key_id {
             // Named a key, but was not authenticated as its owner.
@@ -295,6 +305,10 @@ fn user_identity(facts: &Facts) -> Value {
             }
             if let Some(si) = &s.source_identity {
                 context["sourceIdentity"] = json!(si);
+            }
+            if let Some(provider) = &s.federated_provider {
+                context["webIdFederationData"] =
+                    json!({"federatedProvider": provider, "attributes": {}});
             }
             id["sessionContext"] = context;
         }

@@ -183,9 +183,24 @@ pub fn global_context(
             if let Some(si) = &s.source_identity {
                 c.set("aws:SourceIdentity", si.clone());
             }
+            if let Some(provider) = &s.federated_provider {
+                c.set("aws:FederatedProvider", provider.clone());
+            }
+            for (key, values) in &s.web_identity_keys {
+                set_web_identity_key(&mut c, key, values);
+            }
         }
     }
     c
+}
+
+/// A web identity key (`<provider>:aud`, `:sub`, `:amr`): `amr` is multi-valued, as AWS
+/// documents it (`ForAnyValue:StringLike`); the others are single-valued.
+pub fn set_web_identity_key(c: &mut RequestContext, key: &str, values: &[String]) {
+    match values {
+        [one] if !key.ends_with(":amr") => c.set(key.to_string(), one.clone()),
+        _ => c.set_multi(key.to_string(), values.to_vec()),
+    };
 }
 
 /// The condition keys of an unsigned request: only what the request itself says.

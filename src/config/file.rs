@@ -59,6 +59,10 @@ pub struct RawLimits {
     pub mfa_max_failures: Option<Spanned<u64>>,
     pub mfa_window_seconds: Option<Spanned<u64>>,
     pub mfa_lockout_seconds: Option<Spanned<u64>>,
+    pub web_identity_max_failures_per_address: Option<Spanned<u64>>,
+    pub web_identity_max_failures_per_provider: Option<Spanned<u64>>,
+    pub web_identity_window_seconds: Option<Spanned<u64>>,
+    pub web_identity_lockout_seconds: Option<Spanned<u64>>,
     pub auth_failure_logs_per_second: Option<Spanned<u64>>,
 }
 
@@ -125,6 +129,25 @@ pub struct RawAccount {
     pub users: Vec<Spanned<RawUser>>,
     #[serde(default)]
     pub roles: Vec<Spanned<RawRole>>,
+    #[serde(default)]
+    pub oidc_providers: Vec<Spanned<RawOidcProvider>>,
+}
+
+/// `[[accounts.oidc_providers]]`: an OpenID Connect issuer whose tokens
+/// AssumeRoleWithWebIdentity takes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOidcProvider {
+    pub url: Spanned<String>,
+    pub audiences: Spanned<Vec<String>>,
+    pub ca_file: Option<Spanned<String>>,
+    pub jwks_file: Option<Spanned<String>>,
+    #[serde(default)]
+    pub thumbprints: Vec<Spanned<String>>,
+    pub algorithms: Option<Spanned<Vec<String>>>,
+    pub refetch_interval_seconds: Option<Spanned<u64>>,
+    pub max_key_age_seconds: Option<Spanned<u64>>,
+    pub clock_skew_seconds: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Deserialize)]

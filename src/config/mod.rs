@@ -70,8 +70,30 @@ pub struct Limits {
     /// HTTP/1 header buffer and HTTP/2 header list size.
     pub max_header_bytes: usize,
     pub mfa: MfaLimits,
+    pub web_identity: WebIdentityLimits,
     /// Authentication-failure log lines per second at most (the metric counts every failure).
     pub auth_failure_logs_per_second: u32,
+}
+
+/// AssumeRoleWithWebIdentity attempt limits: failures per source address and per provider
+/// within `window` lock that address (or provider) out for `lockout`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WebIdentityLimits {
+    pub max_failures_per_address: u32,
+    pub max_failures_per_provider: u32,
+    pub window: Duration,
+    pub lockout: Duration,
+}
+
+impl Default for WebIdentityLimits {
+    fn default() -> Self {
+        WebIdentityLimits {
+            max_failures_per_address: 20,
+            max_failures_per_provider: 1000,
+            window: Duration::from_secs(60),
+            lockout: Duration::from_secs(300),
+        }
+    }
 }
 
 /// MFA attempt limits, per device and per caller.
@@ -95,6 +117,7 @@ impl Default for Limits {
             h2_max_concurrent_streams: 128,
             max_header_bytes: 64 * 1024,
             mfa: MfaLimits::default(),
+            web_identity: WebIdentityLimits::default(),
             auth_failure_logs_per_second: 20,
         }
     }
@@ -165,7 +188,40 @@ pub struct Account {
     pub policies: Vec<ManagedPolicy>,
     pub users: Vec<User>,
     pub roles: Vec<Role>,
+    pub oidc_providers: Vec<OidcProvider>,
 }
+
+/// An OpenID Connect provider of an account, as IAM models one (see [`crate::federation`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OidcProvider {
+    /// `https://host[:port][/path]`: a token's `iss` must equal it exactly.
+    pub url: String,
+    /// `arn:aws:iam::<account>:oidc-provider/<host[:port][/path]>`.
+    pub arn: String,
+    /// The URL without `https://`: the prefix of its condition keys (`<key>:sub`, `<key>:aud`).
+    pub key: String,
+    /// Client ids a token's `aud` must name one of.
+    pub audiences: Vec<String>,
+    /// Trust anchors for the issuer's https endpoints (`None`: the system's roots).
+    pub ca_file: Option<PathBuf>,
+    /// Static keys: the JWKS is read from this file and never fetched.
+    pub jwks_file: Option<PathBuf>,
+    /// SHA-1 thumbprints (lower-case hex); when set, the top certificate of the chain the JWKS
+    /// host presents must have one of them.
+    pub thumbprints: Vec<String>,
+    /// Signature algorithms accepted (names as in a JWT header: RS256 … ES384).
+    pub algorithms: Vec<String>,
+    /// An unknown `kid` makes at most one JWKS fetch per this interval.
+    pub refetch_interval: Duration,
+    /// Keys older than this are refreshed in the background when next used.
+    pub max_key_age: Duration,
+    /// Leeway for `exp`, `nbf` and `iat`.
+    pub clock_skew: Duration,
+}
+
+/// The signature algorithms a web identity token may use (AWS accepts these and ES512, which
+/// the JWT library does not verify).
+pub const WEB_IDENTITY_ALGORITHMS: [&str; 5] = ["RS256", "RS384", "RS512", "ES256", "ES384"];
 
 #[derive(Debug)]
 pub struct ManagedPolicy {

@@ -271,6 +271,11 @@ pub enum PrincipalKind {
         role_arn: String,
     },
     FederatedUser,
+    /// The caller of AssumeRoleWithWebIdentity: the OIDC provider that vouched for its token
+    /// (matched by `"Federated"` principals).
+    WebIdentity {
+        provider_arn: String,
+    },
     /// An unsigned request: only a resource policy granting `"*"` can allow it.
     Anonymous,
 }
@@ -294,6 +299,13 @@ fn principal_match(p: &Principals, caller: &Principal) -> Option<PrincipalMatch>
     };
     let mut best: Option<PrincipalMatch> = None;
     for (ptype, values) in entries {
+        // A web identity is named by its provider, and only by a "Federated" entry.
+        if let PrincipalKind::WebIdentity { provider_arn } = &caller.kind {
+            if *ptype == PrincipalType::Federated && values.iter().any(|v| v == provider_arn) {
+                best = Some(PrincipalMatch::Session);
+            }
+            continue;
+        }
         if *ptype != PrincipalType::Aws {
             continue;
         }
@@ -690,6 +702,25 @@ pub fn authorize_assume_role(
             matched: vec![],
             missing_allow: identity.missing_allow.or(Some(PolicyKind::Identity)),
         }
+    }
+}
+
+/// Authorizes `sts:AssumeRoleWithWebIdentity` (and `sts:TagSession` /
+/// `sts:SetSourceIdentity`): the caller holds no policies of its own, so the role's trust
+/// policy alone decides, for the provider as principal.
+pub fn authorize_web_identity(
+    trust: &CompiledPolicy,
+    role_arn: &str,
+    provider: &Principal,
+    ctx: &RequestContext,
+) -> Outcome {
+    match trusted(trust, role_arn, Some(provider), ctx) {
+        Ok((statement, _)) => Outcome {
+            decision: Decision::Allow,
+            matched: vec![statement],
+            missing_allow: None,
+        },
+        Err(refusal) => refusal,
     }
 }
 

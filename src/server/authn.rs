@@ -168,16 +168,24 @@ pub fn strip_port(host: &str) -> &str {
     crate::s3::address::host_without_port(host)
 }
 
-/// An unsigned `POST /` form: the STS Query API without credentials.
+/// An unsigned `POST /` form (the STS Query API without credentials), or an unsigned `GET /`
+/// whose query asks for AssumeRoleWithWebIdentity.
 fn is_unsigned_sts_form(parts: &http::request::Parts) -> bool {
-    parts.method == http::Method::POST
-        && parts.uri.path() == "/"
-        && !parts.headers.contains_key(http::header::AUTHORIZATION)
-        && parts
+    if parts.uri.path() != "/" || parts.headers.contains_key(http::header::AUTHORIZATION) {
+        return false;
+    }
+    match parts.method {
+        http::Method::POST => parts
             .headers
             .get(http::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded")),
+        http::Method::GET => parts.uri.query().is_some_and(|q| {
+            q.split('&')
+                .any(|p| p == "Action=AssumeRoleWithWebIdentity")
+        }),
+        _ => false,
+    }
 }
 
 /// The request facts behind the global condition keys (`aws:SourceIp`, `aws:CurrentTime`,

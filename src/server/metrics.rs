@@ -338,3 +338,40 @@ impl Metrics {
         out
     }
 }
+
+/// The federation's counters: key fetches per provider, and the web identity attempt limits.
+pub fn federation(f: &crate::federation::Federation) -> String {
+    let mut out = String::new();
+    out.push_str("# HELP stsgate_oidc_key_fetches_total JWKS fetches of each OIDC provider, by outcome (failed: the last good keys were kept).\n# TYPE stsgate_oidc_key_fetches_total counter\n");
+    let mut providers: Vec<_> = f.providers().collect();
+    providers.sort_by(|a, b| a.config.arn.cmp(&b.config.arn));
+    for p in &providers {
+        for (outcome, n) in [("ok", &p.counters.ok), ("failed", &p.counters.failed)] {
+            out.push_str(&format!(
+                "stsgate_oidc_key_fetches_total{{provider=\"{}\",outcome=\"{outcome}\"}} {}\n",
+                p.config.arn,
+                n.load(Ordering::Relaxed)
+            ));
+        }
+    }
+    out.push_str("# HELP stsgate_oidc_keys Keys each OIDC provider's cached set holds (0: none yet, tokens are refused).\n# TYPE stsgate_oidc_keys gauge\n");
+    for p in &providers {
+        out.push_str(&format!(
+            "stsgate_oidc_keys{{provider=\"{}\"}} {}\n",
+            p.config.arn,
+            p.current().map_or(0, |l| l.set.len())
+        ));
+    }
+    let c = &f.limits.counters;
+    out.push_str("# HELP stsgate_web_identity_lockouts_total AssumeRoleWithWebIdentity lockouts started, by what reached its failure limit.\n# TYPE stsgate_web_identity_lockouts_total counter\n");
+    out.push_str(&format!(
+        "stsgate_web_identity_lockouts_total{{scope=\"address\"}} {}\nstsgate_web_identity_lockouts_total{{scope=\"provider\"}} {}\n",
+        c.address_lockouts.load(Ordering::Relaxed),
+        c.provider_lockouts.load(Ordering::Relaxed)
+    ));
+    out.push_str(&format!(
+        "# HELP stsgate_web_identity_locked_out_total AssumeRoleWithWebIdentity attempts refused by a lockout, whatever their token.\n# TYPE stsgate_web_identity_locked_out_total counter\nstsgate_web_identity_locked_out_total {}\n",
+        c.refused.load(Ordering::Relaxed)
+    ));
+    out
+}

@@ -105,6 +105,11 @@ impl State {
                     MfaVerifier::new(Arc::new(store), config.limits.mfa)
                 }
             },
+            federation: Arc::new(crate::federation::Federation::build(
+                &config.accounts,
+                config.limits.web_identity,
+                previous.map(|p| p.sts.federation.as_ref()),
+            )?),
             partition: config.server.partition.clone(),
         };
         let mut backends = Vec::new();
@@ -568,7 +573,10 @@ async fn admin(
         (&http::Method::GET, "/metrics") => (
             StatusCode::OK,
             "text/plain; version=0.0.4",
-            Bytes::from(state.metrics.render(&state.sts.mfa.counters, &state.audit)),
+            Bytes::from(
+                state.metrics.render(&state.sts.mfa.counters, &state.audit)
+                    + &metrics::federation(&state.sts.federation),
+            ),
         ),
         _ => (
             StatusCode::NOT_FOUND,

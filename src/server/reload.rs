@@ -136,6 +136,7 @@ fn swap(live: &Live, current: &Arc<State>, config: Config) {
     }
     match current.reloaded(Arc::new(config)) {
         Ok(state) => {
+            state.sts.federation.prefetch();
             live.store(Arc::new(state));
             current
                 .metrics

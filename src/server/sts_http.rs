@@ -161,9 +161,27 @@ async fn serve(
             message: e.0.into(),
         });
     }
-    let (parsed, caller, body) = authenticate(state, peer, front, body).await?;
+    let (parsed, caller, body) = match authenticate(state, peer, front, body).await? {
+        Authenticated::Signed(parsed, caller, body) => (parsed, caller, body),
+        Authenticated::Unsigned(body) => {
+            return unsigned(state, peer, parts, front, request_id, body).await;
+        }
+    };
     let params = operation_params(parts, front.req.query, &body)?;
     let info = authn::request_info(state, parts, front, peer, parsed.credential.region());
+    let action = note_action(&params);
+    let answer = state.sts.handle(&params, &caller, &info, request_id).await;
+    match &answer {
+        Ok(_) => tracing::info!(action = %action, caller = %caller.arn(), "sts request allowed"),
+        Err(e) => {
+            tracing::info!(action = %action, caller = %caller.arn(), code = e.code, "sts request refused")
+        }
+    }
+    answer
+}
+
+/// The action, noted for the audit record.
+fn note_action(params: &[(String, String)]) -> String {
     let action = params
         .iter()
         .find(|(k, _)| k == "Action")
@@ -176,12 +194,49 @@ async fn serve(
             "GetCallerIdentity" | "GetAccessKeyInfo" | "DecodeAuthorizationMessage"
         ));
     });
-    let answer = state.sts.handle(&params, &caller, &info, request_id).await;
+    action
+}
+
+/// An unsigned STS request: only AssumeRoleWithWebIdentity, whose token is the credential.
+/// An address locked out by the attempt limits is refused before its body is read.
+async fn unsigned(
+    state: &State,
+    peer: SocketAddr,
+    parts: &http::request::Parts,
+    front: &Front<'_>,
+    request_id: &str,
+    body: Incoming,
+) -> Result<String, StsError> {
+    let missing = || StsError {
+        status: 403,
+        code: "MissingAuthenticationToken",
+        message: "Request is missing Authentication Token".into(),
+    };
+    let federation = &state.sts.federation;
+    if federation.limits.locked(Some(peer.ip()), None) {
+        return Err(StsError {
+            status: 400,
+            code: "InvalidIdentityToken",
+            message: "Too many invalid web identity tokens from this address or for this provider: try again later".into(),
+        });
+    }
+    let body = read_body(state, peer, body).await?;
+    let params = operation_params(parts, front.req.query, &body)?;
+    let action = note_action(&params);
+    if action != "AssumeRoleWithWebIdentity" {
+        return Err(missing());
+    }
+    let region = state
+        .config
+        .server
+        .regions
+        .first()
+        .map_or("us-east-1", String::as_str);
+    let info = authn::request_info(state, parts, front, peer, region);
+    let answer = state.sts.handle_unsigned(&params, &info, request_id).await;
     match &answer {
-        Ok(_) => tracing::info!(action = %action, caller = %caller.arn(), "sts request allowed"),
-        Err(e) => {
-            tracing::info!(action = %action, caller = %caller.arn(), code = e.code, "sts request refused")
-        }
+        Ok(_) => tracing::info!(action = %action, "sts request allowed"),
+        Err(e) => tracing::info!(action = %action, code = e.code, "sts request refused"),
     }
     answer
 }
@@ -194,26 +249,17 @@ async fn authenticate<'f, 'a>(
     peer: SocketAddr,
     front: &'f Front<'a>,
     body: Incoming,
-) -> Result<
-    (
-        &'f crate::sigv4::ParsedAuth<'a>,
-        crate::identity::Caller,
-        Bytes,
-    ),
-    StsError,
-> {
+) -> Result<Authenticated<'f, 'a>, StsError> {
     let skew = state.config.server.max_clock_skew.as_secs();
     let refused = |e: AuthError| match e {
         AuthError::Credential(e) => credential_error(e),
         AuthError::SigV4(e) => sigv4_to_sts(&e, front.now, skew),
     };
-    let parsed = authn::signed(state, Route::Sts, front, &state.all_regions, peer)
+    let Some(parsed) = authn::signed(state, Route::Sts, front, &state.all_regions, peer)
         .map_err(|e| sigv4_to_sts(&e, front.now, skew))?
-        .ok_or_else(|| StsError {
-            status: 403,
-            code: "MissingAuthenticationToken",
-            message: "Request is missing Authentication Token".into(),
-        })?;
+    else {
+        return Ok(Authenticated::Unsigned(body));
+    };
     let caller = authn::resolve(state, Route::Sts, front, parsed, peer).map_err(refused)?;
     let body = read_body(state, peer, body).await?;
     // The signature covers the body: only now is the caller proven.
@@ -229,7 +275,17 @@ async fn authenticate<'f, 'a>(
         peer,
     )
     .map_err(refused)?;
-    Ok((parsed, caller, body))
+    Ok(Authenticated::Signed(parsed, caller, body))
+}
+
+/// A proven caller with the body its signature covers, or an unsigned request (its body unread).
+enum Authenticated<'f, 'a> {
+    Signed(
+        &'f crate::sigv4::ParsedAuth<'a>,
+        crate::identity::Caller,
+        Bytes,
+    ),
+    Unsigned(Incoming),
 }
 
 /// The action's parameters: the query (less presign parameters, which are authentication) and

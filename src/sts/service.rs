@@ -16,6 +16,8 @@ use crate::policy::{
     Decision, PolicyDocument, PolicyKind, authorize_assume_role, decide, policy_size,
 };
 
+mod web_identity;
+
 /// An STS error: HTTP status, AWS code, message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StsError {
@@ -51,6 +53,7 @@ pub struct StsService {
     pub store: Arc<IdentityStore>,
     pub keyring: Arc<Keyring>,
     pub mfa: MfaVerifier,
+    pub federation: Arc<crate::federation::Federation>,
     pub partition: String,
 }
 
@@ -113,6 +116,12 @@ impl StsService {
             "GetCallerIdentity" => Ok(self.get_caller_identity(caller, request_id)),
             "GetAccessKeyInfo" => self.get_access_key_info(params, request_id),
             "AssumeRole" => self.assume_role(params, caller, info, request_id).await,
+            // Reached signed (an SDK that signs every call): the token, not the signature,
+            // is the credential.
+            "AssumeRoleWithWebIdentity" => {
+                self.assume_role_with_web_identity(params, info, request_id)
+                    .await
+            }
             "GetSessionToken" => {
                 self.get_session_token(params, caller, info, request_id)
                     .await
@@ -126,6 +135,27 @@ impl StsService {
                 format!("Could not find operation {other} for version 2011-06-15"),
             )),
         }
+    }
+
+    /// Runs an unsigned request's `Action`: only AssumeRoleWithWebIdentity is one.
+    pub async fn handle_unsigned(
+        &self,
+        params: &[(String, String)],
+        info: &RequestInfo,
+        request_id: &str,
+    ) -> Result<String, StsError> {
+        match params_get(params, "Version") {
+            Some("2011-06-15") | None => {}
+            Some(v) => {
+                return Err(StsError::new(
+                    400,
+                    "InvalidAction",
+                    format!("Could not find operation AssumeRoleWithWebIdentity for version {v}"),
+                ));
+            }
+        }
+        self.assume_role_with_web_identity(params, info, request_id)
+            .await
     }
 
     fn get_caller_identity(&self, caller: &Caller, request_id: &str) -> String {
@@ -287,6 +317,8 @@ impl StsService {
             chained: false,
             tags: vec![],
             transitive_tag_keys: vec![],
+            federated_provider: None,
+            web_identity_keys: vec![],
         };
         fill(&mut claims);
         claims

@@ -260,6 +260,13 @@ pub struct SessionClaims {
     /// Keys of `tags` that pass to sessions created from this one.
     #[serde(default)]
     pub transitive_tag_keys: Vec<String>,
+    /// AssumeRoleWithWebIdentity sessions: the OIDC provider's ARN (`aws:FederatedProvider`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub federated_provider: Option<String>,
+    /// AssumeRoleWithWebIdentity sessions: the web identity keys that stay available to the
+    /// session's requests (`<provider>:aud`, `:sub`, `:amr`), with their values.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub web_identity_keys: Vec<(String, Vec<String>)>,
 }
 
 #[cfg(test)]

@@ -97,11 +97,31 @@ impl Validator<'_, '_> {
                 None => ok = false,
             }
         }
+        let mut oidc_providers: Vec<OidcProvider> = Vec::new();
+        for (i, raw) in a.oidc_providers.iter().enumerate() {
+            let pat = format!(
+                "{at}.oidc_providers[{i}] \"{}\"",
+                raw.get_ref().url.get_ref()
+            );
+            match self.oidc_provider(&id, &pat, raw) {
+                Some(p) if oidc_providers.iter().any(|o| o.url == p.url) => {
+                    self.p.error(
+                        &raw.get_ref().url.span(),
+                        &pat,
+                        format!("OIDC provider {} is defined twice in account {id}", p.url),
+                    );
+                    ok = false;
+                }
+                Some(p) => oidc_providers.push(p),
+                None => ok = false,
+            }
+        }
         ok.then_some(Account {
             id,
             policies,
             users,
             roles,
+            oidc_providers,
         })
     }
 

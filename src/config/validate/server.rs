@@ -99,6 +99,36 @@ impl Validator<'_, '_> {
                     86_400,
                 )),
             },
+            web_identity: WebIdentityLimits {
+                max_failures_per_address: ranged(
+                    &l.web_identity_max_failures_per_address,
+                    "web_identity_max_failures_per_address",
+                    u64::from(default.web_identity.max_failures_per_address),
+                    1,
+                    100_000,
+                ) as u32,
+                max_failures_per_provider: ranged(
+                    &l.web_identity_max_failures_per_provider,
+                    "web_identity_max_failures_per_provider",
+                    u64::from(default.web_identity.max_failures_per_provider),
+                    1,
+                    10_000_000,
+                ) as u32,
+                window: Duration::from_secs(ranged(
+                    &l.web_identity_window_seconds,
+                    "web_identity_window_seconds",
+                    secs(default.web_identity.window),
+                    1,
+                    86_400,
+                )),
+                lockout: Duration::from_secs(ranged(
+                    &l.web_identity_lockout_seconds,
+                    "web_identity_lockout_seconds",
+                    secs(default.web_identity.lockout),
+                    1,
+                    86_400,
+                )),
+            },
             auth_failure_logs_per_second: ranged(
                 &l.auth_failure_logs_per_second,
                 "auth_failure_logs_per_second",
