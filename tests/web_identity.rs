@@ -11,72 +11,7 @@ use serde_json::json;
 use support::Gateway;
 use support::oidc_issuer::{Issuer, now};
 
-const ACCOUNT: &str = "111122223333";
-const ROLE: &str = "arn:aws:iam::111122223333:role/web_reader";
-const CI_ROLE: &str = "arn:aws:iam::111122223333:role/ci_deploy";
-const TAG_ROLE: &str = "arn:aws:iam::111122223333:role/web_tagged";
-
-/// The provider block and three roles trusting it: service accounts of namespace `data`
-/// (`web_reader`), one GitHub repository's main branch (`ci_deploy`), and a role that takes
-/// session tags and a source identity (`web_tagged`).
-fn federation_toml(issuer: &Issuer, provider_extra: &str) -> String {
-    let key = issuer.url.trim_start_matches("https://");
-    let arn = format!("arn:aws:iam::{ACCOUNT}:oidc-provider/{key}");
-    format!(
-        r#"
-[[accounts.oidc_providers]]
-url = "{url}"
-audiences = ["stsgate", "sts.amazonaws.com"]
-ca_file = "{ca}"
-{provider_extra}
-
-[[accounts.roles]]
-name = "web_reader"
-max_session_duration = 7200
-managed_policies = ["S3ReadOnly"]
-trust_policy = '''{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow",
-  "Principal":{{"Federated":"{arn}"}},
-  "Action":"sts:AssumeRoleWithWebIdentity",
-  "Condition":{{"StringEquals":{{"{key}:aud":"stsgate"}},
-               "StringLike":{{"{key}:sub":"system:serviceaccount:data:*"}}}}}}]}}'''
-
-[[accounts.roles]]
-name = "ci_deploy"
-managed_policies = ["S3ReadOnly"]
-trust_policy = '''{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow",
-  "Principal":{{"Federated":"{arn}"}},
-  "Action":"sts:AssumeRoleWithWebIdentity",
-  "Condition":{{"StringEquals":{{"{key}:aud":"sts.amazonaws.com"}},
-               "StringLike":{{"{key}:sub":"repo:acme/data:ref:refs/heads/main"}}}}}}]}}'''
-
-[[accounts.roles]]
-name = "web_tagged"
-managed_policies = ["S3ReadOnly"]
-trust_policy = '''{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow",
-  "Principal":{{"Federated":"{arn}"}},
-  "Action":["sts:AssumeRoleWithWebIdentity","sts:TagSession","sts:SetSourceIdentity"],
-  "Condition":{{"StringEquals":{{"aws:RequestTag/team":"data"}}}}}}]}}'''
-"#,
-        url = issuer.url,
-        ca = issuer.ca.display(),
-    )
-}
-
-/// The demo config with the federation block added to its account.
-fn gateway(issuer: &Issuer, provider_extra: &str, limits: &str) -> Gateway {
-    let demo = std::fs::read_to_string(support::repo_root().join("config/stsgate.toml")).unwrap();
-    let at = demo.find("[[backends]]").unwrap();
-    let mut text = format!(
-        "{}{}\n{}",
-        &demo[..at],
-        federation_toml(issuer, provider_extra),
-        &demo[at..]
-    );
-    if !limits.is_empty() {
-        text = text.replacen("[keyring]", &format!("[limits]\n{limits}\n\n[keyring]"), 1);
-    }
-    Gateway::start(&text)
-}
+use support::oidc_issuer::{ACCOUNT, CI_ROLE, ROLE, TAG_ROLE, gateway};
 
 async fn sts(gw: &Gateway) -> aws_sdk_sts::Client {
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
