@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Runs every test of stsgate on a fresh machine. Installs what the suites need first:
-#   - Debian packages: curl, openssl, rclone, s3cmd, redis-server (apt-get; needs root or sudo)
+#   - Debian packages: curl, openssl, rclone, s3cmd, unzip, maven, redis-server (apt-get; needs
+#     root or sudo)
 #   - Python clients from PyPI: awscli, boto3, awscurl
 #   - an independent IAM simulator from npm (@cloud-copilot/iam-simulate, pinned with its lock
 #     file in tests/iam_differential/) into target/iam-simulate, for tests/iam_differential.rs
 #   - real S3 backends: Garage and s3s-fs from crates.io (built once into ~/.cargo/bin), MinIO
 #     from the Go module proxy (built once into $(go env GOPATH)/bin; skipped without Go), Ceph's
 #     radosgw from Debian (radosgw ceph-mon ceph-osd)
+#   - Keycloak 26 from Maven Central (org.keycloak:keycloak-quarkus-dist, unpacked once into
+#     ~/.cache/stsgate; run with the Java 25 in /usr/lib/jvm/temurin-25-jdk-amd64), for
+#     tests/keycloak.rs
 # Set STSGATE_REQUIRE_BACKENDS=1 to make a missing backend a failure instead of a SKIPPED test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +20,8 @@ log() { echo "test.sh: $*" >&2; }
 as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
 
 missing=()
-for tool in curl openssl rclone s3cmd; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+for tool in curl openssl rclone s3cmd unzip; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+command -v mvn >/dev/null || missing+=(maven)
 if ((${#missing[@]})); then
   log "installing Debian packages: ${missing[*]}"
   as_root apt-get update -qq
@@ -48,6 +53,7 @@ fi
 
 scripts/backend.sh install all
 scripts/redis.sh install
+scripts/keycloak.sh install
 
 log "running cargo test"
 cargo test --workspace --all-targets

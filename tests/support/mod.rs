@@ -10,6 +10,7 @@ use std::process::{Command, Output};
 use std::sync::Arc;
 
 pub mod api_backend;
+pub mod keycloak;
 pub mod oidc_issuer;
 pub mod recorder;
 pub mod s3s_reading;
