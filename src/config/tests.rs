@@ -761,3 +761,102 @@ fn workers_default_to_the_shared_runtime_and_are_bounded() {
         line_of(&text, "workers = 5000"),
     );
 }
+
+/// The demo config with an OIDC provider block (its lines as given) added to its account.
+fn with_provider(lines: &str) -> String {
+    demo_with(
+        "[[backends]]\nname = \"local-garage\"",
+        &format!("[[accounts.oidc_providers]]\n{lines}\n\n[[backends]]\nname = \"local-garage\""),
+    )
+}
+
+#[test]
+fn oidc_providers_are_checked_as_iam_checks_them() {
+    let good = "url = \"https://issuer.example/realms/prod\"\naudiences = [\"stsgate\"]";
+    let loaded = load_str(&demo_path(), &with_provider(good)).expect("a valid provider");
+    let p = &loaded.config.accounts[0].oidc_providers[0];
+    assert_eq!(
+        p.arn,
+        "arn:aws:iam::111122223333:oidc-provider/issuer.example/realms/prod"
+    );
+    assert_eq!(p.key, "issuer.example/realms/prod");
+    assert_eq!(p.algorithms, WEB_IDENTITY_ALGORITHMS.map(String::from));
+
+    for (lines, message, on) in [
+        (
+            "url = \"http://issuer.example\"\naudiences = [\"a\"]",
+            "must be the issuer exactly as tokens carry it",
+            "url = \"http://issuer.example\"",
+        ),
+        (
+            "url = \"https://issuer.example/\"\naudiences = [\"a\"]",
+            "without a trailing slash",
+            "url = \"https://issuer.example/\"",
+        ),
+        (
+            "url = \"https://issuer.example\"\naudiences = []",
+            "audiences must list 1 to 100 client ids",
+            "audiences = []",
+        ),
+        (
+            "url = \"https://issuer.example\"\naudiences = [\"a\"]\nalgorithms = [\"RS256\", \"HS256\"]",
+            "never none, HS*, PS* or EdDSA",
+            "algorithms = [",
+        ),
+        (
+            "url = \"https://issuer.example\"\naudiences = [\"a\"]\nthumbprints = [\"abc\"]",
+            "40 hexadecimal characters",
+            "thumbprints = [",
+        ),
+        (
+            "url = \"https://issuer.example\"\naudiences = [\"a\"]\njwks_file = \"policies/s3-read-only.json\"",
+            "the JWKS has no \"keys\" array",
+            "jwks_file = ",
+        ),
+        (
+            "url = \"https://issuer.example\"\naudiences = [\"a\"]\nclock_skew_seconds = 3600",
+            "clock_skew_seconds must be between 0 and 600",
+            "clock_skew_seconds = 3600",
+        ),
+    ] {
+        let text = with_provider(lines);
+        assert_error(&text, message, line_of(&text, on));
+    }
+    let twice = with_provider(&format!("{good}\n\n[[accounts.oidc_providers]]\n{good}"));
+    let errs = errors(&twice);
+    assert!(
+        errs.iter().any(|p| p.message.contains("is defined twice")),
+        "{errs:#?}"
+    );
+}
+
+#[test]
+fn a_jwks_file_must_hold_a_signing_key_the_gateway_can_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let policies = dir.path().join("policies");
+    std::fs::create_dir_all(&policies).unwrap();
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("config/policies/s3-read-only.json"),
+        policies.join("s3-read-only.json"),
+    )
+    .unwrap();
+    // A symmetric key only: HS256 must never find a key.
+    std::fs::write(
+        dir.path().join("oct.json"),
+        r#"{"keys":[{"kty":"oct","k":"c2VjcmV0","kid":"h","alg":"HS256"}]}"#,
+    )
+    .unwrap();
+    let text = with_provider(
+        "url = \"https://k8s.example\"\naudiences = [\"sts.amazonaws.com\"]\njwks_file = \"oct.json\"",
+    );
+    let path = dir.path().join("stsgate.toml");
+    match load_str(&path, &text) {
+        Ok(_) => panic!("a JWKS of one HMAC key was accepted"),
+        Err(problems) => assert!(
+            problems
+                .iter()
+                .any(|p| p.message.contains("none of the JWKS's 1 keys")),
+            "{problems:#?}"
+        ),
+    }
+}

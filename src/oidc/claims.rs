@@ -210,3 +210,147 @@ fn times(claims: &Map<String, Value>, rules: &Rules<'_>) -> Result<i64, TokenErr
     }
     Ok(exp)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn part(v: serde_json::Value) -> String {
+        data_encoding::BASE64URL_NOPAD.encode(v.to_string().as_bytes())
+    }
+
+    fn token(header: serde_json::Value, claims: serde_json::Value) -> String {
+        format!("{}.{}.c2ln", part(header), part(claims))
+    }
+
+    #[test]
+    fn peek_refuses_shapes_and_algorithms_before_any_key() {
+        let claims = serde_json::json!({"iss": "https://i.example"});
+        let seen = peek(&token(
+            serde_json::json!({"alg": "RS256", "kid": "k"}),
+            claims.clone(),
+        ))
+        .unwrap();
+        assert_eq!(seen.iss, "https://i.example");
+        assert_eq!(seen.kid.as_deref(), Some("k"));
+        for (alg, expected) in [
+            ("none", "none"),
+            ("HS256", "HS256"),
+            ("PS256", "PS256"),
+            ("EdDSA", "EdDSA"),
+            ("ES512", "ES512"),
+        ] {
+            assert_eq!(
+                peek(&token(serde_json::json!({"alg": alg}), claims.clone())),
+                Err(TokenError::Algorithm(expected.into()))
+            );
+        }
+        assert_eq!(peek("abc"), Err(TokenError::Length(3)));
+        assert_eq!(
+            peek(&"a".repeat(MAX_TOKEN_CHARS + 1)),
+            Err(TokenError::Length(MAX_TOKEN_CHARS + 1))
+        );
+        assert!(matches!(peek("aaaa.bbbb"), Err(TokenError::Malformed(_))));
+        assert!(matches!(peek("a.b.c.d"), Err(TokenError::Malformed(_))));
+        assert_eq!(
+            peek(&token(
+                serde_json::json!({"alg": "RS256", "kid": 7}),
+                claims.clone()
+            )),
+            Err(TokenError::WrongType("kid"))
+        );
+        assert_eq!(
+            peek(&token(
+                serde_json::json!({"alg": "RS256"}),
+                serde_json::json!({})
+            )),
+            Err(TokenError::NoIssuer)
+        );
+    }
+
+    fn rules<'a>(audiences: &'a [String], issuer: &'a str) -> Rules<'a> {
+        Rules {
+            issuer,
+            audiences,
+            algorithms: &[Algorithm::RS256],
+            skew: 30,
+            now: 1_000_000,
+        }
+    }
+
+    #[test]
+    fn times_are_integers_within_the_skew() {
+        let aud = ["a".to_string()];
+        let r = rules(&aud, "https://i");
+        let claims = |v: serde_json::Value| v.as_object().unwrap().clone();
+        assert_eq!(
+            times(&claims(serde_json::json!({"exp": 1_000_100})), &r),
+            Ok(1_000_100)
+        );
+        assert_eq!(
+            times(&claims(serde_json::json!({"exp": 999_980})), &r),
+            Ok(999_980)
+        );
+        assert_eq!(
+            times(&claims(serde_json::json!({"exp": 999_970})), &r),
+            Err(TokenError::Expired {
+                now: 1_000_000,
+                exp: 999_970
+            })
+        );
+        assert_eq!(
+            times(&claims(serde_json::json!({"exp": 1_000_100.5})), &r),
+            Err(TokenError::NotInteger("exp"))
+        );
+        assert_eq!(
+            times(&claims(serde_json::json!({})), &r),
+            Err(TokenError::MissingClaim("exp"))
+        );
+        assert_eq!(
+            times(
+                &claims(serde_json::json!({"exp": 1_000_100, "nbf": 1_000_031})),
+                &r
+            ),
+            Err(TokenError::NotYetValid {
+                now: 1_000_000,
+                nbf: 1_000_031
+            })
+        );
+        assert_eq!(
+            times(
+                &claims(serde_json::json!({"exp": 1_000_100, "iat": "1000000"})),
+                &r
+            ),
+            Err(TokenError::NotInteger("iat"))
+        );
+    }
+
+    #[test]
+    fn the_audience_is_one_of_the_client_ids_and_google_uses_azp() {
+        let aud = ["web".to_string(), "cli".to_string()];
+        let claims = |v: serde_json::Value| v.as_object().unwrap().clone();
+        let r = rules(&aud, "https://i");
+        assert_eq!(
+            audience(&claims(serde_json::json!({"aud": ["x", "cli"]})), &r),
+            Ok(("cli".into(), None))
+        );
+        assert_eq!(
+            audience(&claims(serde_json::json!({"aud": "x"})), &r),
+            Err(TokenError::Audience)
+        );
+        assert_eq!(
+            audience(&claims(serde_json::json!({"aud": 3})), &r),
+            Err(TokenError::WrongType("aud"))
+        );
+        // azp is only Google's rule.
+        assert_eq!(
+            audience(&claims(serde_json::json!({"aud": "x", "azp": "web"})), &r),
+            Err(TokenError::Audience)
+        );
+        let g = rules(&aud, "https://accounts.google.com");
+        assert_eq!(
+            audience(&claims(serde_json::json!({"aud": "raw", "azp": "web"})), &g),
+            Ok(("web".into(), Some("raw".into())))
+        );
+    }
+}

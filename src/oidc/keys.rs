@@ -120,3 +120,66 @@ fn usable(entry: &serde_json::Value) -> Option<Key> {
         decoding,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 7517 appendix A.1's P-256 public key, with a `use` and `kid` of our choice.
+    fn ec(kid: &str, use_: &str, alg: Option<&str>) -> serde_json::Value {
+        let mut k = serde_json::json!({"kty": "EC", "crv": "P-256",
+            "x": "MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4",
+            "y": "4Etl6SRW2YilurN5bmmU4Gv7NnkwNGkyRKukgqsM4r8",
+            "use": use_, "kid": kid});
+        if let Some(a) = alg {
+            k["alg"] = serde_json::json!(a);
+        }
+        k
+    }
+
+    #[test]
+    fn only_public_signing_keys_of_the_web_identity_families_are_kept() {
+        let doc = serde_json::json!({"keys": [
+            ec("sig", "sig", None),
+            ec("enc", "enc", None),
+            ec("pinned-hs", "sig", Some("HS256")),
+            {"kty": "oct", "k": "c2VjcmV0", "kid": "oct"},
+            {"kty": "EC", "crv": "P-256", "kid": "broken"},
+        ]});
+        let set = KeySet::parse(doc.to_string().as_bytes()).unwrap();
+        assert_eq!(set.len(), 1, "{set:?}");
+        assert!(set.has(Some("sig")));
+        assert!(set.find(Some("sig"), Algorithm::ES256).is_ok());
+        // The key type must fit the algorithm, and an unknown kid finds nothing.
+        assert_eq!(
+            set.find(Some("sig"), Algorithm::RS256).err(),
+            Some(TokenError::UnknownKey)
+        );
+        assert_eq!(
+            set.find(Some("oct"), Algorithm::ES256).err(),
+            Some(TokenError::UnknownKey)
+        );
+        // No kid: found only when exactly one key fits.
+        assert!(set.find(None, Algorithm::ES256).is_ok());
+    }
+
+    #[test]
+    fn a_key_pinned_to_one_algorithm_is_used_with_it_only() {
+        let doc = serde_json::json!({"keys": [ec("p", "sig", Some("ES384"))]});
+        let set = KeySet::parse(doc.to_string().as_bytes()).unwrap();
+        assert!(set.find(Some("p"), Algorithm::ES256).is_err());
+        assert!(set.find(Some("p"), Algorithm::ES384).is_ok());
+    }
+
+    #[test]
+    fn documents_without_a_usable_key_are_refused() {
+        for doc in [
+            "not json",
+            "{}",
+            r#"{"keys": "x"}"#,
+            r#"{"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}"#,
+        ] {
+            assert!(KeySet::parse(doc.as_bytes()).is_err(), "{doc}");
+        }
+    }
+}
