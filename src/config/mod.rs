@@ -191,7 +191,7 @@ pub struct Account {
     pub oidc_providers: Vec<OidcProvider>,
 }
 
-/// An OpenID Connect provider of an account, as IAM models one (see [`crate::federation`]).
+/// An OpenID Connect provider of an account, as IAM models one (run by the `federation` module).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OidcProvider {
     /// `https://host[:port][/path]`: a token's `iss` must equal it exactly.

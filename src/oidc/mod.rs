@@ -1,7 +1,7 @@
 //! OpenID Connect tokens, as AssumeRoleWithWebIdentity reads them: a provider's key set
 //! ([`KeySet`], from a JWKS document) and the checks of one token ([`peek`], then [`verify`]),
 //! with AWS's rules. Pure: no I/O, no clock (the caller passes `now`); fetching and caching keys
-//! is [`crate::federation`]'s. Signatures are checked by the `jsonwebtoken` crate; this module
+//! is the `federation` module's. Signatures are checked by the `jsonwebtoken` crate; this module
 //! decides which algorithm and which key may be used, never the token's header alone.
 
 mod claims;
