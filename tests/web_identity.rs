@@ -539,3 +539,114 @@ fn reqwest_like_get(url: &str) -> String {
         .expect("curl");
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+#[tokio::test]
+async fn a_web_identity_session_chains_for_an_hour_at_most_and_is_audited() {
+    let issuer = Issuer::start("/audited");
+    let trail_dir = tempfile::tempdir().unwrap();
+    let trail = trail_dir.path().join("audit.jsonl");
+    let chained = r#"
+[[accounts.roles]]
+name = "chained"
+max_session_duration = 43200
+managed_policies = ["S3ReadOnly"]
+trust_policy = '{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/web_reader"},"Action":"sts:AssumeRole"}}'
+"#;
+    let gw = gateway(
+        &issuer,
+        chained,
+        &format!(
+            "web_identity_max_failures_per_address = 20\n\n[audit]\nfile = \"{}\"",
+            trail.display()
+        ),
+    );
+    let client = sts(&gw).await;
+    let out = client
+        .assume_role_with_web_identity()
+        .role_arn(ROLE)
+        .role_session_name("chain")
+        .web_identity_token(issuer.sign(
+            "rsa-1",
+            &issuer.claims("system:serviceaccount:data:reader", "stsgate"),
+        ))
+        .send()
+        .await
+        .unwrap();
+    let c = out.credentials().unwrap();
+    let session = support::Creds {
+        key_id: c.access_key_id().to_string(),
+        secret: c.secret_access_key().to_string(),
+        token: Some(c.session_token().to_string()),
+    };
+    let aws = session.aws(&gw);
+    let long = support::fails(
+        &aws,
+        &[
+            "sts",
+            "assume-role",
+            "--role-arn",
+            "arn:aws:iam::111122223333:role/chained",
+            "--role-session-name",
+            "next",
+            "--duration-seconds",
+            "7200",
+        ],
+    );
+    assert!(
+        long.contains("ValidationError") && long.contains("role chaining"),
+        "{long}"
+    );
+    aws.ok(&[
+        "sts",
+        "assume-role",
+        "--role-arn",
+        "arn:aws:iam::111122223333:role/chained",
+        "--role-session-name",
+        "next",
+        "--duration-seconds",
+        "3600",
+    ]);
+
+    // The audit trail: the call by a WebIdentityUser, then the session's own requests.
+    let provider = format!(
+        "arn:aws:iam::111122223333:oidc-provider/{}",
+        issuer.url.trim_start_matches("https://")
+    );
+    let mut records = Vec::new();
+    for _ in 0..50 {
+        records = std::fs::read_to_string(&trail)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .collect();
+        if records.len() >= 3 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let call = records
+        .iter()
+        .find(|r| r["eventName"] == "AssumeRoleWithWebIdentity")
+        .unwrap_or_else(|| panic!("{records:#?}"));
+    assert_eq!(call["userIdentity"]["type"], "WebIdentityUser");
+    assert_eq!(call["userIdentity"]["identityProvider"], provider.as_str());
+    assert_eq!(
+        call["userIdentity"]["userName"],
+        "system:serviceaccount:data:reader"
+    );
+    let chained_call = records
+        .iter()
+        .find(|r| r["eventName"] == "AssumeRole" && r["errorCode"].is_null())
+        .unwrap_or_else(|| panic!("{records:#?}"));
+    assert_eq!(chained_call["userIdentity"]["type"], "AssumedRole");
+    assert_eq!(
+        chained_call["userIdentity"]["sessionContext"]["webIdFederationData"]["federatedProvider"],
+        provider.as_str()
+    );
+    // No token in the trail.
+    let text = std::fs::read_to_string(&trail).unwrap();
+    assert!(
+        !text.contains(c.session_token()) && !text.contains("eyJ"),
+        "{text}"
+    );
+}
