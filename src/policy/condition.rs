@@ -126,106 +126,116 @@ fn parse_net(value: &str) -> Option<IpNet> {
 impl CompiledCondition {
     /// Compiles a condition. `variables` is true under policy version 2012-10-17.
     pub fn compile(c: &Condition, variables: bool) -> Result<CompiledCondition, String> {
-        let bad = |what: &str, v: &str| {
-            format!("Condition {} {}: \"{v}\" is not {what}", c.operator, c.key)
-        };
-        let values = match c.operator.base {
-            BaseOperator::StringEquals
-            | BaseOperator::StringNotEquals
-            | BaseOperator::StringEqualsIgnoreCase
-            | BaseOperator::StringNotEqualsIgnoreCase
-            | BaseOperator::StringLike
-            | BaseOperator::StringNotLike => Values::Strings(
-                c.values
-                    .iter()
-                    .map(|v| Template::new(v, variables, false).map_err(|e| e.0))
-                    .collect::<Result<_, _>>()?,
-            ),
-            BaseOperator::ArnEquals
-            | BaseOperator::ArnLike
-            | BaseOperator::ArnNotEquals
-            | BaseOperator::ArnNotLike => {
-                let mut arns = Vec::new();
-                for v in &c.values {
-                    let parts: Vec<&str> = v.splitn(6, ':').collect();
-                    if parts.len() != 6 && v != "*" {
-                        return Err(bad("an ARN (six ':'-separated parts)", v));
-                    }
-                    let get = |i: usize| if v == "*" { "*" } else { parts[i] };
-                    let t = |i: usize| Template::new(get(i), variables, false).map_err(|e| e.0);
-                    arns.push([t(0)?, t(1)?, t(2)?, t(3)?, t(4)?, t(5)?]);
-                }
-                Values::Arns(arns)
-            }
-            BaseOperator::NumericEquals
-            | BaseOperator::NumericNotEquals
-            | BaseOperator::NumericLessThan
-            | BaseOperator::NumericLessThanEquals
-            | BaseOperator::NumericGreaterThan
-            | BaseOperator::NumericGreaterThanEquals => Values::Numbers(
-                c.values
-                    .iter()
-                    .map(|v| v.trim().parse::<f64>().map_err(|_| bad("a number", v)))
-                    .collect::<Result<_, _>>()?,
-            ),
-            BaseOperator::DateEquals
-            | BaseOperator::DateNotEquals
-            | BaseOperator::DateLessThan
-            | BaseOperator::DateLessThanEquals
-            | BaseOperator::DateGreaterThan
-            | BaseOperator::DateGreaterThanEquals => Values::Dates(
-                c.values
-                    .iter()
-                    .map(|v| {
-                        parse_date(v).ok_or_else(|| bad("a date (ISO 8601 or epoch seconds)", v))
-                    })
-                    .collect::<Result<_, _>>()?,
-            ),
-            BaseOperator::Bool => Values::Bools(
-                c.values
-                    .iter()
-                    .map(|v| match v.to_ascii_lowercase().as_str() {
-                        "true" => Ok(true),
-                        "false" => Ok(false),
-                        _ => Err(bad("true or false", v)),
-                    })
-                    .collect::<Result<_, _>>()?,
-            ),
-            BaseOperator::BinaryEquals => Values::Binary(
-                c.values
-                    .iter()
-                    .map(|v| {
-                        data_encoding::BASE64
-                            .decode(v.as_bytes())
-                            .map_err(|_| bad("base64", v))
-                    })
-                    .collect::<Result<_, _>>()?,
-            ),
-            BaseOperator::IpAddress | BaseOperator::NotIpAddress => Values::Nets(
-                c.values
-                    .iter()
-                    .map(|v| parse_net(v.trim()).ok_or_else(|| bad("an IP address or CIDR", v)))
-                    .collect::<Result<_, _>>()?,
-            ),
-            BaseOperator::Null => match c.values.as_slice() {
-                [v] if v.eq_ignore_ascii_case("true") => Values::Null(true),
-                [v] if v.eq_ignore_ascii_case("false") => Values::Null(false),
-                _ => {
-                    return Err(format!(
-                        "Condition Null {}: the value must be true or false",
-                        c.key
-                    ));
-                }
-            },
-        };
         Ok(CompiledCondition {
             operator: c.operator,
             key: c.key.to_ascii_lowercase(),
-            values,
+            values: values_of(c, variables)?,
             source: c.clone(),
         })
     }
+}
 
+/// A condition's values, parsed for its operator's family.
+fn values_of(c: &Condition, variables: bool) -> Result<Values, String> {
+    let bad =
+        |what: &str, v: &str| format!("Condition {} {}: \"{v}\" is not {what}", c.operator, c.key);
+    let values = match c.operator.base {
+        BaseOperator::StringEquals
+        | BaseOperator::StringNotEquals
+        | BaseOperator::StringEqualsIgnoreCase
+        | BaseOperator::StringNotEqualsIgnoreCase
+        | BaseOperator::StringLike
+        | BaseOperator::StringNotLike => Values::Strings(
+            c.values
+                .iter()
+                .map(|v| Template::new(v, variables, false).map_err(|e| e.0))
+                .collect::<Result<_, _>>()?,
+        ),
+        BaseOperator::ArnEquals
+        | BaseOperator::ArnLike
+        | BaseOperator::ArnNotEquals
+        | BaseOperator::ArnNotLike => Values::Arns(arn_templates(c, variables)?),
+        BaseOperator::NumericEquals
+        | BaseOperator::NumericNotEquals
+        | BaseOperator::NumericLessThan
+        | BaseOperator::NumericLessThanEquals
+        | BaseOperator::NumericGreaterThan
+        | BaseOperator::NumericGreaterThanEquals => Values::Numbers(
+            c.values
+                .iter()
+                .map(|v| v.trim().parse::<f64>().map_err(|_| bad("a number", v)))
+                .collect::<Result<_, _>>()?,
+        ),
+        BaseOperator::DateEquals
+        | BaseOperator::DateNotEquals
+        | BaseOperator::DateLessThan
+        | BaseOperator::DateLessThanEquals
+        | BaseOperator::DateGreaterThan
+        | BaseOperator::DateGreaterThanEquals => Values::Dates(
+            c.values
+                .iter()
+                .map(|v| parse_date(v).ok_or_else(|| bad("a date (ISO 8601 or epoch seconds)", v)))
+                .collect::<Result<_, _>>()?,
+        ),
+        BaseOperator::Bool => Values::Bools(
+            c.values
+                .iter()
+                .map(|v| match v.to_ascii_lowercase().as_str() {
+                    "true" => Ok(true),
+                    "false" => Ok(false),
+                    _ => Err(bad("true or false", v)),
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+        BaseOperator::BinaryEquals => Values::Binary(
+            c.values
+                .iter()
+                .map(|v| {
+                    data_encoding::BASE64
+                        .decode(v.as_bytes())
+                        .map_err(|_| bad("base64", v))
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+        BaseOperator::IpAddress | BaseOperator::NotIpAddress => Values::Nets(
+            c.values
+                .iter()
+                .map(|v| parse_net(v.trim()).ok_or_else(|| bad("an IP address or CIDR", v)))
+                .collect::<Result<_, _>>()?,
+        ),
+        BaseOperator::Null => match c.values.as_slice() {
+            [v] if v.eq_ignore_ascii_case("true") => Values::Null(true),
+            [v] if v.eq_ignore_ascii_case("false") => Values::Null(false),
+            _ => {
+                return Err(format!(
+                    "Condition Null {}: the value must be true or false",
+                    c.key
+                ));
+            }
+        },
+    };
+    Ok(values)
+}
+
+/// ARN condition values, each as six templates (`*` alone matches any ARN).
+fn arn_templates(c: &Condition, variables: bool) -> Result<Vec<[Template; 6]>, String> {
+    let mut arns = Vec::new();
+    for v in &c.values {
+        let parts: Vec<&str> = v.splitn(6, ':').collect();
+        if parts.len() != 6 && v != "*" {
+            return Err(format!(
+                "Condition {} {}: \"{v}\" is not an ARN (six ':'-separated parts)",
+                c.operator, c.key
+            ));
+        }
+        let get = |i: usize| if v == "*" { "*" } else { parts[i] };
+        let t = |i: usize| Template::new(get(i), variables, false).map_err(|e| e.0);
+        arns.push([t(0)?, t(1)?, t(2)?, t(3)?, t(4)?, t(5)?]);
+    }
+    Ok(arns)
+}
+
+impl CompiledCondition {
     /// Evaluates against a request context.
     pub fn evaluate(&self, ctx: &RequestContext) -> bool {
         let op = self.operator;

@@ -423,23 +423,7 @@ fn parse_statement(json: &Json, number: usize, kind: PolicyKind) -> Result<State
             json.type_name()
         )));
     };
-    if let Some((_, sid)) = members.iter().find(|(k, _)| k == "Sid") {
-        match sid {
-            Json::String(s) => ctx.sid = Some(s.clone()),
-            other => {
-                return Err(ctx.error(format!("Sid must be a string, not {}", other.type_name())));
-            }
-        }
-    }
-    if let Some(sid) = &ctx.sid
-        && kind != PolicyKind::Resource
-        && !sid.chars().all(|c| c.is_ascii_alphanumeric())
-    {
-        return Err(
-            ctx.error("Sid may only contain ASCII letters and digits in IAM policies".into())
-        );
-    }
-
+    ctx.sid = statement_sid(members, kind, &ctx)?;
     let mut effect = None;
     let mut principal: Option<Principals> = None;
     let mut action: Option<PatternList> = None;
@@ -448,35 +432,13 @@ fn parse_statement(json: &Json, number: usize, kind: PolicyKind) -> Result<State
     for (key, value) in members {
         match key.as_str() {
             "Sid" => {}
-            "Effect" => {
-                effect = Some(match value {
-                    Json::String(s) if s == "Allow" => Effect::Allow,
-                    Json::String(s) if s == "Deny" => Effect::Deny,
-                    other => {
-                        return Err(ctx.error(format!(
-                            "Effect must be \"Allow\" or \"Deny\", not {}",
-                            describe(other)
-                        )));
-                    }
-                })
-            }
+            "Effect" => effect = Some(parse_effect(value, &ctx)?),
             "Principal" | "NotPrincipal" => {
-                let negated = key == "NotPrincipal";
                 if principal.is_some() {
                     return Err(ctx
                         .error("a statement may have Principal or NotPrincipal, not both".into()));
                 }
-                if !kind.needs_principal() {
-                    return Err(
-                        ctx.error(format!("{key} is not allowed in {} policies", kind.label()))
-                    );
-                }
-                if negated && kind == PolicyKind::Trust {
-                    return Err(
-                        ctx.error("NotPrincipal is not allowed in role trust policies".into())
-                    );
-                }
-                principal = Some(parse_principal(value, negated, &ctx)?);
+                principal = Some(principal_field(key, value, kind, &ctx)?);
             }
             "Action" | "NotAction" => {
                 if action.is_some() {
@@ -484,14 +446,7 @@ fn parse_statement(json: &Json, number: usize, kind: PolicyKind) -> Result<State
                         ctx.error("a statement may have Action or NotAction, not both".into())
                     );
                 }
-                let patterns = string_list(value, key, &ctx)?;
-                for p in &patterns {
-                    check_action_pattern(p, &ctx)?;
-                }
-                action = Some(PatternList {
-                    negated: key == "NotAction",
-                    patterns,
-                });
+                action = Some(action_field(key, value, &ctx)?);
             }
             "Resource" | "NotResource" => {
                 if resource.is_some() {
@@ -499,17 +454,7 @@ fn parse_statement(json: &Json, number: usize, kind: PolicyKind) -> Result<State
                         ctx.error("a statement may have Resource or NotResource, not both".into())
                     );
                 }
-                if kind == PolicyKind::Trust {
-                    return Err(ctx.error(format!("{key} is not allowed in role trust policies (the resource is the role itself)")));
-                }
-                let patterns = string_list(value, key, &ctx)?;
-                for p in &patterns {
-                    check_resource_pattern(p, key, &ctx)?;
-                }
-                resource = Some(PatternList {
-                    negated: key == "NotResource",
-                    patterns,
-                });
+                resource = Some(resource_field(key, value, kind, &ctx)?);
             }
             "Condition" => conditions = parse_conditions(value, &ctx)?,
             other => {
@@ -537,6 +482,97 @@ fn parse_statement(json: &Json, number: usize, kind: PolicyKind) -> Result<State
         action,
         resource,
         conditions,
+    })
+}
+
+/// `Sid`: a string; in IAM (not resource) policies, ASCII letters and digits only.
+fn statement_sid(
+    members: &[(String, Json)],
+    kind: PolicyKind,
+    ctx: &StatementContext,
+) -> Result<Option<String>, PolicyError> {
+    let sid = match members.iter().find(|(k, _)| k == "Sid") {
+        None => return Ok(None),
+        Some((_, Json::String(s))) => s.clone(),
+        Some((_, other)) => {
+            return Err(ctx.error(format!("Sid must be a string, not {}", other.type_name())));
+        }
+    };
+    if kind != PolicyKind::Resource && !sid.chars().all(|c| c.is_ascii_alphanumeric()) {
+        let named = StatementContext {
+            number: ctx.number,
+            sid: Some(sid),
+        };
+        return Err(
+            named.error("Sid may only contain ASCII letters and digits in IAM policies".into())
+        );
+    }
+    Ok(Some(sid))
+}
+
+fn parse_effect(value: &Json, ctx: &StatementContext) -> Result<Effect, PolicyError> {
+    match value {
+        Json::String(s) if s == "Allow" => Ok(Effect::Allow),
+        Json::String(s) if s == "Deny" => Ok(Effect::Deny),
+        other => Err(ctx.error(format!(
+            "Effect must be \"Allow\" or \"Deny\", not {}",
+            describe(other)
+        ))),
+    }
+}
+
+/// `Principal` / `NotPrincipal`, where the policy kind allows one.
+fn principal_field(
+    key: &str,
+    value: &Json,
+    kind: PolicyKind,
+    ctx: &StatementContext,
+) -> Result<Principals, PolicyError> {
+    let negated = key == "NotPrincipal";
+    if !kind.needs_principal() {
+        return Err(ctx.error(format!("{key} is not allowed in {} policies", kind.label())));
+    }
+    if negated && kind == PolicyKind::Trust {
+        return Err(ctx.error("NotPrincipal is not allowed in role trust policies".into()));
+    }
+    parse_principal(value, negated, ctx)
+}
+
+/// `Action` / `NotAction`: a string or a list of `service:pattern`.
+fn action_field(
+    key: &str,
+    value: &Json,
+    ctx: &StatementContext,
+) -> Result<PatternList, PolicyError> {
+    let patterns = string_list(value, key, ctx)?;
+    for p in &patterns {
+        check_action_pattern(p, ctx)?;
+    }
+    Ok(PatternList {
+        negated: key == "NotAction",
+        patterns,
+    })
+}
+
+/// `Resource` / `NotResource`: ARN patterns; not in trust policies (the resource is the role).
+fn resource_field(
+    key: &str,
+    value: &Json,
+    kind: PolicyKind,
+    ctx: &StatementContext,
+) -> Result<PatternList, PolicyError> {
+    if kind == PolicyKind::Trust {
+        return Err(ctx.error(format!(
+            "{key} is not allowed in role trust policies (the resource is the role itself)"
+        )));
+    }
+    let patterns = string_list(value, key, ctx)?;
+    for p in &patterns {
+        check_resource_pattern(p, key, ctx)?;
+    }
+    Ok(PatternList {
+        negated: key == "NotResource",
+        patterns,
     })
 }
 

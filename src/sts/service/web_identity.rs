@@ -119,31 +119,7 @@ impl StsService {
             .clone();
         let (inline_policy, policy_arns) = self.session_policies(params, &role)?;
         let ctx = trust_context(&federated, session_name, &role.arn, info);
-        let provider_principal = Principal {
-            arn: identity.provider.config.arn.clone(),
-            account: account.to_string(),
-            unique_id: identity.provider.config.arn.clone(),
-            kind: PrincipalKind::WebIdentity {
-                provider_arn: identity.provider.config.arn.clone(),
-            },
-        };
-        let trusts = |action: &str| {
-            let mut c = ctx.clone();
-            c.action = action.into();
-            authorize_web_identity(&role.trust, &role.arn, &provider_principal, &c).is_allowed()
-        };
-        let asked = [
-            (true, "sts:AssumeRoleWithWebIdentity"),
-            (!federated.tags.requested.is_empty(), "sts:TagSession"),
-            (federated.source_identity.is_some(), "sts:SetSourceIdentity"),
-        ];
-        for (wanted, action) in asked {
-            if wanted && !trusts(action) {
-                return Err(StsError::access_denied(format!(
-                    "Not authorized to perform {action}"
-                )));
-            }
-        }
+        authorize(&role, &identity, &federated, &ctx)?;
         let duration = Self::role_duration(params, &role, false)?;
         let provider = &identity.provider.config;
         let claims = self.mint(&role.account, duration, info, |c| {
@@ -219,6 +195,40 @@ impl StsService {
             }
         }
     }
+}
+
+/// The trust policy must allow `sts:AssumeRoleWithWebIdentity` for the provider, and
+/// `sts:TagSession` / `sts:SetSourceIdentity` when the token carries tags or a source identity.
+fn authorize(
+    role: &crate::identity::store::RoleEntry,
+    identity: &Identity,
+    federated: &Federated<'_>,
+    ctx: &RequestContext,
+) -> Result<(), StsError> {
+    let arn = &identity.provider.config.arn;
+    let provider = Principal {
+        arn: arn.clone(),
+        account: role.account.clone(),
+        unique_id: arn.clone(),
+        kind: PrincipalKind::WebIdentity {
+            provider_arn: arn.clone(),
+        },
+    };
+    let asked = [
+        (true, "sts:AssumeRoleWithWebIdentity"),
+        (!federated.tags.requested.is_empty(), "sts:TagSession"),
+        (federated.source_identity.is_some(), "sts:SetSourceIdentity"),
+    ];
+    for (wanted, action) in asked {
+        let mut c = ctx.clone();
+        c.action = action.into();
+        if wanted && !authorize_web_identity(&role.trust, &role.arn, &provider, &c).is_allowed() {
+            return Err(StsError::access_denied(format!(
+                "Not authorized to perform {action}"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The session tags and source identity the token carries, checked with AWS's rules.
