@@ -650,3 +650,68 @@ trust_policy = '{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn thumbprints_pin_the_certificate_the_jwks_host_presents() {
+    let issuer = Issuer::start("/pinned");
+    let good = issuer.claims("system:serviceaccount:data:reader", "stsgate");
+    // Pinned to another certificate: the keys are never accepted, the token fails closed.
+    let gw = gateway(
+        &issuer,
+        "thumbprints = [\"0000000000000000000000000000000000000000\"]",
+        "",
+    );
+    let (code, message) = refused(&sts(&gw).await, ROLE, &issuer.sign("rsa-1", &good)).await;
+    assert_eq!(code, "IDPCommunicationError", "{message}");
+    assert!(
+        gw.log()
+            .contains("matches none of the provider's thumbprints"),
+        "{}",
+        gw.log()
+    );
+    drop(gw);
+    // Pinned to the issuer's own: the keys are fetched.
+    let gw = gateway(
+        &issuer,
+        &format!("thumbprints = [\"{}\"]", issuer.thumbprint().to_uppercase()),
+        "",
+    );
+    sts(&gw)
+        .await
+        .assume_role_with_web_identity()
+        .role_arn(ROLE)
+        .role_session_name("pinned")
+        .web_identity_token(issuer.sign("rsa-1", &good))
+        .send()
+        .await
+        .expect("the pinned certificate is the one presented");
+}
+
+#[tokio::test]
+async fn a_static_jwks_file_serves_a_cluster_whose_issuer_is_unreachable() {
+    let issuer = Issuer::start("/static");
+    let jwks = issuer.dir().join("cluster-jwks.json");
+    std::fs::write(&jwks, issuer.jwks()).unwrap();
+    issuer.set_up(false);
+    let gw = gateway(&issuer, &format!("jwks_file = \"{}\"", jwks.display()), "");
+    let client = sts(&gw).await;
+    let good = issuer.claims("system:serviceaccount:data:reader", "stsgate");
+    client
+        .assume_role_with_web_identity()
+        .role_arn(ROLE)
+        .role_session_name("static")
+        .web_identity_token(issuer.sign("ec-1", &good))
+        .send()
+        .await
+        .expect("static keys verify without the issuer");
+    // A key the file does not hold is refused, and nothing is fetched for it.
+    assert_eq!(
+        refused(&client, ROLE, &issuer.sign("rsa-2", &good)).await.0,
+        "InvalidIdentityToken"
+    );
+    assert_eq!(
+        issuer.jwks_fetches(),
+        0,
+        "a jwks_file provider never fetches"
+    );
+}

@@ -38,6 +38,8 @@ pub struct Issuer {
     pub url: String,
     /// The CA that signed the issuer's certificate (a provider's `ca_file`).
     pub ca: PathBuf,
+    /// The issuer's own certificate: the only one in the chain it presents.
+    pub leaf: PathBuf,
     pub keys: Vec<SigningKey>,
     served: Arc<Served>,
     dir: tempfile::TempDir,
@@ -136,6 +138,7 @@ impl Issuer {
             issuer: url.clone(),
         });
         let acceptor = acceptor(&leaf, &leaf_key);
+        let leaf = leaf.clone();
         let s = served.clone();
         let prefix = path.to_string();
         // A thread of its own, so that tests that are themselves async can start it.
@@ -171,6 +174,7 @@ impl Issuer {
         let issuer = Issuer {
             url,
             ca,
+            leaf: leaf.clone(),
             keys,
             served,
             dir,
@@ -185,6 +189,14 @@ impl Issuer {
 
     pub fn key(&self, kid: &str) -> &SigningKey {
         self.keys.iter().find(|k| k.kid == kid).unwrap()
+    }
+
+    /// The SHA-1 thumbprint (lower-case hex) of the top certificate of the chain the issuer
+    /// presents (its leaf: it sends no intermediate).
+    pub fn thumbprint(&self) -> String {
+        use rustls::pki_types::pem::PemObject;
+        let der = rustls::pki_types::CertificateDer::from_pem_file(&self.leaf).unwrap();
+        hex::encode(<sha1::Sha1 as sha1::Digest>::digest(der.as_ref()))
     }
 
     /// The JWKS publishes exactly these keys.
@@ -287,7 +299,7 @@ pub fn federation_toml(issuer: &Issuer, provider_extra: &str) -> String {
 [[accounts.oidc_providers]]
 url = "{url}"
 audiences = ["stsgate", "sts.amazonaws.com"]
-ca_file = "{ca}"
+{ca}
 {provider_extra}
 
 [[accounts.roles]]
@@ -318,7 +330,12 @@ trust_policy = '''{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow",
   "Condition":{{"StringEquals":{{"aws:RequestTag/team":"data"}}}}}}]}}'''
 "#,
         url = issuer.url,
-        ca = issuer.ca.display(),
+        // A provider with static keys fetches nothing, so it takes no CA.
+        ca = if provider_extra.contains("jwks_file") {
+            String::new()
+        } else {
+            format!("ca_file = \"{}\"", issuer.ca.display())
+        },
     )
 }
 
