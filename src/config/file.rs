@@ -20,6 +20,7 @@ pub struct RawConfig {
     pub limits: Option<Spanned<RawLimits>>,
     pub audit: Option<Spanned<RawAudit>>,
     pub shared_state: Option<Spanned<RawSharedState>>,
+    pub pod_identity: Option<Spanned<RawPodIdentity>>,
 }
 
 /// `[shared_state]`: state shared by several replicas (used MFA codes, MFA failure counts).
@@ -131,6 +132,27 @@ pub struct RawAccount {
     pub roles: Vec<Spanned<RawRole>>,
     #[serde(default)]
     pub oidc_providers: Vec<Spanned<RawOidcProvider>>,
+}
+
+/// `[pod_identity]`: the container-credentials endpoint (`GET /v1/credentials`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPodIdentity {
+    pub cluster_name: Spanned<String>,
+    pub region: Option<Spanned<String>>,
+    #[serde(default)]
+    pub associations: Vec<Spanned<RawPodAssociation>>,
+}
+
+/// `[[pod_identity.associations]]`: which role a service account's token gets.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPodAssociation {
+    pub provider: Spanned<String>,
+    pub subject: Spanned<String>,
+    pub audience: Option<Spanned<String>>,
+    pub role_arn: Spanned<String>,
+    pub duration_seconds: Option<Spanned<u64>>,
 }
 
 /// `[[accounts.oidc_providers]]`: an OpenID Connect issuer whose tokens

@@ -38,6 +38,8 @@ pub struct Config {
     pub audit: crate::audit::AuditConfig,
     /// `[shared_state] redis`: where replicas share MFA state; `None` keeps it in the process.
     pub redis: Option<RedisSettings>,
+    /// `[pod_identity]`: the container-credentials endpoint, when configured.
+    pub pod_identity: Option<PodIdentity>,
     /// Every file the loader read besides the config file (policies, secrets, certificates):
     /// a change to any of them reloads the config.
     pub files: Vec<PathBuf>,
@@ -218,6 +220,35 @@ pub struct OidcProvider {
     /// Leeway for `exp`, `nbf` and `iat`.
     pub clock_skew: Duration,
 }
+
+/// The container-credentials endpoint: service-account tokens of one cluster traded for role
+/// sessions by association.
+#[derive(Debug, Clone)]
+pub struct PodIdentity {
+    pub cluster_name: String,
+    /// `arn:aws:eks:<region>:<account>:cluster/<name>` (the `eks-cluster-arn` tag).
+    pub cluster_arn: String,
+    /// In config order: the first that matches a token decides.
+    pub associations: Vec<PodAssociation>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PodAssociation {
+    /// An OIDC provider URL of the role's account (the cluster's issuer).
+    pub provider: String,
+    /// The role's account.
+    pub account: String,
+    /// The token's `sub`, as written (`system:serviceaccount:NAMESPACE:NAME`, `*` and `?`).
+    pub subject: String,
+    pub subject_pattern: crate::policy::pattern::Glob,
+    /// A value the token's `aud` must hold (default `pods.eks.amazonaws.com`).
+    pub audience: String,
+    pub role_arn: String,
+    pub duration_seconds: i64,
+}
+
+/// The principal a pod identity role's trust policy names to consent (as on EKS).
+pub const POD_IDENTITY_SERVICE: &str = "pods.eks.amazonaws.com";
 
 /// The signature algorithms a web identity token may use (AWS accepts these and ES512, which
 /// the JWT library does not verify).

@@ -276,6 +276,11 @@ pub enum PrincipalKind {
     WebIdentity {
         provider_arn: String,
     },
+    /// An AWS service acting for a caller (the pod identity endpoint as
+    /// `pods.eks.amazonaws.com`), matched by `"Service"` principals.
+    Service {
+        name: String,
+    },
     /// An unsigned request: only a resource policy granting `"*"` can allow it.
     Anonymous,
 }
@@ -302,6 +307,13 @@ fn principal_match(p: &Principals, caller: &Principal) -> Option<PrincipalMatch>
         // A web identity is named by its provider, and only by a "Federated" entry.
         if let PrincipalKind::WebIdentity { provider_arn } = &caller.kind {
             if *ptype == PrincipalType::Federated && values.iter().any(|v| v == provider_arn) {
+                best = Some(PrincipalMatch::Session);
+            }
+            continue;
+        }
+        // A service is named by a "Service" entry only.
+        if let PrincipalKind::Service { name } = &caller.kind {
+            if *ptype == PrincipalType::Service && values.iter().any(|v| v == name) {
                 best = Some(PrincipalMatch::Session);
             }
             continue;
@@ -705,10 +717,10 @@ pub fn authorize_assume_role(
     }
 }
 
-/// Authorizes `sts:AssumeRoleWithWebIdentity` (and `sts:TagSession` /
-/// `sts:SetSourceIdentity`): the caller holds no policies of its own, so the role's trust
-/// policy alone decides, for the provider as principal.
-pub fn authorize_web_identity(
+/// Authorizes a caller that holds no policies of its own (a web identity, for the OIDC
+/// provider as principal; the pod identity endpoint, as the service `pods.eks.amazonaws.com`):
+/// the role's trust policy alone decides.
+pub fn authorize_by_trust(
     trust: &CompiledPolicy,
     role_arn: &str,
     provider: &Principal,

@@ -18,6 +18,6 @@ pub use document::{
 };
 pub use evaluate::{
     CompiledPolicy, Decision, Evaluation, MatchedStatement, Outcome, Principal, PrincipalKind,
-    PrincipalMatch, authorize_assume_role, authorize_web_identity, decide,
+    PrincipalMatch, authorize_assume_role, authorize_by_trust, decide,
 };
 pub use public::is_public;

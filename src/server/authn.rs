@@ -30,6 +30,8 @@ pub enum Route {
     Api(usize),
     /// Signed for an HTTP API service, but no route of that service takes this host and path.
     NoApi,
+    /// The container-credentials endpoint (`[pod_identity]`).
+    PodIdentity,
 }
 
 impl Route {
@@ -39,6 +41,7 @@ impl Route {
             Route::Sts => "sts",
             Route::S3 => "s3",
             Route::Api(_) | Route::NoApi => "execute-api",
+            Route::PodIdentity => "pod-identity",
         }
     }
 }
@@ -93,6 +96,9 @@ impl<'a> Front<'a> {
 
 /// Picks the protocol. The scope's service decides when there is one; see the module docs.
 pub fn route(state: &State, parts: &http::request::Parts, front: &Front<'_>) -> Route {
+    if is_pod_identity(state, parts) {
+        return Route::PodIdentity;
+    }
     let host = front.host.clone().ok().flatten();
     match front.service.as_deref() {
         Some("sts") => Route::Sts,
@@ -166,6 +172,18 @@ fn raw_prefix_matches(path: &str, prefix: &[String]) -> bool {
 /// `host` without its port (brackets of an IPv6 literal kept).
 pub fn strip_port(host: &str) -> &str {
     crate::s3::address::host_without_port(host)
+}
+
+/// `GET /v1/credentials` with a token that is not SigV4 in `Authorization`, when
+/// `[pod_identity]` is configured (a SigV4-signed request for that path is S3's, as before).
+fn is_pod_identity(state: &State, parts: &http::request::Parts) -> bool {
+    state.config.pod_identity.is_some()
+        && parts.method == http::Method::GET
+        && parts.uri.path() == super::pod_http::PATH
+        && parts
+            .headers
+            .get(http::header::AUTHORIZATION)
+            .is_some_and(|v| !v.as_bytes().starts_with(b"AWS4-"))
 }
 
 /// An unsigned `POST /` form (the STS Query API without credentials), or an unsigned `GET /`

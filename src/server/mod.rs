@@ -13,6 +13,7 @@ mod bucket_policy;
 mod host;
 mod listener;
 mod metrics;
+mod pod_http;
 mod ready;
 mod reload;
 pub mod s3_http;
@@ -110,6 +111,8 @@ impl State {
                 config.limits.web_identity,
                 previous.map(|p| p.sts.federation.as_ref()),
             )?),
+            // Answers of the old config's roles do not carry over.
+            pod_cache: crate::sts::service::pod_cache(),
             partition: config.server.partition.clone(),
         };
         let mut backends = Vec::new();
@@ -529,6 +532,9 @@ async fn serve_routed(
     let route = authn::route(state, parts, &front);
     let response = match route {
         authn::Route::Sts => sts_http::handle(state, peer, parts, front, body)
+            .await
+            .map(boxed),
+        authn::Route::PodIdentity => pod_http::handle(state, peer, parts, &front)
             .await
             .map(boxed),
         authn::Route::S3 => {

@@ -16,7 +16,10 @@ use crate::policy::{
     Decision, PolicyDocument, PolicyKind, authorize_assume_role, decide, policy_size,
 };
 
+mod pod_identity;
 mod web_identity;
+
+pub use pod_identity::{PodCache, PodCredentials, pod_cache};
 
 /// An STS error: HTTP status, AWS code, message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +57,8 @@ pub struct StsService {
     pub keyring: Arc<Keyring>,
     pub mfa: MfaVerifier,
     pub federation: Arc<crate::federation::Federation>,
+    /// Pod identity answers, by token (see `pod_identity`).
+    pub pod_cache: PodCache,
     pub partition: String,
 }
 
@@ -324,11 +329,16 @@ impl StsService {
         claims
     }
 
-    fn credentials_xml(&self, claims: &SessionClaims) -> String {
-        let token = self.keyring.seal(
+    /// The session token of `claims`: sealed with the active keyring key.
+    fn session_token(&self, claims: &SessionClaims) -> String {
+        self.keyring.seal(
             Purpose::SessionToken,
             &serde_json::to_vec(claims).expect("claims serialize"),
-        );
+        )
+    }
+
+    fn credentials_xml(&self, claims: &SessionClaims) -> String {
+        let token = self.session_token(claims);
         format!(
             "    <Credentials>\n      <AccessKeyId>{}</AccessKeyId>\n      <SecretAccessKey>{}</SecretAccessKey>\n      <SessionToken>{}</SessionToken>\n      <Expiration>{}</Expiration>\n    </Credentials>\n",
             claims.access_key_id,

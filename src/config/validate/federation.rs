@@ -163,3 +163,150 @@ impl Validator<'_, '_> {
         })
     }
 }
+
+impl Validator<'_, '_> {
+    /// `[pod_identity]`: a cluster name as EKS takes one, and associations whose role exists,
+    /// whose provider is an OIDC provider of the role's account listing the audience, and whose
+    /// duration fits the role.
+    pub(super) fn pod_identity(
+        &mut self,
+        raw: &Spanned<RawPodIdentity>,
+        accounts: &[Account],
+        partition: &str,
+        default_region: &str,
+    ) -> Option<PodIdentity> {
+        let r = raw.get_ref();
+        let at = "pod_identity";
+        let name = r.cluster_name.get_ref().clone();
+        let mut ok = true;
+        let name_ok = !name.is_empty()
+            && name.len() <= 100
+            && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !name_ok {
+            self.p.error(
+                &r.cluster_name.span(),
+                at,
+                "cluster_name must be 1 to 100 letters, digits, '-' or '_', starting with a letter or digit",
+            );
+            ok = false;
+        }
+        let region = r
+            .region
+            .as_ref()
+            .map_or(default_region.to_string(), |s| s.get_ref().clone());
+        let mut associations = Vec::new();
+        for (i, a) in r.associations.iter().enumerate() {
+            let aat = format!("pod_identity.associations[{i}]");
+            match self.pod_association(a.get_ref(), &aat, accounts) {
+                Some(a) => associations.push(a),
+                None => ok = false,
+            }
+        }
+        if associations.is_empty() && ok {
+            self.p.error(
+                &raw.span(),
+                at,
+                "[pod_identity] has no [[pod_identity.associations]]: no token could get a role",
+            );
+            ok = false;
+        }
+        let account = associations
+            .first()
+            .map_or(String::new(), |a: &PodAssociation| a.account.clone());
+        ok.then(|| PodIdentity {
+            cluster_arn: format!("arn:{partition}:eks:{region}:{account}:cluster/{name}"),
+            cluster_name: name,
+            associations,
+        })
+    }
+
+    fn pod_association(
+        &mut self,
+        a: &RawPodAssociation,
+        at: &str,
+        accounts: &[Account],
+    ) -> Option<PodAssociation> {
+        let role_arn = a.role_arn.get_ref().clone();
+        let account_id = role_arn.split(':').nth(4).unwrap_or("").to_string();
+        let Some(account) = accounts.iter().find(|x| x.id == account_id) else {
+            self.p.error(
+                &a.role_arn.span(),
+                at,
+                format!("role_arn {role_arn}: no account {account_id} is configured"),
+            );
+            return None;
+        };
+        let Some(role) = account.roles.iter().find(|r| r.arn == role_arn) else {
+            self.p.error(
+                &a.role_arn.span(),
+                at,
+                format!("role_arn {role_arn} is not a role of account {account_id}"),
+            );
+            return None;
+        };
+        let audience = a
+            .audience
+            .as_ref()
+            .map_or(POD_IDENTITY_SERVICE.to_string(), |s| s.get_ref().clone());
+        let provider_url = a.provider.get_ref();
+        let Some(provider) = account
+            .oidc_providers
+            .iter()
+            .find(|p| &p.url == provider_url)
+        else {
+            self.p.error(
+                &a.provider.span(),
+                at,
+                format!(
+                    "provider {provider_url} is not an OIDC provider of account {account_id} (the role's): list it in [[accounts.oidc_providers]]"
+                ),
+            );
+            return None;
+        };
+        if !provider.audiences.contains(&audience) {
+            let span = a.audience.as_ref().map_or(a.provider.span(), |s| s.span());
+            self.p.error(
+                &span,
+                at,
+                format!(
+                    "audience \"{audience}\" is not among the audiences of provider {provider_url}"
+                ),
+            );
+            return None;
+        }
+        let max = role.max_session_duration.as_secs();
+        let duration = a.duration_seconds.as_ref().map_or(3600, |d| *d.get_ref());
+        if !(900..=max).contains(&duration) {
+            let span = a
+                .duration_seconds
+                .as_ref()
+                .map_or(a.role_arn.span(), |d| d.span());
+            self.p.error(
+                &span,
+                at,
+                format!(
+                    "duration_seconds must be between 900 and the role's max_session_duration ({max}), not {duration}"
+                ),
+            );
+            return None;
+        }
+        let subject = a.subject.get_ref().clone();
+        if subject.is_empty() {
+            self.p
+                .error(&a.subject.span(), at, "subject must not be empty");
+            return None;
+        }
+        Some(PodAssociation {
+            provider: provider_url.clone(),
+            account: account_id,
+            subject_pattern: crate::policy::pattern::Glob::new(&subject, false),
+            subject,
+            audience,
+            role_arn,
+            duration_seconds: duration as i64,
+        })
+    }
+}

@@ -113,6 +113,15 @@ pub fn validate(path: &Path, text: &str, p: &mut Problems) -> Option<Config> {
     let limits = v.limits(raw.limits.as_ref());
     let audit = v.audit(raw.audit.as_ref());
     let redis = v.shared_state(raw.shared_state.as_ref());
+    let partition = v.partition.clone();
+    let default_region = server
+        .as_ref()
+        .and_then(|s| s.regions.first().cloned())
+        .unwrap_or_else(|| "us-east-1".into());
+    let pod_identity = raw
+        .pod_identity
+        .as_ref()
+        .and_then(|p| v.pod_identity(p, &accounts, &partition, &default_region));
 
     if v.p.has_errors()
         || accounts.len() != raw.accounts.len()
@@ -129,6 +138,7 @@ pub fn validate(path: &Path, text: &str, p: &mut Problems) -> Option<Config> {
         limits,
         audit,
         redis,
+        pod_identity,
         files: std::mem::take(&mut v.files),
     })
 }

@@ -14,7 +14,7 @@ use super::{
 use crate::authz::RequestInfo;
 use crate::federation::{FederationError, Identity};
 use crate::oidc::TokenError;
-use crate::policy::{Principal, PrincipalKind, RequestContext, authorize_web_identity};
+use crate::policy::{Principal, PrincipalKind, RequestContext, authorize_by_trust};
 use crate::sts::xml::{escape, success};
 
 /// The claim that carries session tags (IAM User Guide, "Passing session tags using
@@ -158,7 +158,7 @@ impl StsService {
 
     /// The token verified for `account`, within the attempt limits: a locked-out address or
     /// provider is refused whatever its token; a failure is counted against both.
-    async fn web_identity(
+    pub(super) async fn web_identity(
         &self,
         account: &str,
         token: &str,
@@ -222,7 +222,7 @@ fn authorize(
     for (wanted, action) in asked {
         let mut c = ctx.clone();
         c.action = action.into();
-        if wanted && !authorize_web_identity(&role.trust, &role.arn, &provider, &c).is_allowed() {
+        if wanted && !authorize_by_trust(&role.trust, &role.arn, &provider, &c).is_allowed() {
             return Err(StsError::access_denied(format!(
                 "Not authorized to perform {action}"
             )));

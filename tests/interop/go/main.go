@@ -52,8 +52,8 @@ func main() {
 	key, secret, token := os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY"), os.Getenv("AWS_SESSION_TOKEN")
 	ctx := context.Background()
 	switch os.Args[1] {
-	case "web-identity":
-		webIdentity(ctx)
+	case "web-identity", "container":
+		defaultChain(ctx)
 	case "minio-go":
 		c, err := minio.New(endpoint, &minio.Options{
 			Creds:        miniocreds.NewStaticV4(key, secret, token),

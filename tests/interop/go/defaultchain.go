@@ -1,12 +1,14 @@
 package main
 
-// The aws-sdk-go-v2 web identity provider, unchanged: config.LoadDefaultConfig reads
-// AWS_WEB_IDENTITY_TOKEN_FILE, AWS_ROLE_ARN and AWS_ENDPOINT_URL_STS from the environment set by
-// tests/web_identity_clients.rs, so the credentials come from the gateway's
-// AssumeRoleWithWebIdentity. The cache's ExpiryWindow (a stock option) is set so that the
+// aws-sdk-go-v2's default credential chain, unchanged: config.LoadDefaultConfig reads the
+// environment set by the test: AWS_WEB_IDENTITY_TOKEN_FILE, AWS_ROLE_ARN and
+// AWS_ENDPOINT_URL_STS (tests/web_identity_clients.rs: the credentials come from the gateway's
+// AssumeRoleWithWebIdentity), or AWS_CONTAINER_CREDENTIALS_FULL_URI and
+// AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE (tests/pod_identity.rs: from its container-credentials
+// endpoint). The cache's ExpiryWindow (a stock option) is set so that the
 // credentials count as expiring STSGATE_EXPIRY_WINDOW_SECONDS before their Expiration: the
-// second use after a short wait then refreshes them (a new AssumeRoleWithWebIdentity, with the
-// token file read again). Prints the two caller ARNs and whether the access key changed.
+// second use after a short wait then refreshes them (a new call, with the token file read
+// again). Prints the two caller ARNs and whether the access key changed.
 
 import (
 	"context"
@@ -20,7 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
 
-func webIdentity(ctx context.Context) {
+func defaultChain(ctx context.Context) {
 	window, err := strconv.Atoi(os.Getenv("STSGATE_EXPIRY_WINDOW_SECONDS"))
 	check("STSGATE_EXPIRY_WINDOW_SECONDS", err)
 	cfg, err := config.LoadDefaultConfig(ctx,
