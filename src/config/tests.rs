@@ -860,3 +860,52 @@ fn a_jwks_file_must_hold_a_signing_key_the_gateway_can_use() {
         ),
     }
 }
+
+#[test]
+fn pod_identity_associations_must_name_a_role_its_provider_and_audience() {
+    let provider =
+        "url = \"https://oidc.cluster.example\"\naudiences = [\"pods.eks.amazonaws.com\"]";
+    let with = |association: &str| {
+        format!(
+            "{}\n[pod_identity]\ncluster_name = \"prod\"\n\n[[pod_identity.associations]]\n{association}\n",
+            with_provider(provider)
+        )
+    };
+    let good = "provider = \"https://oidc.cluster.example\"\nsubject = \"system:serviceaccount:team-*:app\"\nrole_arn = \"arn:aws:iam::111122223333:role/s3_role\"";
+    let loaded = load_str(&demo_path(), &with(good)).expect("a valid association");
+    let pod = loaded.config.pod_identity.unwrap();
+    assert_eq!(
+        pod.cluster_arn,
+        "arn:aws:eks:us-east-1:111122223333:cluster/prod"
+    );
+    assert_eq!(pod.associations[0].audience, "pods.eks.amazonaws.com");
+    assert!(
+        pod.associations[0]
+            .subject_pattern
+            .matches("system:serviceaccount:team-a:app")
+    );
+    for (association, message) in [
+        (
+            good.replace("role/s3_role", "role/nope"),
+            "is not a role of account 111122223333",
+        ),
+        (
+            good.replace("https://oidc.cluster.example", "https://other.example"),
+            "is not an OIDC provider of account 111122223333",
+        ),
+        (
+            format!("{good}\naudience = \"sts.amazonaws.com\""),
+            "is not among the audiences of provider",
+        ),
+        (
+            format!("{good}\nduration_seconds = 7200"),
+            "between 900 and the role's max_session_duration (3600)",
+        ),
+    ] {
+        let errs = errors(&with(&association));
+        assert!(
+            errs.iter().any(|p| p.message.contains(message)),
+            "{message}: {errs:#?}"
+        );
+    }
+}
