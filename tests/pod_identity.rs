@@ -384,20 +384,7 @@ print(json.dumps({"method": method, "first": first, "second": second}))
     // aws-sdk-go-v2: the credentials cache's expiry window (a stock option) makes the second
     // use fetch again.
     if support::which("go").is_some() {
-        let program = home.path().join("interop-go");
-        let build = Command::new("go")
-            .args(["build", "-o"])
-            .arg(&program)
-            .arg(".")
-            .current_dir(support::repo_root().join("tests/interop/go"))
-            .env("GOFLAGS", "-buildvcs=false")
-            .output()
-            .unwrap();
-        assert!(
-            build.status.success(),
-            "go build: {}",
-            String::from_utf8_lossy(&build.stderr)
-        );
+        let program = support::interop_go(home.path());
         let before = log_count(&gw, "pod credentials");
         let mut cmd = Command::new(&program);
         cmd.arg("container")

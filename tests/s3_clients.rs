@@ -388,20 +388,7 @@ fn go_clients_against(kind: &str) {
     let Some((backend, gw, c)) = setup(kind) else {
         return;
     };
-    let program = backend.dir().join("interop-go");
-    let build = Command::new("go")
-        .args(["build", "-o"])
-        .arg(&program)
-        .arg(".")
-        .current_dir(support::repo_root().join("tests/interop/go"))
-        .env("GOFLAGS", "-buildvcs=false")
-        .output()
-        .unwrap();
-    assert!(
-        build.status.success(),
-        "go build: {}",
-        String::from_utf8_lossy(&build.stderr)
-    );
+    let program = support::interop_go(backend.dir());
     for client in ["minio-go", "aws-sdk-go-v2"] {
         let out = Command::new(&program)
             .arg(client)

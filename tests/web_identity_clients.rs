@@ -160,20 +160,7 @@ fn aws_sdk_go_v2_stscreds_gets_uses_and_refreshes_web_identity_credentials() {
     }
     let (_issuer, gw, token_file) = setup();
     let home = tempfile::tempdir().unwrap();
-    let program = home.path().join("interop-go");
-    let build = Command::new("go")
-        .args(["build", "-o"])
-        .arg(&program)
-        .arg(".")
-        .current_dir(support::repo_root().join("tests/interop/go"))
-        .env("GOFLAGS", "-buildvcs=false")
-        .output()
-        .unwrap();
-    assert!(
-        build.status.success(),
-        "go build: {}",
-        String::from_utf8_lossy(&build.stderr)
-    );
+    let program = support::interop_go(home.path());
     let mut cmd = Command::new(&program);
     cmd.arg("web-identity")
         // Sessions last an hour: a window of 3598 s makes them count as expired 2 s after.

@@ -76,6 +76,15 @@ pub struct State {
 }
 
 impl State {
+    /// The first configured region (what unsigned requests are taken to be for).
+    pub fn default_region(&self) -> &str {
+        self.config
+            .server
+            .regions
+            .first()
+            .map_or("us-east-1", String::as_str)
+    }
+
     /// Derives the runtime state (compiled policies, keyring) from a checked config.
     pub fn new(config: Arc<Config>) -> Result<State, String> {
         State::build(config, None)

@@ -77,13 +77,8 @@ async fn serve(
             code: "InvalidRequest",
             message: "The Authorization header must hold the pod's service-account token (AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE)".into(),
         })?;
-    let region = state
-        .config
-        .server
-        .regions
-        .first()
-        .map_or("us-east-1", String::as_str);
-    let info = authn::request_info(state, parts, front, peer, region);
+    // Unsigned: no credential scope names a region; the first configured one stands in.
+    let info = authn::request_info(state, parts, front, peer, state.default_region());
     state.sts.pod_credentials(pod, token, &info).await
 }
 

@@ -226,13 +226,8 @@ async fn unsigned(
     if action != "AssumeRoleWithWebIdentity" {
         return Err(missing());
     }
-    let region = state
-        .config
-        .server
-        .regions
-        .first()
-        .map_or("us-east-1", String::as_str);
-    let info = authn::request_info(state, parts, front, peer, region);
+    // Unsigned: no credential scope names a region; the first configured one stands in.
+    let info = authn::request_info(state, parts, front, peer, state.default_region());
     let answer = state.sts.handle_unsigned(&params, &info, request_id).await;
     match &answer {
         Ok(_) => tracing::info!(action = %action, "sts request allowed"),

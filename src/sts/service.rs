@@ -69,6 +69,18 @@ struct SealedMessage {
     message: serde_json::Value,
 }
 
+/// `Version`, when given, must be STS's only one.
+fn check_version(params: &[(String, String)], action: &str) -> Result<(), StsError> {
+    match params_get(params, "Version") {
+        Some("2011-06-15") | None => Ok(()),
+        Some(v) => Err(StsError::new(
+            400,
+            "InvalidAction",
+            format!("Could not find operation {action} for version {v}"),
+        )),
+    }
+}
+
 fn params_get<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
     params
         .iter()
@@ -107,16 +119,7 @@ impl StsService {
                 "Could not find operation: no Action parameter",
             )
         })?;
-        match params_get(params, "Version") {
-            Some("2011-06-15") | None => {}
-            Some(v) => {
-                return Err(StsError::new(
-                    400,
-                    "InvalidAction",
-                    format!("Could not find operation {action} for version {v}"),
-                ));
-            }
-        }
+        check_version(params, action)?;
         match action {
             "GetCallerIdentity" => Ok(self.get_caller_identity(caller, request_id)),
             "GetAccessKeyInfo" => self.get_access_key_info(params, request_id),
@@ -149,16 +152,7 @@ impl StsService {
         info: &RequestInfo,
         request_id: &str,
     ) -> Result<String, StsError> {
-        match params_get(params, "Version") {
-            Some("2011-06-15") | None => {}
-            Some(v) => {
-                return Err(StsError::new(
-                    400,
-                    "InvalidAction",
-                    format!("Could not find operation AssumeRoleWithWebIdentity for version {v}"),
-                ));
-            }
-        }
+        check_version(params, "AssumeRoleWithWebIdentity")?;
         self.assume_role_with_web_identity(params, info, request_id)
             .await
     }
@@ -329,6 +323,30 @@ impl StsService {
         claims
     }
 
+    /// A session of `role` named `session_name`: its ARN, `aws:userid` and role fields, then
+    /// what `fill` adds (tags, policies, source identity, …).
+    fn mint_role_session(
+        &self,
+        role: &crate::identity::store::RoleEntry,
+        session_name: &str,
+        duration: i64,
+        info: &RequestInfo,
+        fill: impl FnOnce(&mut SessionClaims),
+    ) -> SessionClaims {
+        self.mint(&role.account, duration, info, |c| {
+            c.principal_type = "AssumedRole".into();
+            c.arn = format!(
+                "arn:{}:sts::{}:assumed-role/{}/{session_name}",
+                self.partition, role.account, role.name
+            );
+            c.user_id = format!("{}:{session_name}", role.unique_id);
+            c.role_arn = Some(role.arn.clone());
+            c.role_name = Some(role.name.clone());
+            c.session_name = Some(session_name.to_string());
+            fill(c);
+        })
+    }
+
     /// The session token of `claims`: sealed with the active keyring key.
     fn session_token(&self, claims: &SessionClaims) -> String {
         self.keyring.seal(
@@ -385,16 +403,7 @@ impl StsService {
         let chained = caller.is_temporary();
         let duration = Self::role_duration(params, &role, chained)?;
         let (inherited_mfa, inherited_source) = inherited(caller, source_identity)?;
-        let claims = self.mint(&role.account, duration, info, |c| {
-            c.principal_type = "AssumedRole".into();
-            c.arn = format!(
-                "arn:{}:sts::{}:assumed-role/{}/{session_name}",
-                self.partition, role.account, role.name
-            );
-            c.user_id = format!("{}:{session_name}", role.unique_id);
-            c.role_arn = Some(role.arn.clone());
-            c.role_name = Some(role.name.clone());
-            c.session_name = Some(session_name.to_string());
+        let claims = self.mint_role_session(&role, session_name, duration, info, |c| {
             // MFA used for the AssumeRole call itself does not carry into the role session;
             // MFA from the calling GetSessionToken session does (spec §2.3).
             c.mfa_at = inherited_mfa;

@@ -59,6 +59,25 @@ pub fn go_program(name: &str) -> Option<PathBuf> {
         .or_else(|| which(name))
 }
 
+/// Builds the Go client programs of `tests/interop/go` into `dir` (its module cache is Go's own).
+pub fn interop_go(dir: &Path) -> PathBuf {
+    let program = dir.join("interop-go");
+    let build = Command::new("go")
+        .args(["build", "-o"])
+        .arg(&program)
+        .arg(".")
+        .current_dir(repo_root().join("tests/interop/go"))
+        .env("GOFLAGS", "-buildvcs=false")
+        .output()
+        .expect("go is on PATH");
+    assert!(
+        build.status.success(),
+        "go build: {}",
+        String::from_utf8_lossy(&build.stderr)
+    );
+    program
+}
+
 /// A MinIO server binary: built by `scripts/backend.sh install minio`, or on PATH.
 pub fn minio_installed() -> bool {
     go_program("minio").is_some()

@@ -130,16 +130,8 @@ impl StsService {
                 return Err(denied());
             }
         }
-        let claims = self.mint(&role.account, association.duration_seconds, info, |c| {
-            c.principal_type = "AssumedRole".into();
-            c.arn = format!(
-                "arn:{}:sts::{}:assumed-role/{}/{session_name}",
-                self.partition, role.account, role.name
-            );
-            c.user_id = format!("{}:{session_name}", role.unique_id);
-            c.role_arn = Some(role.arn.clone());
-            c.role_name = Some(role.name.clone());
-            c.session_name = Some(session_name.clone());
+        let duration = association.duration_seconds;
+        let claims = self.mint_role_session(&role, &session_name, duration, info, |c| {
             (c.tags, c.transitive_tag_keys) = tags.claims();
         });
         crate::audit::note(|f| {

@@ -122,16 +122,7 @@ impl StsService {
         authorize(&role, &identity, &federated, &ctx)?;
         let duration = Self::role_duration(params, &role, false)?;
         let provider = &identity.provider.config;
-        let claims = self.mint(&role.account, duration, info, |c| {
-            c.principal_type = "AssumedRole".into();
-            c.arn = format!(
-                "arn:{}:sts::{}:assumed-role/{}/{session_name}",
-                self.partition, role.account, role.name
-            );
-            c.user_id = format!("{}:{session_name}", role.unique_id);
-            c.role_arn = Some(role.arn.clone());
-            c.role_name = Some(role.name.clone());
-            c.session_name = Some(session_name.to_string());
+        let claims = self.mint_role_session(&role, session_name, duration, info, |c| {
             c.source_identity = federated.source_identity.clone();
             c.session_policy = inline_policy.map(str::to_string);
             c.policy_arns = policy_arns.clone();
