@@ -471,3 +471,71 @@ fn rust_sdk_child() {
         }
     });
 }
+
+/// Remote pods reach the endpoint over https (the gateway's own TLS): boto3 and aws-cli with
+/// the two variables and a CA bundle.
+#[test]
+fn remote_pods_reach_the_endpoint_over_https_with_a_ca_bundle() {
+    let issuer = Issuer::start("/tls");
+    let Some(backend) = Backend::start("s3s-fs") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key, _) = support::tls_material(dir.path());
+    let gw = Gateway::start(&support::with_tls(&config(&issuer, &backend), &cert, &key));
+    let https = gw.endpoint.replace("http://127.0.0.1", "https://localhost");
+    assert!(https.starts_with("https://localhost:"), "{https}");
+    let token_file = dir.path().join("token");
+    std::fs::write(
+        &token_file,
+        pod_token(&issuer, "team-b", "app", "pods.eks.amazonaws.com"),
+    )
+    .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new("aws");
+    cmd.args([
+        "sts",
+        "get-caller-identity",
+        "--query",
+        "Arn",
+        "--output",
+        "text",
+    ]);
+    container_env(&mut cmd, &gw, &token_file, home.path());
+    cmd.env(
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        format!("{https}/v1/credentials"),
+    )
+    .env("AWS_ENDPOINT_URL_STS", &https)
+    .env("AWS_CA_BUNDLE", &cert);
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "aws-cli over https: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("assumed-role/pod_app/eks-prod-app-7d9f-"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // Plain http to a host that is not loopback is what the SDKs refuse; over https any host
+    // that the CA bundle vouches for is taken.
+    let mut cmd = Command::new("aws");
+    cmd.args(["sts", "get-caller-identity"]);
+    container_env(&mut cmd, &gw, &token_file, home.path());
+    cmd.env(
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        format!(
+            "{}/v1/credentials",
+            https.replace("https://localhost", "http://192.0.2.1")
+        ),
+    );
+    let out = cmd.output().unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Unsupported host"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -715,3 +715,51 @@ async fn a_static_jwks_file_serves_a_cluster_whose_issuer_is_unreachable() {
         "a jwks_file provider never fetches"
     );
 }
+
+/// With providers configured the gateway must read unsigned STS bodies (the token is in them):
+/// a body larger than an STS form is refused at once, unread, and a stalled one is cut off
+/// after the short unsigned timeout, not the body-read timeout.
+#[tokio::test]
+async fn unsigned_bodies_are_bounded_in_size_and_time() {
+    use std::io::{Read, Write};
+    let issuer = Issuer::start("/bounded");
+    let gw = gateway(&issuer, "", "body_read_timeout_seconds = 60");
+    let addr = gw.endpoint.trim_start_matches("http://").to_string();
+    let send = |head: String| {
+        let addr = addr.clone();
+        std::thread::spawn(move || {
+            let mut s = std::net::TcpStream::connect(&addr).unwrap();
+            s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+                .unwrap();
+            s.write_all(head.as_bytes()).unwrap();
+            let started = std::time::Instant::now();
+            let mut answer = Vec::new();
+            let _ = s.read_to_end(&mut answer);
+            (
+                started.elapsed(),
+                String::from_utf8_lossy(&answer).into_owned(),
+            )
+        })
+    };
+    let form = "content-type: application/x-www-form-urlencoded";
+    let (took, answer) = send(format!(
+        "POST / HTTP/1.1\r\nHost: x\r\n{form}\r\ncontent-length: 70000\r\nconnection: close\r\n\r\nAction=Assume"
+    ))
+    .join()
+    .unwrap();
+    assert!(
+        took < std::time::Duration::from_secs(2) && answer.contains("ValidationError"),
+        "{took:?} {answer}"
+    );
+    let (took, answer) = send(format!(
+        "POST / HTTP/1.1\r\nHost: x\r\n{form}\r\ncontent-length: 1000\r\nconnection: close\r\n\r\nAction=AssumeRoleWithWebIdentity"
+    ))
+    .join()
+    .unwrap();
+    assert!(
+        took >= std::time::Duration::from_secs(4)
+            && took < std::time::Duration::from_secs(10)
+            && answer.contains("RequestTimeout"),
+        "{took:?} {answer}"
+    );
+}

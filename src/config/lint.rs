@@ -42,6 +42,14 @@ pub fn trusts_everyone(trust: &PolicyDocument) -> bool {
 
 /// Every `AWS` principal value named by an `Allow` statement.
 pub fn allowed_aws_principals(doc: &PolicyDocument) -> impl Iterator<Item = String> + '_ {
+    allowed_principals(doc, PrincipalType::Aws)
+}
+
+/// The values of `kind` principal entries that Allow statements name.
+pub fn allowed_principals(
+    doc: &PolicyDocument,
+    kind: PrincipalType,
+) -> impl Iterator<Item = String> + '_ {
     doc.statements
         .iter()
         .filter(|s| s.effect == Effect::Allow)
@@ -49,7 +57,7 @@ pub fn allowed_aws_principals(doc: &PolicyDocument) -> impl Iterator<Item = Stri
         .filter(|p| !p.negated)
         .filter_map(|p| p.entries.as_ref())
         .flat_map(|entries| entries.iter())
-        .filter(|(t, _)| *t == PrincipalType::Aws)
+        .filter(move |(t, _)| *t == kind)
         .flat_map(|(_, values)| values.iter().cloned())
 }
 

@@ -909,3 +909,33 @@ fn pod_identity_associations_must_name_a_role_its_provider_and_audience() {
         );
     }
 }
+
+#[test]
+fn a_trust_policy_can_only_federate_with_a_configured_provider() {
+    let trust = |principal: &str| {
+        demo_with(
+            "[[backends]]\nname = \"local-garage\"",
+            &format!(
+                "[[accounts.roles]]\nname = \"web\"\ntrust_policy = '{{\"Version\":\"2012-10-17\",\"Statement\":{{\"Effect\":\"Allow\",\"Principal\":{{\"Federated\":\"{principal}\"}},\"Action\":\"sts:AssumeRoleWithWebIdentity\"}}}}'\n\n[[accounts.oidc_providers]]\nurl = \"https://issuer.example\"\naudiences = [\"a\"]\n\n[[backends]]\nname = \"local-garage\""
+            ),
+        )
+    };
+    load_str(
+        &demo_path(),
+        &trust("arn:aws:iam::111122223333:oidc-provider/issuer.example"),
+    )
+    .expect("the configured provider");
+    for principal in [
+        "arn:aws:iam::111122223333:oidc-provider/other.example",
+        "accounts.google.com",
+        "arn:aws:iam::111122223333:saml-provider/corp",
+    ] {
+        let errs = errors(&trust(principal));
+        assert!(
+            errs.iter().any(|p| p
+                .message
+                .contains("Invalid principal in policy: \"Federated\"")),
+            "{principal}: {errs:#?}"
+        );
+    }
+}

@@ -72,6 +72,11 @@ impl Federation {
         Ok(Federation { providers, limits })
     }
 
+    /// No account has a provider: nothing unsigned can be served.
+    pub fn is_empty(&self) -> bool {
+        self.providers.is_empty()
+    }
+
     /// The provider of `account` whose URL is `iss`.
     pub fn provider(&self, account: &str, iss: &str) -> Option<&Arc<ProviderKeys>> {
         self.providers.get(&(account.to_string(), iss.to_string()))

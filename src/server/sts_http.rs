@@ -18,6 +18,10 @@ use crate::sts::{StsError, parse_form, xml};
 /// Largest STS request body accepted (Query API bodies are small forms).
 pub const MAX_STS_BODY: usize = 64 * 1024;
 
+/// How long an unsigned STS body (AssumeRoleWithWebIdentity's form) may take to arrive at most:
+/// it is read before anything proves who sent it.
+pub const UNSIGNED_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Renders an STS response.
 pub fn respond(status: u16, body: String, request_id: &str) -> Response<Full<Bytes>> {
     Response::builder()
@@ -105,12 +109,16 @@ fn credential_error(e: CredentialError) -> StsError {
 }
 
 /// Reads an STS form body: at most [`MAX_STS_BODY`] bytes within the body-read timeout.
-async fn read_body(state: &State, peer: SocketAddr, body: Incoming) -> Result<Bytes, StsError> {
+async fn read_body(
+    peer: SocketAddr,
+    body: Incoming,
+    timeout: std::time::Duration,
+) -> Result<Bytes, StsError> {
     let read = Limited::new(body, MAX_STS_BODY).collect();
-    match tokio::time::timeout(state.config.limits.body_read_timeout, read).await {
+    match tokio::time::timeout(timeout, read).await {
         Ok(Ok(b)) => Ok(b.to_bytes()),
         Err(_elapsed) => {
-            tracing::info!(%peer, timeout_seconds = state.config.limits.body_read_timeout.as_secs(), "STS request body did not arrive in time");
+            tracing::info!(%peer, timeout_seconds = timeout.as_secs(), "STS request body did not arrive in time");
             Err(StsError {
                 status: 400,
                 code: "RequestTimeout",
@@ -213,6 +221,22 @@ async fn unsigned(
         message: "Request is missing Authentication Token".into(),
     };
     let federation = &state.sts.federation;
+    // Without a provider no unsigned request can succeed: refused at once, its body unread.
+    if federation.is_empty() {
+        return Err(missing());
+    }
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_STS_BODY as u64) {
+        return Err(StsError {
+            status: 400,
+            code: "ValidationError",
+            message: format!("The request body is larger than {MAX_STS_BODY} bytes"),
+        });
+    }
     if federation.limits.locked(Some(peer.ip()), None) {
         return Err(StsError {
             status: 400,
@@ -220,7 +244,13 @@ async fn unsigned(
             message: "Too many invalid web identity tokens from this address or for this provider: try again later".into(),
         });
     }
-    let body = read_body(state, peer, body).await?;
+    // Anyone can send an unsigned body: it gets a short read timeout of its own.
+    let timeout = state
+        .config
+        .limits
+        .body_read_timeout
+        .min(UNSIGNED_BODY_TIMEOUT);
+    let body = read_body(peer, body, timeout).await?;
     let params = operation_params(parts, front.req.query, &body)?;
     let action = note_action(&params);
     if action != "AssumeRoleWithWebIdentity" {
@@ -256,7 +286,7 @@ async fn authenticate<'f, 'a>(
         return Ok(Authenticated::Unsigned(body));
     };
     let caller = authn::resolve(state, Route::Sts, front, parsed, peer).map_err(refused)?;
-    let body = read_body(state, peer, body).await?;
+    let body = read_body(peer, body, state.config.limits.body_read_timeout).await?;
     // The signature covers the body: only now is the caller proven.
     let payload_hash = hex::encode(Sha256::digest(&body));
     authn::verify(

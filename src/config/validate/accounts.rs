@@ -415,6 +415,8 @@ impl Validator<'_, '_> {
             span: r.trust_policy.span(),
             at: format!("{at}.trust_policy"),
             principals: lint::allowed_aws_principals(&trust).collect(),
+            federated: lint::allowed_principals(&trust, crate::policy::PrincipalType::Federated)
+                .collect(),
         });
 
         let name = r.name.get_ref().clone();
@@ -455,6 +457,18 @@ impl Validator<'_, '_> {
                 };
                 if missing {
                     self.p.error(&check.span, &check.at, format!("Invalid principal in policy: \"AWS\":\"{principal}\" (no such user or role is configured)"));
+                }
+            }
+            for provider in &check.federated {
+                let account = provider
+                    .split(':')
+                    .nth(4)
+                    .filter(|_| provider.contains(":oidc-provider/"));
+                let known = account.and_then(|id| accounts.iter().find(|a| a.id == id));
+                let found =
+                    known.is_some_and(|a| a.oidc_providers.iter().any(|p| &p.arn == provider));
+                if !found && (account.is_none() || known.is_some()) {
+                    self.p.error(&check.span, &check.at, format!("Invalid principal in policy: \"Federated\":\"{provider}\" (web identity tokens come only from the providers of [[accounts.oidc_providers]], named by their ARN arn:aws:iam::<account>:oidc-provider/<host/path>)"));
                 }
             }
         }

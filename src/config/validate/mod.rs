@@ -160,6 +160,8 @@ struct TrustCheck {
     span: Range<usize>,
     at: String,
     principals: Vec<String>,
+    /// `"Federated"` principals: OIDC provider ARNs.
+    federated: Vec<String>,
 }
 
 impl Validator<'_, '_> {
