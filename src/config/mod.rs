@@ -247,6 +247,10 @@ pub struct PodAssociation {
     pub duration_seconds: i64,
 }
 
+/// The path of the container-credentials endpoint (EKS Pod Identity's, which the SDKs' container
+/// providers are pointed at).
+pub const POD_IDENTITY_PATH: &str = "/v1/credentials";
+
 /// The principal a pod identity role's trust policy names to consent (as on EKS).
 pub const POD_IDENTITY_SERVICE: &str = "pods.eks.amazonaws.com";
 

@@ -179,7 +179,7 @@ pub fn strip_port(host: &str) -> &str {
 fn is_pod_identity(state: &State, parts: &http::request::Parts) -> bool {
     state.config.pod_identity.is_some()
         && parts.method == http::Method::GET
-        && parts.uri.path() == super::pod_http::PATH
+        && parts.uri.path() == crate::config::POD_IDENTITY_PATH
         && parts
             .headers
             .get(http::header::AUTHORIZATION)

@@ -13,9 +13,6 @@ use super::State;
 use super::authn::{self, Front};
 use crate::sts::StsError;
 
-/// The path the SDKs' container providers are pointed at (EKS Pod Identity's).
-pub const PATH: &str = "/v1/credentials";
-
 pub async fn handle(
     state: &State,
     peer: SocketAddr,
