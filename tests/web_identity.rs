@@ -763,3 +763,46 @@ async fn unsigned_bodies_are_bounded_in_size_and_time() {
         "{took:?} {answer}"
     );
 }
+
+/// A config reload keeps a provider's fetched keys (and its lockouts): no fetch, no gap.
+#[tokio::test]
+async fn a_reload_keeps_the_fetched_keys() {
+    let issuer = Issuer::start("/reloaded");
+    let gw = gateway(&issuer, "refetch_interval_seconds = 3600", "");
+    let client = sts(&gw).await;
+    let good = issuer.claims("system:serviceaccount:data:reader", "stsgate");
+    let assume = |session: &'static str| {
+        let (client, token) = (client.clone(), issuer.sign("rsa-1", &good));
+        async move {
+            client
+                .assume_role_with_web_identity()
+                .role_arn(ROLE)
+                .role_session_name(session)
+                .web_identity_token(token)
+                .send()
+                .await
+        }
+    };
+    assume("before").await.expect("before the reload");
+    let fetched = issuer.jwks_fetches();
+    // The issuer goes down, then the config is reloaded (SIGHUP).
+    issuer.set_up(false);
+    let ok = std::process::Command::new("kill")
+        .args(["-HUP", &gw.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let mut reloaded = false;
+    for _ in 0..50 {
+        if gw.log().contains("config reloaded") {
+            reloaded = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(reloaded, "{}", gw.log());
+    assume("after")
+        .await
+        .expect("the keys fetched before the reload still verify");
+    assert_eq!(issuer.jwks_fetches(), fetched, "the reload fetched nothing");
+}
