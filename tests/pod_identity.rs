@@ -473,11 +473,14 @@ fn rust_sdk_child() {
 }
 
 /// Remote pods reach the endpoint over https (the gateway's own TLS, a private CA). A client
-/// given the CA gets credentials; botocore's container provider trusts only its own CA bundle
-/// (certifi's; it ignores `AWS_CA_BUNDLE`), so with a private CA it refuses the endpoint, as the
-/// README says.
+/// given the CA gets credentials, and so does aws-sdk-rust with `SSL_CERT_FILE`; botocore's
+/// container provider trusts only its own CA bundle (certifi's; it ignores `AWS_CA_BUNDLE`), so
+/// with a private CA it refuses the endpoint, as the README says.
 #[test]
 fn remote_pods_reach_the_endpoint_over_https() {
+    if std::env::var_os("STSGATE_RUST_SDK_CHILD").is_some() {
+        return rust_sdk_child();
+    }
     let issuer = Issuer::start("/tls");
     let Some(backend) = Backend::start("s3s-fs") else {
         return;
@@ -509,6 +512,33 @@ fn remote_pods_reach_the_endpoint_over_https() {
     let home = tempfile::tempdir().unwrap();
     let token_file = dir.path().join("token");
     std::fs::write(&token_file, &token).unwrap();
+    // aws-sdk-rust (a child process of this test): its https client reads the system's trust
+    // anchors, which `SSL_CERT_FILE` names.
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args([
+        "--exact",
+        "remote_pods_reach_the_endpoint_over_https",
+        "--nocapture",
+    ])
+    .env("STSGATE_RUST_SDK_CHILD", "1");
+    container_env(&mut cmd, &gw, &token_file, home.path());
+    cmd.env(
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        format!("{https}/v1/credentials"),
+    )
+    .env("AWS_ENDPOINT_URL_STS", &https)
+    .env("SSL_CERT_FILE", &ca);
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success()
+            && stdout
+                .matches("arn=arn:aws:sts::111122223333:assumed-role/pod_app/")
+                .count()
+                == 2,
+        "rust over https: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut cmd = Command::new("aws");
     cmd.args(["sts", "get-caller-identity"]);
     container_env(&mut cmd, &gw, &token_file, home.path());
