@@ -298,6 +298,19 @@ fn refusals_are_clear_to_the_sdk() {
             "{why}: {v}"
         );
     }
+    // Counted by outcome on the admin listener.
+    let metrics = Command::new("curl")
+        .args(["-s", &format!("{}/metrics", gw.admin)])
+        .output()
+        .unwrap();
+    let metrics = String::from_utf8_lossy(&metrics.stdout);
+    for line in [
+        "stsgate_pod_credentials_total{outcome=\"issued\"} 1",
+        "stsgate_pod_credentials_total{outcome=\"AccessDenied\"} 3",
+        "stsgate_pod_credentials_total{outcome=\"ExpiredTokenException\"} 1",
+    ] {
+        assert!(metrics.contains(line), "{line} in {metrics}");
+    }
     // What boto3 shows for one of them.
     let home = tempfile::tempdir().unwrap();
     let token_file = home.path().join("legacy.token");

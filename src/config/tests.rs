@@ -565,7 +565,11 @@ fn https_backend_files_are_checked_like_serve_uses_them() {
             bad.display()
         ),
     );
-    assert_error(&text, "holds no certificate", line_of(&text, "ca_file"));
+    assert_error(
+        &text,
+        "holds no certificate",
+        line_of(&text, "ca_file = \""),
+    );
     let text = demo_with(
         "url = \"http://127.0.0.1:7490\"",
         &format!(

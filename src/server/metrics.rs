@@ -38,6 +38,8 @@ pub struct Metrics {
     api_forwarded: Mutex<BTreeMap<(String, usize), u64>>,
     /// HTTP API requests the gateway answered itself, by `x-amzn-ErrorType`.
     api_refused: Mutex<BTreeMap<String, u64>>,
+    /// Container-credentials answers: `issued`, `reused` (from the cache), or the refusal's code.
+    pod_credentials: Mutex<BTreeMap<String, u64>>,
     /// Config reloads that took effect, and those refused (the running config kept serving).
     pub config_reloads: AtomicU64,
     pub config_reload_failures: AtomicU64,
@@ -147,6 +149,34 @@ impl Metrics {
                 self.s3_forwarded[class(status)].fetch_add(1, Ordering::Relaxed);
             }
         }
+    }
+
+    /// Counts a container-credentials answer by its outcome.
+    pub fn record_pod(&self, outcome: &str) {
+        *self
+            .pod_credentials
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(outcome.to_string())
+            .or_default() += 1;
+    }
+
+    /// `stsgate_pod_credentials_total`.
+    pub fn render_pod(&self) -> String {
+        let mut out = String::from(
+            "# HELP stsgate_pod_credentials_total Container-credentials answers (GET /v1/credentials), by outcome: issued, reused (from the cache), or the refusal's code.\n# TYPE stsgate_pod_credentials_total counter\n",
+        );
+        for (outcome, n) in self
+            .pod_credentials
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            out.push_str(&format!(
+                "stsgate_pod_credentials_total{{outcome=\"{outcome}\"}} {n}\n"
+            ));
+        }
+        out
     }
 
     /// Counts an HTTP API response: refused by the gateway (it carries a [`Refusal`]) or

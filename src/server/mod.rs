@@ -590,7 +590,8 @@ async fn admin(
             "text/plain; version=0.0.4",
             Bytes::from(
                 state.metrics.render(&state.sts.mfa.counters, &state.audit)
-                    + &metrics::federation(&state.sts.federation),
+                    + &metrics::federation(&state.sts.federation)
+                    + &state.metrics.render_pod(),
             ),
         ),
         _ => (

@@ -28,6 +28,9 @@ pub async fn handle(
     });
     match serve(state, peer, parts, front).await {
         Ok(c) => {
+            state
+                .metrics
+                .record_pod(if c.reused { "reused" } else { "issued" });
             let body = serde_json::json!({
                 "AccessKeyId": c.access_key_id,
                 "SecretAccessKey": c.secret_access_key,
@@ -39,6 +42,7 @@ pub async fn handle(
         }
         Err(e) => {
             tracing::info!(code = e.code, "pod credentials refused");
+            state.metrics.record_pod(e.code);
             crate::audit::note_error(e.code, &e.message);
             let body = serde_json::json!({"code": e.code, "message": e.message});
             let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::FORBIDDEN);

@@ -26,6 +26,8 @@ pub struct PodCredentials {
     pub account: String,
     /// Unix seconds.
     pub expiration: i64,
+    /// Served from the cache (no validation).
+    pub reused: bool,
 }
 
 /// A cached answer: served again until `reuse_until`, and only while the token is unexpired.
@@ -62,7 +64,10 @@ impl StsService {
             && hit.token_exp > info.now
         {
             tracing::info!(account = %hit.credentials.account, "pod credentials reused from the cache");
-            return Ok(hit.credentials.clone());
+            return Ok(PodCredentials {
+                reused: true,
+                ..hit.credentials.clone()
+            });
         }
         let seen = crate::oidc::peek(token).ok();
         let account = seen
@@ -149,6 +154,7 @@ impl StsService {
             token,
             account: role.account.clone(),
             expiration: claims.expires_at,
+            reused: false,
         })
     }
 }
