@@ -806,3 +806,59 @@ async fn a_reload_keeps_the_fetched_keys() {
         .expect("the keys fetched before the reload still verify");
     assert_eq!(issuer.jwks_fetches(), fetched, "the reload fetched nothing");
 }
+
+/// A provider's failure limit counts only tokens its own key signed: forged tokens in its name
+/// (anyone can make them) cannot lock it out for everyone; replayed expired ones can.
+#[tokio::test]
+async fn forged_tokens_cannot_lock_a_provider_out() {
+    let issuer = Issuer::start("/provider-limit");
+    let gw = gateway(
+        &issuer,
+        "",
+        "web_identity_max_failures_per_address = 1000\nweb_identity_max_failures_per_provider = 3",
+    );
+    let client = sts(&gw).await;
+    let good = issuer.claims("system:serviceaccount:data:reader", "stsgate");
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    header.kid = Some("rsa-1".into());
+    let forged = jsonwebtoken::encode(&header, &good, &issuer.key("rsa-2").encoding).unwrap();
+    for _ in 0..6 {
+        assert!(
+            refused(&client, ROLE, &forged)
+                .await
+                .1
+                .contains("signature")
+        );
+    }
+    let assume = |session: &'static str| {
+        let (client, token) = (client.clone(), issuer.sign("rsa-1", &good));
+        async move {
+            client
+                .assume_role_with_web_identity()
+                .role_arn(ROLE)
+                .role_session_name(session)
+                .web_identity_token(token)
+                .send()
+                .await
+        }
+    };
+    assume("after-forgeries")
+        .await
+        .expect("six forged tokens did not lock the provider");
+    let mut expired = good.clone();
+    expired["exp"] = json!(now() - 3600);
+    for _ in 0..3 {
+        assert_eq!(
+            refused(&client, ROLE, &issuer.sign("rsa-1", &expired))
+                .await
+                .0,
+            "ExpiredTokenException"
+        );
+    }
+    let (code, message) = refused_any(&client, ROLE, &issuer.sign("rsa-1", &good)).await;
+    assert_eq!(code, "InvalidIdentityToken");
+    assert!(
+        message.starts_with("Too many invalid web identity tokens"),
+        "{message}"
+    );
+}

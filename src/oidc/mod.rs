@@ -45,6 +45,23 @@ pub enum TokenError {
     IssuedInFuture { now: i64, iat: i64 },
 }
 
+impl TokenError {
+    /// The check failed after the signature verified: the provider's own key signed the token.
+    pub fn was_signed(&self) -> bool {
+        matches!(
+            self,
+            TokenError::Issuer
+                | TokenError::Audience
+                | TokenError::Expired { .. }
+                | TokenError::NotYetValid { .. }
+                | TokenError::IssuedInFuture { .. }
+                | TokenError::NotInteger(_)
+                | TokenError::MissingClaim(_)
+                | TokenError::WrongType("aud" | "azp" | "sub" | "amr")
+        )
+    }
+}
+
 /// The algorithm named `name` (a JWT header's spelling), if it is one a web identity token may
 /// use.
 pub fn algorithm(name: &str) -> Option<Algorithm> {

@@ -177,7 +177,11 @@ impl StsService {
                 if url.is_some_and(|u| limits.locked(None, Some(u))) {
                     return Err(locked());
                 }
-                limits.failed(address, url);
+                // A provider is charged only for tokens its own key signed (expired, another
+                // audience, …): anyone can forge the rest in its name, and must not be able to
+                // lock it out for everyone that way.
+                let signed = matches!(&e, FederationError::Token(t) if t.was_signed());
+                limits.failed(address, url.filter(|_| signed));
                 let refused = refusal(&e);
                 if let Some(p) = &provider {
                     tracing::info!(provider = %p.config.url, code = refused.code, "web identity token refused");
