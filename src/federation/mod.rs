@@ -8,7 +8,6 @@ mod fetch;
 pub mod limits;
 pub mod provider;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::config::{Account, WebIdentityLimits};
@@ -35,9 +34,10 @@ pub struct Identity {
     pub token: Verified,
 }
 
-/// Every account's OIDC providers, keyed by (account, URL).
+/// Every account's OIDC providers, with their account (a handful: looked up by a scan, with
+/// no key built per request).
 pub struct Federation {
-    providers: HashMap<(String, String), Arc<ProviderKeys>>,
+    providers: Vec<(String, Arc<ProviderKeys>)>,
     pub limits: AttemptLimits,
 }
 
@@ -49,12 +49,11 @@ impl Federation {
         limits: WebIdentityLimits,
         previous: Option<&Federation>,
     ) -> Result<Federation, String> {
-        let mut providers = HashMap::new();
+        let mut providers = Vec::new();
         for account in accounts {
             for p in &account.oidc_providers {
-                let key = (account.id.clone(), p.url.clone());
                 let carried = previous
-                    .and_then(|f| f.providers.get(&key))
+                    .and_then(|f| f.provider(&account.id, &p.url))
                     .and_then(|old| old.carried(p));
                 let keys = match carried {
                     Some(k) => k,
@@ -62,7 +61,7 @@ impl Federation {
                         ProviderKeys::new(p).map_err(|e| format!("OIDC provider {}: {e}", p.url))?
                     }
                 };
-                providers.insert(key, Arc::new(keys));
+                providers.push((account.id.clone(), Arc::new(keys)));
             }
         }
         let limits = match previous {
@@ -79,17 +78,20 @@ impl Federation {
 
     /// The provider of `account` whose URL is `iss`.
     pub fn provider(&self, account: &str, iss: &str) -> Option<&Arc<ProviderKeys>> {
-        self.providers.get(&(account.to_string(), iss.to_string()))
+        self.providers
+            .iter()
+            .find(|(a, p)| a == account && p.config.url == iss)
+            .map(|(_, p)| p)
     }
 
     /// Every provider, for the metrics.
     pub fn providers(&self) -> impl Iterator<Item = &Arc<ProviderKeys>> {
-        self.providers.values()
+        self.providers.iter().map(|(_, p)| p)
     }
 
     /// Starts fetching every provider's keys (at start, so the first token does not wait).
     pub fn prefetch(&self) {
-        for p in self.providers.values() {
+        for p in self.providers() {
             if p.current().is_none() {
                 let p = p.clone();
                 tokio::spawn(async move { p.refresh().await });
@@ -119,16 +121,10 @@ impl Federation {
             .set
             .find(seen.kid.as_deref(), seen.alg)
             .map_err(|e| fail(FederationError::Token(e)))?;
-        let algorithms: Vec<crate::oidc::Algorithm> = provider
-            .config
-            .algorithms
-            .iter()
-            .filter_map(|a| crate::oidc::algorithm(a))
-            .collect();
         let rules = Rules {
             issuer: &provider.config.url,
             audiences: &provider.config.audiences,
-            algorithms: &algorithms,
+            algorithms: &provider.algorithms,
             skew: provider.config.clock_skew.as_secs() as i64,
             now,
         };

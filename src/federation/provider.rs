@@ -28,6 +28,8 @@ pub struct FetchCounters {
 
 pub struct ProviderKeys {
     pub config: OidcProvider,
+    /// `config.algorithms`, parsed once.
+    pub algorithms: Vec<crate::oidc::Algorithm>,
     /// `None` for a static `jwks_file`.
     tls: Option<Arc<rustls::ClientConfig>>,
     keys: RwLock<Option<Arc<Loaded>>>,
@@ -41,6 +43,15 @@ impl std::fmt::Debug for ProviderKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "ProviderKeys({})", self.config.url)
     }
+}
+
+/// The provider's algorithm names (checked by `config`) as the JWT library's values.
+fn algorithms(config: &OidcProvider) -> Vec<crate::oidc::Algorithm> {
+    config
+        .algorithms
+        .iter()
+        .filter_map(|a| crate::oidc::algorithm(a))
+        .collect()
 }
 
 impl ProviderKeys {
@@ -72,6 +83,7 @@ impl ProviderKeys {
         };
         Ok(ProviderKeys {
             config: config.clone(),
+            algorithms: algorithms(config),
             tls,
             keys: RwLock::new(keys),
             last_attempt: Mutex::new(None),
@@ -87,6 +99,7 @@ impl ProviderKeys {
         }
         Some(ProviderKeys {
             config: config.clone(),
+            algorithms: self.algorithms.clone(),
             tls: self.tls.clone(),
             keys: RwLock::new(self.current()),
             last_attempt: Mutex::new(*self.last_attempt.lock().expect("not poisoned")),
