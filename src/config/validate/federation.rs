@@ -45,80 +45,9 @@ impl Validator<'_, '_> {
             );
             ok = false;
         }
-        let mut thumbprints = Vec::new();
-        for t in &r.thumbprints {
-            let v = t.get_ref().to_ascii_lowercase();
-            if v.len() != 40 || !v.bytes().all(|b| b.is_ascii_hexdigit()) {
-                self.p.error(
-                    &t.span(),
-                    at,
-                    "a thumbprint is the SHA-1 of a certificate: 40 hexadecimal characters",
-                );
-                ok = false;
-            }
-            thumbprints.push(v);
-        }
-        if thumbprints.len() > 5 {
-            self.p
-                .error(&r.url.span(), at, "at most 5 thumbprints per provider");
-            ok = false;
-        }
-        let algorithms = match &r.algorithms {
-            None => WEB_IDENTITY_ALGORITHMS
-                .iter()
-                .map(|a| a.to_string())
-                .collect(),
-            Some(list) => {
-                let bad: Vec<&String> = list
-                    .get_ref()
-                    .iter()
-                    .filter(|a| crate::oidc::algorithm(a).is_none())
-                    .collect();
-                if list.get_ref().is_empty() || !bad.is_empty() {
-                    self.p.error(
-                        &list.span(),
-                        at,
-                        format!(
-                            "algorithms must be some of {} (never none, HS*, PS* or EdDSA); not {bad:?}",
-                            WEB_IDENTITY_ALGORITHMS.join(", ")
-                        ),
-                    );
-                    ok = false;
-                }
-                list.get_ref().clone()
-            }
-        };
-        let ca_file = match &r.ca_file {
-            Some(c) => Some(self.existing_file(c, at)?),
-            None => None,
-        };
-        let jwks_file = match &r.jwks_file {
-            Some(j) => Some(self.existing_file(j, at)?),
-            None => None,
-        };
-        if let Some(path) = &jwks_file {
-            let span = r.jwks_file.as_ref().map_or(r.url.span(), |j| j.span());
-            let parsed = std::fs::read(path)
-                .map_err(|e| e.to_string())
-                .and_then(|t| crate::oidc::KeySet::parse(&t));
-            if let Err(e) = parsed {
-                self.p
-                    .error(&span, at, format!("jwks_file {}: {e}", path.display()));
-                ok = false;
-            }
-            if ca_file.is_some() || !thumbprints.is_empty() {
-                self.p.error(
-                    &span,
-                    at,
-                    "ca_file and thumbprints apply to fetched keys; a provider with a jwks_file fetches nothing",
-                );
-                ok = false;
-            }
-        } else if let Err(e) = super::tls_material::load_roots(ca_file.as_deref()) {
-            let span = r.ca_file.as_ref().map_or(r.url.span(), |c| c.span());
-            self.p.error(&span, at, e);
-            ok = false;
-        }
+        let thumbprints = self.thumbprints(r, at, &mut ok);
+        let algorithms = self.algorithms(r, at, &mut ok);
+        let (ca_file, jwks_file) = self.key_source(r, at, !thumbprints.is_empty(), &mut ok)?;
         let mut seconds =
             |v: &Option<Spanned<u64>>, name: &str, default: u64, min: u64, max: u64| {
                 let n = v.as_ref().map_or(default, |s| *s.get_ref());
@@ -161,6 +90,103 @@ impl Validator<'_, '_> {
             max_key_age,
             clock_skew,
         })
+    }
+
+    /// `thumbprints`: at most 5 SHA-1 hex digests, kept lower-case.
+    fn thumbprints(&mut self, r: &RawOidcProvider, at: &str, ok: &mut bool) -> Vec<String> {
+        let mut thumbprints = Vec::new();
+        for t in &r.thumbprints {
+            let v = t.get_ref().to_ascii_lowercase();
+            if v.len() != 40 || !v.bytes().all(|b| b.is_ascii_hexdigit()) {
+                self.p.error(
+                    &t.span(),
+                    at,
+                    "a thumbprint is the SHA-1 of a certificate: 40 hexadecimal characters",
+                );
+                *ok = false;
+            }
+            thumbprints.push(v);
+        }
+        if thumbprints.len() > 5 {
+            self.p
+                .error(&r.url.span(), at, "at most 5 thumbprints per provider");
+            *ok = false;
+        }
+        thumbprints
+    }
+
+    /// `algorithms`: a non-empty subset of the web identity list (the default: all of it).
+    fn algorithms(&mut self, r: &RawOidcProvider, at: &str, ok: &mut bool) -> Vec<String> {
+        match &r.algorithms {
+            None => WEB_IDENTITY_ALGORITHMS
+                .iter()
+                .map(|a| a.to_string())
+                .collect(),
+            Some(list) => {
+                let bad: Vec<&String> = list
+                    .get_ref()
+                    .iter()
+                    .filter(|a| crate::oidc::algorithm(a).is_none())
+                    .collect();
+                if list.get_ref().is_empty() || !bad.is_empty() {
+                    self.p.error(
+                        &list.span(),
+                        at,
+                        format!(
+                            "algorithms must be some of {} (never none, HS*, PS* or EdDSA); not {bad:?}",
+                            WEB_IDENTITY_ALGORITHMS.join(", ")
+                        ),
+                    );
+                    *ok = false;
+                }
+                list.get_ref().clone()
+            }
+        }
+    }
+
+    /// Where the keys come from: a readable `ca_file` (or the system's roots) for fetched keys,
+    /// or a `jwks_file` holding a usable key, which takes no CA and no thumbprints. `None`: a
+    /// named file does not exist (already reported).
+    #[allow(clippy::type_complexity)]
+    fn key_source(
+        &mut self,
+        r: &RawOidcProvider,
+        at: &str,
+        pinned: bool,
+        ok: &mut bool,
+    ) -> Option<(Option<PathBuf>, Option<PathBuf>)> {
+        let ca_file = match &r.ca_file {
+            Some(c) => Some(self.existing_file(c, at)?),
+            None => None,
+        };
+        let jwks_file = match &r.jwks_file {
+            Some(j) => Some(self.existing_file(j, at)?),
+            None => None,
+        };
+        if let Some(path) = &jwks_file {
+            let span = r.jwks_file.as_ref().map_or(r.url.span(), |j| j.span());
+            let parsed = std::fs::read(path)
+                .map_err(|e| e.to_string())
+                .and_then(|t| crate::oidc::KeySet::parse(&t));
+            if let Err(e) = parsed {
+                self.p
+                    .error(&span, at, format!("jwks_file {}: {e}", path.display()));
+                *ok = false;
+            }
+            if ca_file.is_some() || pinned {
+                self.p.error(
+                    &span,
+                    at,
+                    "ca_file and thumbprints apply to fetched keys; a provider with a jwks_file fetches nothing",
+                );
+                *ok = false;
+            }
+        } else if let Err(e) = super::tls_material::load_roots(ca_file.as_deref()) {
+            let span = r.ca_file.as_ref().map_or(r.url.span(), |c| c.span());
+            self.p.error(&span, at, e);
+            *ok = false;
+        }
+        Some((ca_file, jwks_file))
     }
 }
 
