@@ -28,6 +28,7 @@ pub mod api;
 pub mod audit;
 pub mod authz;
 pub mod config;
+pub mod cors;
 pub mod federation;
 pub mod identity;
 pub mod oidc;

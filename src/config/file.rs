@@ -295,6 +295,9 @@ pub struct RawBackend {
     /// http backends: accept method overrides (`X-HTTP-Method-Override` and the like, `_method`);
     /// the overridden method is then the one authorized. Off: such requests are refused.
     pub allow_method_override: Option<Spanned<bool>>,
+    /// http backends: CORS rules for the route (S3's CORSConfiguration XML or aws-cli's JSON,
+    /// inline or `file:PATH`): preflights answered by the gateway, headers on every answer.
+    pub cors: Option<Spanned<String>>,
     /// http backends: names of the identity headers the gateway adds ("" leaves one out).
     pub identity_headers: Option<Spanned<RawIdentityHeaders>>,
     /// http backends: largest request body accepted.
@@ -326,6 +329,13 @@ pub struct RawBucket {
     /// missing: no policy).
     #[serde(default)]
     pub manage_policy: bool,
+    /// CORS rules (S3's CORSConfiguration XML or aws-cli's JSON, inline or `file:PATH`):
+    /// preflights are answered by the gateway, never by the backend.
+    pub cors: Option<Spanned<String>>,
+    /// Put/DeleteBucketCors through the gateway write the `cors` file (which may then be
+    /// missing: no CORS).
+    #[serde(default)]
+    pub manage_cors: bool,
 }
 
 /// `[backends.identity_headers]`: header names; an empty string leaves that header out.

@@ -371,6 +371,10 @@ pub struct BucketEntry {
     pub public: bool,
     /// `manage_policy`: the file Put/DeleteBucketPolicy write (or remove).
     pub managed_file: Option<PathBuf>,
+    /// The bucket's CORS rules (preflights answered by the gateway).
+    pub cors: Option<std::sync::Arc<crate::cors::CorsConfig>>,
+    /// `manage_cors`: the file Put/DeleteBucketCors write (or remove).
+    pub managed_cors_file: Option<PathBuf>,
 }
 
 impl BucketEntry {
@@ -392,6 +396,8 @@ impl BucketEntry {
             policy_text,
             public,
             managed_file: None,
+            cors: None,
+            managed_cors_file: None,
         }
     }
 }
@@ -436,6 +442,8 @@ pub struct ApiSettings {
     /// Method overrides are accepted (and the overridden method authorized); see
     /// [`crate::api::method`].
     pub allow_method_override: bool,
+    /// CORS rules of the route (preflights answered by the gateway).
+    pub cors: Option<std::sync::Arc<crate::cors::CorsConfig>>,
 }
 
 /// The header names of each identity fact; `None` leaves that one out.

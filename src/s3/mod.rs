@@ -10,6 +10,7 @@ pub mod error;
 pub mod headers;
 pub mod operations;
 pub mod params;
+pub mod post_policy;
 pub mod subresources;
 
 /// The bucket an S3 resource ARN (`arn:aws:s3:::bucket[/key]`) names; `None` for `arn:aws:s3:::*`

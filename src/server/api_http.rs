@@ -46,7 +46,27 @@ pub async fn handle(
             http::Method::GET | http::Method::HEAD
         ));
     });
-    let mut response = serve(state, peer, parts, route, &front, body, &request_id).await;
+    let cors = match route {
+        Route::Api(i) => state.backends[i]
+            .api
+            .as_ref()
+            .and_then(|a| a.settings.cors.as_deref()),
+        _ => None,
+    };
+    // A route with CORS rules answers preflights itself, before authentication; a route without
+    // them treats OPTIONS as any other method (signed, authorized, forwarded).
+    let mut response = match cors {
+        Some(rules) if parts.method == http::Method::OPTIONS => {
+            match super::cors_http::ask(parts)
+                .and_then(|ask| super::cors_http::preflight(Some(rules), &ask))
+            {
+                Ok(grant) => super::cors_http::allowed(&grant, &request_id),
+                Err(refusal) => render(ApiError::Preflight(refusal), &request_id),
+            }
+        }
+        _ => serve(state, peer, parts, route, &front, body, &request_id).await,
+    };
+    super::cors_http::decorate(&mut response, cors, parts);
     // A refusal sent before the body was read: the client may still be sending it.
     if response
         .extensions()

@@ -42,6 +42,8 @@ pub(super) enum ApiError {
     BodyTimeout,
     /// A policy refusal: the message, with the encoded authorization failure message.
     AccessDenied(String),
+    /// A refused CORS preflight on a route with CORS rules.
+    Preflight(crate::cors::PreflightRefusal),
     /// A state the gateway should never reach (logged where it happens).
     Internal,
 }
@@ -115,6 +117,10 @@ fn describe(e: ApiError) -> (u16, &'static str, String) {
             "The request body did not arrive in time".into(),
         ),
         ApiError::AccessDenied(m) => (403, "AccessDeniedException", m),
+        ApiError::Preflight(refusal) => match refusal.answer() {
+            (403, _, m) => (403, "ForbiddenException", m.into()),
+            (status, _, m) => (status, "BadRequestException", m.into()),
+        },
         ApiError::Internal => (
             500,
             "InternalServerErrorException",

@@ -1,8 +1,8 @@
-//! The gateway's own answers to the bucket policy operations: bucket policies live in the
-//! gateway's config, so the backend's own policy is never read or changed through the gateway.
-//! GetBucketPolicy and GetBucketPolicyStatus answer from the config; PutBucketPolicy and
-//! DeleteBucketPolicy write or remove the policy file of a bucket with `manage_policy` (then
-//! reload), and are refused for any other.
+//! The gateway's own answers to the bucket policy and bucket CORS operations: both live in the
+//! gateway's config, so the backend's own are never read or changed through the gateway.
+//! GetBucketPolicy, GetBucketPolicyStatus and GetBucketCors answer from the config;
+//! Put/DeleteBucketPolicy and Put/DeleteBucketCors write or remove the file of a bucket with
+//! `manage_policy` / `manage_cors` (then reload), and are refused for any other.
 
 use bytes::Bytes;
 use http::{Response, StatusCode, header};
@@ -27,12 +27,14 @@ pub(super) async fn answer(
     let bucket = classified.target.bucket.as_deref()?;
     let facts = buckets.lookup(bucket);
     let entry = facts.entry;
-    if let ("PutBucketPolicy" | "DeleteBucketPolicy", Some(file)) = (
-        classified.operation,
-        entry.and_then(|e| e.managed_file.as_ref()),
-    ) {
+    let managed = match classified.operation {
+        "PutBucketPolicy" | "DeleteBucketPolicy" => entry.and_then(|e| e.managed_file.as_ref()),
+        "PutBucketCors" | "DeleteBucketCors" => entry.and_then(|e| e.managed_cors_file.as_ref()),
+        _ => None,
+    };
+    if let Some(file) = managed {
         // As S3: only the owner's account may change a bucket's policy, whatever it grants.
-        if caller_account != Some(facts.owner) {
+        if classified.operation.ends_with("Policy") && caller_account != Some(facts.owner) {
             return Some(render(S3Error::NotBucketOwner, head, request_id));
         }
         let change = Change {
@@ -75,8 +77,8 @@ impl Change<'_> {
         body_slot: &mut Option<Incoming>,
         mode: PayloadMode,
     ) -> Result<Response<GatewayBody>, Box<Response<GatewayBody>>> {
-        let written = if self.operation == "PutBucketPolicy" {
-            let text = self.policy_text(body_slot, mode).await?;
+        let written = if self.operation.starts_with("Put") {
+            let text = self.document_text(body_slot, mode).await?;
             write_atomically(self.file, &text)
         } else {
             match std::fs::remove_file(self.file) {
@@ -85,10 +87,10 @@ impl Change<'_> {
             }
         };
         if let Err(e) = written {
-            tracing::error!(bucket = self.bucket, file = %self.file.display(), error = %e, "the bucket policy file cannot be written");
+            tracing::error!(bucket = self.bucket, file = %self.file.display(), error = %e, operation = self.operation, "the bucket's file cannot be written");
             return Err(self.refuse(S3Error::PolicyNotStored));
         }
-        tracing::info!(bucket = self.bucket, operation = self.operation, file = %self.file.display(), "bucket policy changed; reloading the config");
+        tracing::info!(bucket = self.bucket, operation = self.operation, file = %self.file.display(), "bucket configuration changed; reloading the config");
         self.state.reload_now.notify_one();
         Ok(Response::builder()
             .status(StatusCode::NO_CONTENT)
@@ -97,8 +99,9 @@ impl Change<'_> {
             .expect("static response parts"))
     }
 
-    /// The PutBucketPolicy body: signed, UTF-8, a bucket policy the config would accept.
-    async fn policy_text(
+    /// The PutBucketPolicy or PutBucketCors body: signed, UTF-8, a document the config would
+    /// accept.
+    async fn document_text(
         &self,
         body_slot: &mut Option<Incoming>,
         mode: PayloadMode,
@@ -106,19 +109,38 @@ impl Change<'_> {
         let Some(body) = body_slot.take() else {
             return Err(self.refuse(S3Error::BodyAlreadyRead));
         };
+        let cors = self.operation == "PutBucketCors";
         let bytes = read_signed_body(
             body,
             mode,
-            MAX_BUCKET_POLICY,
+            if cors {
+                crate::cors::MAX_DOCUMENT
+            } else {
+                MAX_BUCKET_POLICY
+            },
             self.state.config.limits.body_read_timeout,
-            "PutBucketPolicy",
+            self.operation,
             self.request_id,
         )
         .await?;
+        let malformed = |message: String| {
+            self.refuse(if cors {
+                S3Error::MalformedCors(message)
+            } else {
+                S3Error::MalformedPolicy(message)
+            })
+        };
         let text = String::from_utf8(bytes.to_vec())
-            .map_err(|_| self.refuse(S3Error::MalformedPolicy("The policy is not UTF-8".into())))?;
-        check_bucket_policy(&text, self.bucket)
-            .map_err(|message| self.refuse(S3Error::MalformedPolicy(message)))?;
+            .map_err(|_| malformed("The document is not UTF-8".into()))?;
+        if cors {
+            // Only the XML S3 takes here (the config also reads aws-cli's JSON).
+            if !text.trim_start().starts_with('<') {
+                return Err(malformed("The XML you provided was not well-formed or did not validate against our published schema".into()));
+            }
+            crate::cors::CorsConfig::parse(&text).map_err(malformed)?;
+        } else {
+            check_bucket_policy(&text, self.bucket).map_err(malformed)?;
+        }
         Ok(text)
     }
 }
@@ -162,17 +184,25 @@ fn read(
                 entry.is_some_and(|e| e.public)
             ),
         )),
-        "PutBucketPolicy" | "DeleteBucketPolicy" => Some(render(
-            S3Error::PolicyNotManaged {
-                operation: if operation == "PutBucketPolicy" {
-                    "PutBucketPolicy"
-                } else {
-                    "DeleteBucketPolicy"
+        "GetBucketCors" => Some(match entry.and_then(|e| e.cors.as_ref()) {
+            Some(rules) => ok("application/xml", rules.to_xml()),
+            None => render(
+                S3Error::NoSuchCorsConfiguration {
+                    bucket: bucket.to_string(),
                 },
-            },
-            head,
-            request_id,
-        )),
+                head,
+                request_id,
+            ),
+        }),
+        "PutBucketPolicy" | "DeleteBucketPolicy" | "PutBucketCors" | "DeleteBucketCors" => {
+            let operation = match operation {
+                "PutBucketPolicy" => "PutBucketPolicy",
+                "DeleteBucketPolicy" => "DeleteBucketPolicy",
+                "PutBucketCors" => "PutBucketCors",
+                _ => "DeleteBucketCors",
+            };
+            Some(render(S3Error::NotManaged { operation }, head, request_id))
+        }
         _ => None,
     }
 }

@@ -10,6 +10,7 @@ pub mod api_http;
 mod api_reply;
 pub mod authn;
 mod bucket_policy;
+mod cors_http;
 mod host;
 mod listener;
 mod metrics;

@@ -32,7 +32,14 @@ pub async fn handle(
     body: Incoming,
 ) -> Response<GatewayBody> {
     let mut body = Some(body);
-    let mut response = serve(state, peer, parts, &front, &mut body).await;
+    let (cors, object) =
+        super::cors_http::s3_rules(state, parts, front.host.clone().ok().flatten());
+    let mut response = if parts.method == http::Method::OPTIONS {
+        preflight(parts, cors, object)
+    } else {
+        serve(state, peer, parts, &front, &mut body).await
+    };
+    super::cors_http::decorate(&mut response, cors, parts);
     let http1 = matches!(
         parts.version,
         http::Version::HTTP_10 | http::Version::HTTP_11
@@ -57,6 +64,43 @@ pub async fn handle(
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     response
+}
+
+/// A CORS preflight, answered from the bucket's rules without authentication: it never reaches
+/// the backend (S3 answers preflights itself, whatever the bucket policy says).
+fn preflight(
+    parts: &http::request::Parts,
+    rules: Option<&crate::cors::CorsConfig>,
+    object: bool,
+) -> Response<GatewayBody> {
+    let request_id = super::new_request_id();
+    crate::audit::note(|f| {
+        f.event_source = "s3.amazonaws.com";
+        f.event_name = "PreflightRequest".into();
+        f.request_id = request_id.clone();
+        f.read_only = Some(true);
+    });
+    let asked = super::cors_http::ask(parts);
+    match asked.and_then(|ask| super::cors_http::preflight(rules, &ask)) {
+        Ok(grant) => super::cors_http::allowed(&grant, &request_id),
+        Err(refusal) => {
+            let method = parts
+                .headers
+                .get("access-control-request-method")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string();
+            super::s3_reply::render(
+                S3Error::Preflight {
+                    refusal,
+                    method,
+                    object,
+                },
+                false,
+                &request_id,
+            )
+        }
+    }
 }
 
 /// Largest unread request body drained after an early response (bigger ones close the connection).

@@ -274,9 +274,20 @@ pub(super) enum S3Error {
     NoSuchBucketPolicy {
         bucket: String,
     },
-    /// Put/DeleteBucketPolicy on a bucket whose policy the gateway does not manage.
-    PolicyNotManaged {
+    /// Put/DeleteBucketPolicy or Put/DeleteBucketCors on a bucket whose policy or CORS rules
+    /// the gateway does not manage.
+    NotManaged {
         operation: &'static str,
+    },
+    MalformedCors(String),
+    NoSuchCorsConfiguration {
+        bucket: String,
+    },
+    /// A refused CORS preflight: the method asked for, and whether an object was addressed.
+    Preflight {
+        refusal: crate::cors::PreflightRefusal,
+        method: String,
+        object: bool,
     },
 }
 
@@ -339,14 +350,43 @@ pub(super) fn render(e: S3Error, head: bool, request_id: &str) -> Response<Gatew
             "The bucket policy does not exist".into(),
             vec![("BucketName", bucket)],
         ),
-        S3Error::PolicyNotManaged { operation } => (
+        S3Error::NotManaged { operation } => (
             501,
             "NotImplemented",
-            format!(
-                "{operation} is not accepted through this gateway for this bucket: its policy is set in the stsgate config (backends.buckets.policy; manage_policy = true lets this call write it)"
-            ),
+            if operation.ends_with("Cors") {
+                format!(
+                    "{operation} is not accepted through this gateway for this bucket: its CORS rules are set in the stsgate config (backends.buckets.cors; manage_cors = true lets this call write them)"
+                )
+            } else {
+                format!(
+                    "{operation} is not accepted through this gateway for this bucket: its policy is set in the stsgate config (backends.buckets.policy; manage_policy = true lets this call write it)"
+                )
+            },
             vec![],
         ),
+        S3Error::MalformedCors(message) => (400, "MalformedXML", message, vec![]),
+        S3Error::NoSuchCorsConfiguration { bucket } => (
+            404,
+            "NoSuchCORSConfiguration",
+            "The CORS configuration does not exist".into(),
+            vec![("BucketName", bucket)],
+        ),
+        S3Error::Preflight {
+            refusal,
+            method,
+            object,
+        } => {
+            let (status, code, message) = refusal.answer();
+            let extra = match refusal {
+                crate::cors::PreflightRefusal::NotAllowed
+                | crate::cors::PreflightRefusal::NotEnabled => vec![
+                    ("Method", method),
+                    ("ResourceType", if object { "OBJECT" } else { "BUCKET" }.into()),
+                ],
+                _ => vec![],
+            };
+            (status, code, message.into(), extra)
+        }
     };
     error_response(status, code, &message, &extra, head, request_id)
 }

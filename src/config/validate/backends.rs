@@ -165,7 +165,10 @@ impl Validator<'_, '_> {
                 .error(&m.span(), at, "max_body_bytes must be between 1 and 2^40");
             ok = false;
         }
+        let cors = self.cors(b.cors.as_ref(), false, at, &(0..0));
+        ok &= cors.is_some();
         ok.then_some(ApiSettings {
+            cors: cors.and_then(|c| c.0),
             service,
             api_id,
             stage,
@@ -242,6 +245,10 @@ impl Validator<'_, '_> {
                 ("allow_method_override", b.allow_method_override.is_some()),
                 ("identity_headers", b.identity_headers.is_some()),
                 ("max_body_bytes", b.max_body_bytes.is_some()),
+                (
+                    "cors (buckets take theirs in [[backends.buckets]])",
+                    b.cors.is_some(),
+                ),
             ] {
                 if present {
                     self.p.error(
@@ -559,10 +566,27 @@ impl Validator<'_, '_> {
                 ok = false;
                 continue;
             };
+            if e.manage_cors && name.contains(['*', '?']) {
+                self.p.error(
+                    &e.name.span(),
+                    &here,
+                    "manage_cors applies to one bucket, not a pattern",
+                );
+                ok = false;
+                continue;
+            }
+            let Some((cors, managed_cors_file)) =
+                self.cors(e.cors.as_ref(), e.manage_cors, &here, &e.name.span())
+            else {
+                ok = false;
+                continue;
+            };
             let public = policy.as_ref().is_some_and(|p| p.2);
             let mut entry =
                 BucketEntry::new(name, &account, policy.map(|(c, t, _)| (c, t)), public);
             entry.managed_file = managed_file;
+            entry.cors = cors;
+            entry.managed_cors_file = managed_cors_file;
             entries.push(entry);
         }
         ok.then_some(Buckets {

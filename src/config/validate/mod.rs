@@ -14,6 +14,7 @@ use toml::Spanned;
 
 mod accounts;
 mod backends;
+mod cors;
 mod federation;
 mod server;
 
