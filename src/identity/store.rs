@@ -78,6 +78,17 @@ pub enum CredentialError {
     Expired,
 }
 
+impl CredentialError {
+    /// The code of `stsgate_auth_failures_total` (as AWS names the refusal).
+    pub fn code(self) -> &'static str {
+        match self {
+            CredentialError::UnknownAccessKey => "InvalidAccessKeyId",
+            CredentialError::InvalidToken => "InvalidClientTokenId",
+            CredentialError::Expired => "ExpiredToken",
+        }
+    }
+}
+
 pub struct IdentityStore {
     /// Opened sessions by token text. A hit is re-checked (key id, expiry) every time; a miss
     /// only costs a decryption.

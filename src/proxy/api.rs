@@ -107,7 +107,9 @@ pub async fn forward(
         tracing::info!(caller = %u.caller.arn(), error = %e, "request body failed verification; upstream aborted");
         return Err(match e {
             BodyError::Sha256Mismatch { .. } => ApiForwardError::BodyMismatch,
-            BodyError::Length { .. } | BodyError::Upstream(_) => ApiForwardError::BodyLength,
+            BodyError::Length { .. } | BodyError::Upstream(_) | BodyError::Form(_) => {
+                ApiForwardError::BodyLength
+            }
         });
     }
     match result {

@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 pub mod api;
 pub mod backend;
 pub mod body;
+pub mod form_body;
 pub mod pool;
 pub mod s3;
 pub mod send;
@@ -117,9 +118,17 @@ pub fn s3_upstream_target(request: &crate::s3::Classified) -> (String, String) {
 /// Error of a verifying body: the digest did not match, or the body was cut short or ran long.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BodyError {
-    Sha256Mismatch { client: String, computed: String },
-    Length { expected: u64, got: u64 },
+    Sha256Mismatch {
+        client: String,
+        computed: String,
+    },
+    Length {
+        expected: u64,
+        got: u64,
+    },
     Upstream(String),
+    /// A POST form that is not what the gateway read (see [`form_body`]).
+    Form(String),
 }
 
 impl std::fmt::Display for BodyError {
@@ -131,6 +140,7 @@ impl std::fmt::Display for BodyError {
                 "body length {got} differs from Content-Length {expected}"
             ),
             BodyError::Upstream(e) => write!(f, "client body error: {e}"),
+            BodyError::Form(e) => write!(f, "POST form: {e}"),
         }
     }
 }

@@ -63,13 +63,20 @@ pub enum ForwardError {
     BadAnswer {
         operation: &'static str,
     },
+    /// A browser POST form was not what the gateway read (upstream aborted).
+    MalformedForm(String),
 }
 
-/// The request body: streamed from the client, or built by the gateway (DeleteObjects).
+/// The request body: streamed from the client, built by the gateway (DeleteObjects), or a
+/// browser POST form's file (checked as it streams by [`super::form_body::FormFileBody`]).
 pub enum RequestBody {
     Stream(Incoming),
     Buffered(Bytes),
+    FormFile(super::form_body::FormFileBody<Incoming>, FailureSlot),
 }
+
+/// Where a verifying body reports why it failed.
+pub type FailureSlot = std::sync::Arc<std::sync::Mutex<Option<BodyError>>>;
 
 /// Where the outgoing body reports a verification failure.
 enum Outgoing {
@@ -79,17 +86,22 @@ enum Outgoing {
 
 impl Outgoing {
     /// The body's verification failure, as S3 names it, if it failed.
-    fn failure(&self) -> Option<SigV4Error> {
+    fn failure(&self) -> Option<ForwardError> {
         match self {
             Outgoing::Plain(f) => f.lock().unwrap_or_else(|p| p.into_inner()).clone().map(|f| match f {
                 BodyError::Sha256Mismatch { client, computed } => {
-                    SigV4Error::XAmzContentSHA256Mismatch { client, computed }
+                    ForwardError::SigV4(SigV4Error::XAmzContentSHA256Mismatch { client, computed })
                 }
-                BodyError::Length { .. } | BodyError::Upstream(_) => SigV4Error::IncompleteBody {
+                BodyError::Form(why) => ForwardError::MalformedForm(why),
+                BodyError::Length { .. } | BodyError::Upstream(_) => ForwardError::SigV4(SigV4Error::IncompleteBody {
                     message: "You did not provide the number of bytes specified by the Content-Length HTTP header".into(),
-                },
+                }),
             }),
-            Outgoing::Chunked(f) => f.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+            Outgoing::Chunked(f) => f
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone()
+                .map(ForwardError::SigV4),
         }
     }
 }
@@ -126,6 +138,14 @@ pub async fn forward(
         RequestBody::Stream(body) => {
             plain_body(body, &mut headers, mode, payload_line, content_length)
         }
+        RequestBody::FormFile(body, failure) => {
+            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(content_length));
+            (
+                body.boxed_unsync(),
+                Outgoing::Plain(failure),
+                "UNSIGNED-PAYLOAD".to_string(),
+            )
+        }
     };
     backend
         .signer
@@ -150,8 +170,8 @@ pub async fn forward(
     .await
     .ok_or(ForwardError::Unforwardable)?;
     if let Some(e) = outgoing.failure() {
-        tracing::info!(caller = who, error = %e, "request body failed verification; upstream aborted");
-        return Err(ForwardError::SigV4(e));
+        tracing::info!(caller = who, error = ?e, "request body failed verification; upstream aborted");
+        return Err(e);
     }
     let response = match result {
         Err(Stall::Client) => {

@@ -438,6 +438,15 @@ impl Policy {
                 "Invalid according to Policy: Policy expired.",
             ));
         }
+        // The object goes to the URL's bucket; a form that names another is refused rather than
+        // read one way here and another way by whoever wrote it.
+        if let Some(named) = form.get("bucket")
+            && named != bucket
+        {
+            return Err(PostError::denied(format!(
+                "Invalid according to Policy: the bucket field names {named}, but the form was sent to bucket {bucket}"
+            )));
+        }
         for c in &self.conditions {
             let value = |field: &str| -> String {
                 if field == "bucket" {

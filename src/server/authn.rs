@@ -317,14 +317,9 @@ pub fn resolve(
             front.now.unix(),
         )
         .map_err(|e| {
-            let code = match e {
-                CredentialError::UnknownAccessKey => "InvalidAccessKeyId",
-                CredentialError::InvalidToken => "InvalidClientTokenId",
-                CredentialError::Expired => "ExpiredToken",
-            };
             state
                 .metrics
-                .auth_failure(route.label(), code, Some(key), peer);
+                .auth_failure(route.label(), e.code(), Some(key), peer);
             AuthError::Credential(e)
         })?;
     Ok(caller)

@@ -21,6 +21,8 @@ use crate::s3::{address, classify};
 use crate::sigv4::{AuthKind, PayloadMode, UriMode};
 use crate::sts::parse_form;
 
+mod post;
+
 /// Serves one S3 request. On HTTP/1, a response sent while the request body is unread either
 /// drains a small body (so the connection can carry the next request) or says
 /// `Connection: close`, so the client does not write its next request into a closed socket.
@@ -36,6 +38,8 @@ pub async fn handle(
         super::cors_http::s3_rules(state, parts, front.host.clone().ok().flatten());
     let mut response = if parts.method == http::Method::OPTIONS {
         preflight(parts, cors, object)
+    } else if post::is_post_upload(parts) {
+        post::serve(state, peer, parts, &front, &mut body).await
     } else {
         serve(state, peer, parts, &front, &mut body).await
     };
@@ -246,6 +250,8 @@ struct Authenticated<'f, 'a> {
     /// The signed payload line (`UNSIGNED-PAYLOAD` for an anonymous request).
     payload_line: String,
     mode: PayloadMode,
+    /// A browser POST upload (its policy was signed, not the request).
+    post_form: bool,
 }
 
 impl Authenticated<'_, '_> {
@@ -311,6 +317,7 @@ fn authenticate<'f, 'a>(
         signing,
         payload_line,
         mode,
+        post_form: false,
     })
 }
 
@@ -396,6 +403,7 @@ struct Authorizer<'s> {
     parsed: Option<&'s crate::sigv4::ParsedAuth<'s>>,
     buckets: &'s crate::config::Buckets,
     now: crate::sigv4::AmzDate,
+    post_form: bool,
     reply: &'s Reply<'s>,
 }
 
@@ -437,6 +445,7 @@ impl<'s> Authorizer<'s> {
             parsed: auth.parsed,
             buckets: backend.map_or(&*NO_BUCKETS, |b| &b.buckets),
             now: front.now,
+            post_form: auth.post_form,
             reply,
         })
     }
@@ -509,6 +518,10 @@ impl<'s> Authorizer<'s> {
         if let Some(owner) = owner {
             ctx.set("aws:ResourceAccount", owner);
         }
+        if self.post_form && self.caller.is_some() {
+            ctx.set("s3:signatureversion", "AWS4-HMAC-SHA256")
+                .set("s3:authType", "POST");
+        }
         if let Some(parsed) = self.parsed {
             ctx.set("s3:signatureversion", "AWS4-HMAC-SHA256");
             match parsed.kind {
@@ -557,18 +570,7 @@ async fn forward(
             return Err(reply.refuse(S3Error::BodyAlreadyRead));
         }
     };
-    let config = &state.config;
-    let facts = crate::proxy::s3::GatewayFacts {
-        keyring: &state.keyring,
-        region: config.server.regions[0].as_str(),
-        scheme: if config.server.tls.is_some() {
-            "https"
-        } else {
-            "http"
-        },
-        public_hosts: &config.server.public_hosts,
-        worker: super::worker_id(),
-    };
+    let facts = gateway_facts(state);
     // The typed request's headers move into the upstream request (no copy).
     let upstream_headers = std::mem::take(&mut classified.headers);
     crate::proxy::s3::forward(
@@ -587,6 +589,22 @@ async fn forward(
     )
     .await
     .map_err(|e| reply.forward(e))
+}
+
+/// What forwarding needs of the gateway (the same for every request of a snapshot).
+fn gateway_facts(state: &State) -> crate::proxy::s3::GatewayFacts<'_> {
+    let config = &state.config;
+    crate::proxy::s3::GatewayFacts {
+        keyring: &state.keyring,
+        region: config.server.regions[0].as_str(),
+        scheme: if config.server.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        },
+        public_hosts: &config.server.public_hosts,
+        worker: super::worker_id(),
+    }
 }
 
 /// Largest DeleteObjects body accepted (1,000 keys of up to 1,024 bytes, plus markup).

@@ -208,6 +208,11 @@ pub(super) fn forward_error(
                 .into(),
         ),
         ForwardError::Broken => (502, "BadGateway", "The backend connection failed".into()),
+        ForwardError::MalformedForm(why) => (
+            400,
+            "MalformedPOSTRequest",
+            format!("The body of your POST request is not well-formed multipart/form-data: {why}"),
+        ),
         ForwardError::BadAnswer { operation } => (
             502,
             "BadGateway",
@@ -283,6 +288,8 @@ pub(super) enum S3Error {
     NoSuchCorsConfiguration {
         bucket: String,
     },
+    /// A refused browser POST upload (S3's code and wording).
+    Post(crate::s3::post_policy::PostError),
     /// A refused CORS preflight: the method asked for, and whether an object was addressed.
     Preflight {
         refusal: crate::cors::PreflightRefusal,
@@ -371,6 +378,7 @@ pub(super) fn render(e: S3Error, head: bool, request_id: &str) -> Response<Gatew
             "The CORS configuration does not exist".into(),
             vec![("BucketName", bucket)],
         ),
+        S3Error::Post(e) => (e.status, e.code, e.message, e.extra),
         S3Error::Preflight {
             refusal,
             method,

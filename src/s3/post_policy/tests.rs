@@ -239,6 +239,16 @@ fn a_policy_that_covers_the_form_passes_and_each_broken_condition_is_named() {
         ("bucket", "uploads"),
     ]);
     p.check(&bucket_field, "uploads", NOW, 10).unwrap();
+    // A bucket field naming another bucket than the URL's is refused, whatever the policy says.
+    let elsewhere = with_signed(&[
+        ("key", "user/alice/a"),
+        ("Content-Type", "image/png"),
+        ("success_action_status", "201"),
+        ("bucket", "other"),
+    ]);
+    let e = p.check(&elsewhere, "uploads", NOW, 10).unwrap_err();
+    assert_eq!((e.status, e.code), (403, "AccessDenied"));
+    assert!(e.message.contains("names other"), "{}", e.message);
     // x-ignore- fields are exempt.
     let ignored = with_signed(&[
         ("key", "user/alice/a"),
