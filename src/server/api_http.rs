@@ -64,9 +64,12 @@ pub async fn handle(
                 Err(refusal) => render(ApiError::Preflight(refusal), &request_id),
             }
         }
-        _ => serve(state, peer, parts, route, &front, body, &request_id).await,
+        _ => {
+            let mut response = serve(state, peer, parts, route, &front, body, &request_id).await;
+            super::cors_http::decorate(&mut response, cors, parts);
+            response
+        }
     };
-    super::cors_http::decorate(&mut response, cors, parts);
     // A refusal sent before the body was read: the client may still be sending it.
     if response
         .extensions()

@@ -38,12 +38,15 @@ pub async fn handle(
         super::cors_http::s3_rules(state, parts, front.host.clone().ok().flatten());
     let mut response = if parts.method == http::Method::OPTIONS {
         preflight(parts, cors, object)
-    } else if post::is_post_upload(parts) {
-        post::serve(state, peer, parts, &front, &mut body).await
     } else {
-        serve(state, peer, parts, &front, &mut body).await
+        let mut response = if post::is_post_upload(parts) {
+            post::serve(state, peer, parts, &front, &mut body).await
+        } else {
+            serve(state, peer, parts, &front, &mut body).await
+        };
+        super::cors_http::decorate(&mut response, cors, parts);
+        response
     };
-    super::cors_http::decorate(&mut response, cors, parts);
     let http1 = matches!(
         parts.version,
         http::Version::HTTP_10 | http::Version::HTTP_11

@@ -287,6 +287,15 @@ fn authenticate<'f, 'a>(
         // granting "*" s3:PutObject allows.
         return Ok((auth, None));
     }
+    if form.get("AWSAccessKeyId").is_some() || form.get("signature").is_some() {
+        // SigV2 (what boto3's generate_presigned_post signs unless told s3v4).
+        return Err(post(PostError {
+            status: 400,
+            code: "InvalidRequest",
+            message: "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.".into(),
+            extra: vec![],
+        }));
+    }
     let field = |name: &'static str| form.get(name).ok_or_else(|| post(PostError::missing(name)));
     let (algorithm, credential, date, signature, policy_field) = (
         field("x-amz-algorithm")?,
