@@ -3,6 +3,8 @@
 #   - Debian packages: curl, openssl, rclone, s3cmd, unzip, maven, redis-server (apt-get; needs
 #     root or sudo)
 #   - Python clients from PyPI: awscli, boto3, awscurl
+#   - Chromium from Debian and puppeteer-core from npm (pinned in tests/browser/) into
+#     target/browser-driver, for tests/browser.rs
 #   - an independent IAM simulator from npm (@cloud-copilot/iam-simulate, pinned with its lock
 #     file in tests/iam_differential/) into target/iam-simulate, for tests/iam_differential.rs
 #   - real S3 backends: Garage and s3s-fs from crates.io (built once into ~/.cargo/bin), MinIO
@@ -48,6 +50,26 @@ if ! cmp -s tests/iam_differential/package-lock.json "$simulator/package-lock.js
     (cd "$simulator" && npm ci --no-audit --no-fund --loglevel=error >&2)
   else
     log "npm not found: tests/iam_differential.rs will report the simulator missing"
+  fi
+fi
+
+# Headless Chromium from Debian and the DevTools driver (puppeteer-core from npm, pinned with its
+# lock file in tests/browser/) for tests/browser.rs.
+if ! command -v chromium >/dev/null; then
+  log "installing chromium from Debian (tests/browser.rs)"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium fonts-liberation >/dev/null
+fi
+driver=target/browser-driver
+if ! cmp -s tests/browser/package-lock.json "$driver/package-lock.json" \
+  || [[ ! -d "$driver/node_modules/puppeteer-core" ]]; then
+  if command -v npm >/dev/null; then
+    log "installing puppeteer-core from npm into $driver"
+    rm -rf "$driver" && mkdir -p "$driver"
+    cp tests/browser/package.json tests/browser/package-lock.json "$driver/"
+    (cd "$driver" && npm ci --no-audit --no-fund --loglevel=error >&2)
+  else
+    log "npm not found: tests/browser.rs will report the driver missing"
   fi
 fi
 
