@@ -20,8 +20,10 @@
 //! * [`server`]: listeners, the authentication stage and router, the protocols, config reload,
 //!   admin endpoints.
 //!
-//! Non-goals: SigV2, SigV4a, browser POST policies (for now), and anything that would let a
-//! request through without verification; there is no switch that skips it.
+//! * [`cors`]: CORS rules as S3 defines them (pure).
+//!
+//! Non-goals: SigV2, SigV4a, and anything that would let a request through without verification;
+//! there is no switch that skips it.
 #![forbid(unsafe_code)]
 
 pub mod api;

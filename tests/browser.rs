@@ -3,8 +3,8 @@
 //! scripts/test.sh into target/browser-driver) by tests/browser/drive.mjs. Pages come from two
 //! origins the test serves on loopback; the gateway stands in front of s3s-fs with CORS rules for
 //! the first origin only. The page fetches an object with a presigned GET, reads a refusal,
-//! uploads with a presigned PUT (after the browser's own preflight) and through an HTML form POST
-//! signed for a session by boto3, landing on `success_action_redirect`; the second origin's page is
+//! uploads with a presigned PUT (after the browser's own preflight) and through the README's HTML
+//! form (printed by its boto3 snippet for a session), landing on `success_action_redirect`; the second origin's page is
 //! refused by the browser. The objects are then read from the backend itself, byte for byte.
 
 mod support;
@@ -106,40 +106,44 @@ fn run_python(script: &str) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// The form boto3 signs for the session: (url, fields in order).
-fn presigned_post(
-    gw: &Gateway,
-    creds: &support::Creds,
-    bucket: &str,
-    redirect: &str,
-) -> (String, Vec<(String, String)>) {
-    let script = format!(
-        r#"
-import boto3, json
-from botocore.config import Config
-s3 = boto3.client("s3", endpoint_url="{}", region_name="us-east-1",
-    aws_access_key_id="{}", aws_secret_access_key="{}", aws_session_token="{}",
-    config=Config(signature_version="s3v4"))
-p = s3.generate_presigned_post("{bucket}", "browser/${{filename}}",
-    Fields={{"success_action_redirect": "{redirect}"}},
-    Conditions=[{{"success_action_redirect": "{redirect}"}}, ["starts-with", "$key", "browser/"],
-                ["content-length-range", 1, 10485760]],
-    ExpiresIn=600)
-print(json.dumps(p))
-"#,
-        gw.endpoint,
-        creds.key_id,
-        creds.secret,
-        creds.token.as_deref().unwrap()
+/// The README's form snippet, run as written (its endpoint, bucket and redirect pointed at this
+/// test's) with the session in the environment: the HTML it prints.
+fn readme_form(gw: &Gateway, creds: &support::Creds, bucket: &str, redirect: &str) -> String {
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let block = readme
+        .split("<!-- upload-form:begin -->\n```python\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```\n<!-- upload-form:end -->").next())
+        .expect("the README's upload-form snippet");
+    for placeholder in [
+        "http://127.0.0.1:7480",
+        "\"demo-bucket\"",
+        "https://app.example.com/uploaded",
+    ] {
+        assert!(
+            block.contains(placeholder),
+            "the snippet no longer names {placeholder}"
+        );
+    }
+    let script = block
+        .replace("http://127.0.0.1:7480", &gw.endpoint)
+        .replace("\"demo-bucket\"", &format!("\"{bucket}\""))
+        .replace("https://app.example.com/uploaded", redirect);
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .env("AWS_ACCESS_KEY_ID", &creds.key_id)
+        .env("AWS_SECRET_ACCESS_KEY", &creds.secret)
+        .env("AWS_SESSION_TOKEN", creds.token.as_deref().unwrap())
+        .env_remove("AWS_PROFILE")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
-    let v: serde_json::Value = serde_json::from_str(&run_python(&script)).unwrap();
-    let fields = v["fields"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
-        .collect();
-    (v["url"].as_str().unwrap().to_string(), fields)
+    String::from_utf8(out.stdout).unwrap()
 }
 
 fn backend_bytes(backend: &Backend, key: &str, dir: &std::path::Path) -> Vec<u8> {
@@ -202,7 +206,7 @@ fn chromium_fetches_uploads_and_posts_a_form_through_the_gateway() {
     let form_bytes: Vec<u8> = (0..=255u8).rev().cycle().take(300_000).collect();
     std::fs::write(&form_file, &form_bytes).unwrap();
     let redirect = format!("{allowed}/done");
-    let (form_url, fields) = presigned_post(&gw, &creds, &backend.bucket, &redirect);
+    let form_html = readme_form(&gw, &creds, &backend.bucket, &redirect);
 
     let scenario = serde_json::json!({
         "chromium": chromium,
@@ -212,7 +216,7 @@ fn chromium_fetches_uploads_and_posts_a_form_through_the_gateway() {
         "tamperedGet": tampered_get,
         "presignedPut": presigned_put,
         "putBase64": data_encoding::BASE64.encode(&put_bytes),
-        "form": {"url": form_url, "fields": fields, "file": form_file},
+        "form": {"html": form_html, "file": form_file},
     });
     let scenario_file = dir.path().join("scenario.json");
     std::fs::write(&scenario_file, scenario.to_string()).unwrap();
@@ -260,7 +264,7 @@ fn chromium_fetches_uploads_and_posts_a_form_through_the_gateway() {
     let landed = seen["form"]["landed"].as_str().unwrap();
     assert!(
         landed.starts_with(&format!(
-            "{redirect}?bucket={}&key=browser%2Freport.bin&etag=",
+            "{redirect}?bucket={}&key=uploads%2Freport.bin&etag=",
             backend.bucket
         )),
         "{landed}"
@@ -274,7 +278,7 @@ fn chromium_fetches_uploads_and_posts_a_form_through_the_gateway() {
         "the redirect never reached the page's server"
     );
     assert_eq!(
-        backend_bytes(&backend, "browser/report.bin", dir.path()),
+        backend_bytes(&backend, "uploads/report.bin", dir.path()),
         form_bytes
     );
     // The other origin: the browser hid the answer from the page.

@@ -148,6 +148,23 @@ fn preflights_are_answered_by_the_gateway_with_s3_rules() {
         !s.gw.log().contains("forwarding"),
         "a preflight was forwarded"
     );
+    // Counted as preflights by outcome, not as forwarded requests.
+    let metrics = Command::new("curl")
+        .args(["-s", &format!("{}/metrics", s.gw.admin)])
+        .output()
+        .unwrap();
+    let metrics = String::from_utf8_lossy(&metrics.stdout);
+    for line in [
+        "stsgate_cors_preflights_total{protocol=\"s3\",outcome=\"allowed\"} 1",
+        "stsgate_cors_preflights_total{protocol=\"s3\",outcome=\"AccessForbidden\"} 3",
+        "stsgate_cors_preflights_total{protocol=\"s3\",outcome=\"BadRequest\"} 1",
+    ] {
+        assert!(metrics.contains(line), "{line} not in\n{metrics}");
+    }
+    assert!(
+        metrics.contains("stsgate_s3_forwarded_total{class=\"2xx\"} 0"),
+        "{metrics}"
+    );
 }
 
 fn curl_status_headers(args: &[&str]) -> (u16, String) {

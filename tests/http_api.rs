@@ -996,3 +996,85 @@ fn methods_are_upper_case_and_overrides_are_authorized_or_refused() {
     assert_eq!(split.status, 400, "{split:?}");
     assert_eq!(api.completed().len(), 1);
 }
+
+/// CORS rules on a route: the gateway answers preflights (they never reach the API), an allowed
+/// origin's answers carry the rule's headers (refusals too), another origin's do not.
+#[test]
+fn a_route_with_cors_rules_answers_preflights_and_marks_answers() {
+    let api = ApiBackend::start();
+    let gw = gateway_for(
+        &api,
+        r#"cors = '{"CORSRules":[{"AllowedOrigins":["https://console.example.com"],"AllowedMethods":["GET"],"AllowedHeaders":["authorization","x-amz-*"],"MaxAgeSeconds":300}]}'"#,
+    );
+    let origin = "https://console.example.com";
+    let preflight = |origin: &str, method: &str, headers: &str| {
+        send_raw(
+            &gw.endpoint,
+            "OPTIONS",
+            "/billing/invoices/1",
+            &[
+                ("origin".to_string(), origin.to_string()),
+                (
+                    "access-control-request-method".to_string(),
+                    method.to_string(),
+                ),
+                (
+                    "access-control-request-headers".to_string(),
+                    headers.to_string(),
+                ),
+            ],
+            b"",
+        )
+    };
+    let ok = preflight(
+        origin,
+        "GET",
+        "authorization,x-amz-date,x-amz-security-token",
+    );
+    assert_eq!(ok.status, 200, "{ok:?}");
+    assert_eq!(ok.header("access-control-allow-origin"), Some(origin));
+    assert_eq!(ok.header("access-control-allow-methods"), Some("GET"));
+    assert_eq!(ok.header("access-control-max-age"), Some("300"));
+    for (o, m, h) in [
+        ("https://evil.example.net", "GET", "authorization"),
+        (origin, "POST", "authorization"),
+        (origin, "GET", "x-custom"),
+    ] {
+        let no = preflight(o, m, h);
+        assert_eq!(
+            (no.status, no.error_type()),
+            (403, "ForbiddenException"),
+            "{o} {m} {h}"
+        );
+    }
+    assert!(api.seen().is_empty(), "a preflight reached the API");
+    // A signed GET from the allowed origin, and a refused unsigned one: both carry the headers.
+    let creds = assume(&gw, API_ROLE, "browser", None);
+    let url = format!("{}/billing/invoices/1", gw.endpoint);
+    let mut headers = sdk_sign(&creds, "execute-api", "us-east-1", "GET", &url, &[], b"");
+    headers.push(("origin".to_string(), origin.to_string()));
+    let signed = send_raw(&gw.endpoint, "GET", "/billing/invoices/1", &headers, b"");
+    assert_eq!(signed.status, 200, "{signed:?}");
+    assert_eq!(signed.header("access-control-allow-origin"), Some(origin));
+    assert!(
+        api.seen()[0].header("origin").is_none(),
+        "Origin is the gateway's business, not the API's"
+    );
+    let unsigned = send_raw(
+        &gw.endpoint,
+        "GET",
+        "/billing/invoices/1",
+        &[("origin".to_string(), origin.to_string())],
+        b"",
+    );
+    assert_eq!(unsigned.error_type(), "MissingAuthenticationTokenException");
+    assert_eq!(unsigned.header("access-control-allow-origin"), Some(origin));
+    let other = send_raw(
+        &gw.endpoint,
+        "GET",
+        "/billing/invoices/1",
+        &[("origin".to_string(), "https://evil.example.net".to_string())],
+        b"",
+    );
+    assert_eq!(other.header("access-control-allow-origin"), None);
+}

@@ -748,6 +748,69 @@ fn bucket_owners_and_policies_are_checked_where_they_are_written() {
 }
 
 #[test]
+fn cors_rules_are_checked_where_they_are_written() {
+    let backend = "timeout_seconds = 60\n";
+    let with = |buckets: &str| demo_with(backend, &format!("{backend}{buckets}"));
+    let ok = with(
+        "[[backends.buckets]]\nname = \"site\"\ncors = '{\"CORSRules\":[{\"AllowedOrigins\":[\"https://*.example.com\"],\"AllowedMethods\":[\"GET\"]}]}'\n",
+    );
+    let loaded = load_str(&demo_path(), &ok).unwrap_or_else(|p| panic!("{p:#?}"));
+    let entry = loaded.config.backends[0]
+        .buckets
+        .lookup("site")
+        .entry
+        .unwrap();
+    assert_eq!(entry.cors.as_ref().unwrap().rules.len(), 1);
+    // A method S3 refuses, at the line of the rules.
+    let text = with(
+        "[[backends.buckets]]\nname = \"site\"\ncors = '<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>PATCH</AllowedMethod></CORSRule></CORSConfiguration>'\n",
+    );
+    assert_error(
+        &text,
+        "Unsupported method is PATCH",
+        line_of(&text, "cors = '<CORSConfiguration>"),
+    );
+    // manage_cors writes a file: inline rules or a pattern cannot be managed; the file may be
+    // missing (no rules yet).
+    let text = with("[[backends.buckets]]\nname = \"b\"\ncors = '{}'\nmanage_cors = true\n");
+    assert_error(
+        &text,
+        "manage_cors needs cors = \"file:PATH\"",
+        line_of(&text, "cors = '{}'"),
+    );
+    let text = with(
+        "[[backends.buckets]]\nname = \"b-*\"\ncors = \"file:cors/none.xml\"\nmanage_cors = true\n",
+    );
+    assert_error(
+        &text,
+        "manage_cors applies to one bucket, not a pattern",
+        line_of(&text, "name = \"b-*\""),
+    );
+    let text = with(
+        "[[backends.buckets]]\nname = \"b\"\ncors = \"file:cors/not-yet.xml\"\nmanage_cors = true\n",
+    );
+    let loaded = load_str(&demo_path(), &text).unwrap_or_else(|p| panic!("{p:#?}"));
+    let entry = loaded.config.backends[0].buckets.lookup("b").entry.unwrap();
+    assert!(entry.cors.is_none() && entry.managed_cors_file.is_some());
+    // An unmanaged file that is missing is an error, like a policy file.
+    let text = with("[[backends.buckets]]\nname = \"b\"\ncors = \"file:cors/missing.xml\"\n");
+    assert_error(
+        &text,
+        "cannot read CORS file",
+        line_of(&text, "cors = \"file:"),
+    );
+    // An s3 backend's rules are per bucket.
+    let text = demo_with(backend, &format!("{backend}cors = '{{}}'\n"));
+    assert!(
+        errors(&text).iter().any(|p| p
+            .message
+            .contains("cors (buckets take theirs in [[backends.buckets]])")),
+        "{:#?}",
+        errors(&text)
+    );
+}
+
+#[test]
 fn workers_default_to_the_shared_runtime_and_are_bounded() {
     assert_eq!(load(&demo_path()).unwrap().config.server.workers, 0);
     for (value, want) in [("0", 0), ("3", 3)] {

@@ -228,9 +228,11 @@ fn no_row(
                 extras: &[],
             })
         }
+        // A browser upload (PostObject) is served before classification when its body is a
+        // form; any other POST to a bucket is one that is not.
         (Scope::Bucket, "POST", None) => Err(ClassifyError {
-            code: "NotImplemented",
-            message: "Browser POST uploads (PostObject) are not supported by this gateway".into(),
+            code: "MalformedPOSTRequest",
+            message: "The body of your POST request is not well-formed multipart/form-data.".into(),
             argument: None,
         }),
         (Scope::Bucket | Scope::Object, _, Some(k)) => Err(invalid(format!(

@@ -57,12 +57,14 @@ pub async fn handle(
     // them treats OPTIONS as any other method (signed, authorized, forwarded).
     let mut response = match cors {
         Some(rules) if parts.method == http::Method::OPTIONS => {
-            match super::cors_http::ask(parts)
+            let mut answer = match super::cors_http::ask(parts)
                 .and_then(|ask| super::cors_http::preflight(Some(rules), &ask))
             {
                 Ok(grant) => super::cors_http::allowed(&grant, &request_id),
                 Err(refusal) => render(ApiError::Preflight(refusal), &request_id),
-            }
+            };
+            answer.extensions_mut().insert(super::metrics::Preflight);
+            answer
         }
         _ => {
             let mut response = serve(state, peer, parts, route, &front, body, &request_id).await;

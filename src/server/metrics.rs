@@ -11,6 +11,11 @@ use http::StatusCode;
 #[derive(Debug, Clone)]
 pub struct Refusal(pub String);
 
+/// Marks a CORS preflight answered by the gateway (allowed, or refused with a [`Refusal`]):
+/// counted in `stsgate_cors_preflights_total`, not as a forwarded or refused request.
+#[derive(Clone, Copy)]
+pub struct Preflight;
+
 /// Counters of the gateway listener.
 #[derive(Default)]
 pub struct Metrics {
@@ -40,6 +45,8 @@ pub struct Metrics {
     api_refused: Mutex<BTreeMap<String, u64>>,
     /// Container-credentials answers: `issued`, `reused` (from the cache), or the refusal's code.
     pod_credentials: Mutex<BTreeMap<String, u64>>,
+    /// CORS preflights by (protocol, outcome).
+    cors_preflights: Mutex<BTreeMap<(&'static str, String), u64>>,
     /// Config reloads that took effect, and those refused (the running config kept serving).
     pub config_reloads: AtomicU64,
     pub config_reload_failures: AtomicU64,
@@ -159,6 +166,36 @@ impl Metrics {
             .unwrap_or_else(|p| p.into_inner())
             .entry(outcome.to_string())
             .or_default() += 1;
+    }
+
+    /// Counts a CORS preflight of `protocol` (`s3`, `execute-api`): `allowed`, or the refusal's
+    /// code.
+    pub fn record_preflight(&self, protocol: &'static str, refusal: Option<&Refusal>) {
+        let outcome = refusal.map_or("allowed", |r| r.0.as_str()).to_string();
+        *self
+            .cors_preflights
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry((protocol, outcome))
+            .or_default() += 1;
+    }
+
+    /// `stsgate_cors_preflights_total`.
+    pub fn render_cors(&self) -> String {
+        let mut out = String::from(
+            "# HELP stsgate_cors_preflights_total CORS preflights answered by the gateway, by protocol and outcome: allowed, or the refusal's code.\n# TYPE stsgate_cors_preflights_total counter\n",
+        );
+        for ((protocol, outcome), n) in self
+            .cors_preflights
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            out.push_str(&format!(
+                "stsgate_cors_preflights_total{{protocol=\"{protocol}\",outcome=\"{outcome}\"}} {n}\n"
+            ));
+        }
+        out
     }
 
     /// `stsgate_pod_credentials_total`.

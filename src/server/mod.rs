@@ -549,9 +549,15 @@ async fn serve_routed(
             .map(boxed),
         authn::Route::S3 => {
             let response = s3_http::handle(state, peer, parts, front, body).await;
-            state
-                .metrics
-                .record_s3(response.status(), response.extensions().get());
+            if response.extensions().get::<metrics::Preflight>().is_some() {
+                state
+                    .metrics
+                    .record_preflight("s3", response.extensions().get());
+            } else {
+                state
+                    .metrics
+                    .record_s3(response.status(), response.extensions().get());
+            }
             response
         }
         authn::Route::Api(_) | authn::Route::NoApi => {
@@ -560,9 +566,15 @@ async fn serve_routed(
                 authn::Route::Api(i) => state.backends[i].name.as_str(),
                 _ => "",
             };
-            state
-                .metrics
-                .record_api(backend, response.status(), response.extensions().get());
+            if response.extensions().get::<metrics::Preflight>().is_some() {
+                state
+                    .metrics
+                    .record_preflight("execute-api", response.extensions().get());
+            } else {
+                state
+                    .metrics
+                    .record_api(backend, response.status(), response.extensions().get());
+            }
             response
         }
     };
@@ -592,7 +604,8 @@ async fn admin(
             Bytes::from(
                 state.metrics.render(&state.sts.mfa.counters, &state.audit)
                     + &metrics::federation(&state.sts.federation)
-                    + &state.metrics.render_pod(),
+                    + &state.metrics.render_pod()
+                    + &state.metrics.render_cors(),
             ),
         ),
         _ => (

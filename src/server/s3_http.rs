@@ -37,7 +37,9 @@ pub async fn handle(
     let (cors, object) =
         super::cors_http::s3_rules(state, parts, front.host.clone().ok().flatten());
     let mut response = if parts.method == http::Method::OPTIONS {
-        preflight(parts, cors, object)
+        let mut answer = preflight(parts, cors, object);
+        answer.extensions_mut().insert(super::metrics::Preflight);
+        answer
     } else {
         let mut response = if post::is_post_upload(parts) {
             post::serve(state, peer, parts, &front, &mut body).await

@@ -43,32 +43,16 @@ try {
     return { status: r.status, etag: r.headers.get('etag') };
   }, s.presignedPut, s.putBase64);
 
-  // An HTML form POST signed for the session, with success_action_redirect back to the page's
-  // origin; the file is chosen as a user would (a file input).
-  await page.evaluate((url, fields) => {
-    const form = document.createElement('form');
-    form.method = 'POST';
-    form.action = url;
-    form.enctype = 'multipart/form-data';
-    for (const [name, value] of fields) {
-      const input = document.createElement('input');
-      input.type = 'hidden';
-      input.name = name;
-      input.value = value;
-      form.appendChild(input);
-    }
-    const file = document.createElement('input');
-    file.type = 'file';
-    file.name = 'file';
-    file.id = 'file';
-    form.appendChild(file);
-    document.body.appendChild(form);
-  }, s.form.url, s.form.fields);
-  const input = await page.$('#file');
+  // The HTML form the application's server printed (signed for the session), with
+  // success_action_redirect back to the page's origin; the file is chosen as a user would.
+  await page.evaluate((html) => {
+    document.body.innerHTML = html;
+  }, s.form.html);
+  const input = await page.$('input[type=file]');
   await input.uploadFile(s.form.file);
   await Promise.all([
     page.waitForNavigation({ waitUntil: 'load' }),
-    page.evaluate(() => document.querySelector('form').submit()),
+    page.click('input[type=submit]'),
   ]);
   out.form = { landed: page.url() };
 

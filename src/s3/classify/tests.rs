@@ -644,7 +644,7 @@ fn ambiguous_requests_are_refused_not_guessed() {
     );
     assert_eq!(
         run("POST", "/bkt", &[], &[]).unwrap_err().code,
-        "NotImplemented"
+        "MalformedPOSTRequest"
     );
     assert_eq!(
         run("PATCH", "/bkt/k", &[], &[]).unwrap_err().code,
