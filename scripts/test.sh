@@ -39,19 +39,25 @@ if ! command -v awscurl >/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check awscurl==0.44
 fi
 
-# The independent IAM simulator the policy engine is compared with (tests/iam_differential.rs).
-simulator=target/iam-simulate
-if ! cmp -s tests/iam_differential/package-lock.json "$simulator/package-lock.json" \
-  || [[ ! -d "$simulator/node_modules/@cloud-copilot/iam-simulate" ]]; then
-  if command -v npm >/dev/null; then
-    log "installing @cloud-copilot/iam-simulate from npm into $simulator"
-    rm -rf "$simulator" && mkdir -p "$simulator"
-    cp tests/iam_differential/package.json tests/iam_differential/package-lock.json "$simulator/"
-    (cd "$simulator" && npm ci --no-audit --no-fund --loglevel=error >&2)
-  else
-    log "npm not found: tests/iam_differential.rs will report the simulator missing"
+# Installs the npm packages pinned by the lock file in $1 into $2 (again only when the lock file
+# changed); $3 says what for.
+npm_pinned() {
+  local from=$1 into=$2 what=$3
+  if cmp -s "$from/package-lock.json" "$into/package-lock.json" && [[ -d "$into/node_modules" ]]; then
+    return
   fi
-fi
+  if ! command -v npm >/dev/null; then
+    log "npm not found: $what will report its tool missing"
+    return
+  fi
+  log "installing $from's npm packages into $into ($what)"
+  rm -rf "$into" && mkdir -p "$into"
+  cp "$from/package.json" "$from/package-lock.json" "$into/"
+  (cd "$into" && npm ci --no-audit --no-fund --loglevel=error >&2)
+}
+
+# The independent IAM simulator the policy engine is compared with (tests/iam_differential.rs).
+npm_pinned tests/iam_differential target/iam-simulate tests/iam_differential.rs
 
 # Headless Chromium from Debian and the DevTools driver (puppeteer-core from npm, pinned with its
 # lock file in tests/browser/) for tests/browser.rs.
@@ -60,18 +66,7 @@ if ! command -v chromium >/dev/null; then
   as_root apt-get update -qq
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium fonts-liberation >/dev/null
 fi
-driver=target/browser-driver
-if ! cmp -s tests/browser/package-lock.json "$driver/package-lock.json" \
-  || [[ ! -d "$driver/node_modules/puppeteer-core" ]]; then
-  if command -v npm >/dev/null; then
-    log "installing puppeteer-core from npm into $driver"
-    rm -rf "$driver" && mkdir -p "$driver"
-    cp tests/browser/package.json tests/browser/package-lock.json "$driver/"
-    (cd "$driver" && npm ci --no-audit --no-fund --loglevel=error >&2)
-  else
-    log "npm not found: tests/browser.rs will report the driver missing"
-  fi
-fi
+npm_pinned tests/browser target/browser-driver tests/browser.rs
 
 scripts/backend.sh install all
 scripts/redis.sh install

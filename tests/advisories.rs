@@ -9,7 +9,6 @@
 
 mod support;
 
-use std::process::Command;
 
 use sha2::{Digest, Sha256};
 use support::recorder::Recorder;
@@ -90,17 +89,7 @@ print(s3.generate_presigned_url("put_object", Params={{"Bucket": "recorded", "Ke
         sk = creds.secret,
         tok = creds.token.as_deref().unwrap_or(""),
     );
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg(&script)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let url = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let url = support::python(&script, &[]).trim().to_string();
     url.strip_prefix(&gw.endpoint).unwrap().to_string()
 }
 

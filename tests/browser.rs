@@ -76,34 +76,10 @@ fn presign(aws: &support::AwsCli, url: &str) -> String {
 /// A presigned PUT from boto3 (aws-cli presigns GETs only).
 fn presign_put(gw: &Gateway, creds: &support::Creds, bucket: &str, key: &str) -> String {
     let script = format!(
-        r#"
-import boto3
-from botocore.config import Config
-s3 = boto3.client("s3", endpoint_url="{}", region_name="us-east-1",
-    aws_access_key_id="{}", aws_secret_access_key="{}", aws_session_token="{}",
-    config=Config(signature_version="s3v4"))
-print(s3.generate_presigned_url("put_object", Params={{"Bucket": "{bucket}", "Key": "{key}"}}, ExpiresIn=600))
-"#,
-        gw.endpoint,
-        creds.key_id,
-        creds.secret,
-        creds.token.as_deref().unwrap()
+        "{}print(s3.generate_presigned_url(\"put_object\", Params={{\"Bucket\": \"{bucket}\", \"Key\": \"{key}\"}}, ExpiresIn=600))",
+        creds.boto3_s3(gw)
     );
-    run_python(&script).trim().to_string()
-}
-
-fn run_python(script: &str) -> String {
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    support::python(&script, &[]).trim().to_string()
 }
 
 /// The README's form snippet, run as written (its endpoint, bucket and redirect pointed at this
@@ -129,33 +105,14 @@ fn readme_form(gw: &Gateway, creds: &support::Creds, bucket: &str, redirect: &st
         .replace("http://127.0.0.1:7480", &gw.endpoint)
         .replace("\"demo-bucket\"", &format!("\"{bucket}\""))
         .replace("https://app.example.com/uploaded", redirect);
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .env("AWS_ACCESS_KEY_ID", &creds.key_id)
-        .env("AWS_SECRET_ACCESS_KEY", &creds.secret)
-        .env("AWS_SESSION_TOKEN", creds.token.as_deref().unwrap())
-        .env_remove("AWS_PROFILE")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn backend_bytes(backend: &Backend, key: &str, dir: &std::path::Path) -> Vec<u8> {
-    let out = dir.join("fetched");
-    let _ = std::fs::remove_file(&out);
-    backend.aws().ok(&[
-        "s3",
-        "cp",
-        &format!("s3://{}/{key}", backend.bucket),
-        out.to_str().unwrap(),
-    ]);
-    std::fs::read(out).unwrap()
+    support::python(
+        &script,
+        &[
+            ("AWS_ACCESS_KEY_ID", &creds.key_id),
+            ("AWS_SECRET_ACCESS_KEY", &creds.secret),
+            ("AWS_SESSION_TOKEN", creds.token.as_deref().unwrap()),
+        ],
+    )
 }
 
 #[test]
@@ -257,7 +214,7 @@ fn chromium_fetches_uploads_and_posts_a_form_through_the_gateway() {
     // The presigned PUT, after the browser's preflight.
     assert_eq!(seen["put"]["status"], 200, "{seen:#}");
     assert_eq!(
-        backend_bytes(&backend, "browser/put.bin", dir.path()),
+        support::backend_bytes(&backend, "browser/put.bin"),
         put_bytes
     );
     // The form POST: redirected to the page's origin with bucket, key and ETag.
@@ -278,7 +235,7 @@ fn chromium_fetches_uploads_and_posts_a_form_through_the_gateway() {
         "the redirect never reached the page's server"
     );
     assert_eq!(
-        backend_bytes(&backend, "uploads/report.bin", dir.path()),
+        support::backend_bytes(&backend, "uploads/report.bin"),
         form_bytes
     );
     // The other origin: the browser hid the answer from the page.

@@ -149,11 +149,7 @@ fn preflights_are_answered_by_the_gateway_with_s3_rules() {
         "a preflight was forwarded"
     );
     // Counted as preflights by outcome, not as forwarded requests.
-    let metrics = Command::new("curl")
-        .args(["-s", &format!("{}/metrics", s.gw.admin)])
-        .output()
-        .unwrap();
-    let metrics = String::from_utf8_lossy(&metrics.stdout);
+    let metrics = support::metrics(&s.gw);
     for line in [
         "stsgate_cors_preflights_total{protocol=\"s3\",outcome=\"allowed\"} 1",
         "stsgate_cors_preflights_total{protocol=\"s3\",outcome=\"AccessForbidden\"} 3",
@@ -305,31 +301,10 @@ fn boto3_post(
     conditions: &str,
 ) -> (String, Vec<(String, String)>) {
     let script = format!(
-        r#"
-import boto3, json
-from botocore.config import Config
-s3 = boto3.client("s3", endpoint_url="{}", region_name="us-east-1",
-    aws_access_key_id="{}", aws_secret_access_key="{}", aws_session_token="{}",
-    config=Config(signature_version="s3v4"))
-p = s3.generate_presigned_post("{bucket}", "{key}", Fields={fields}, Conditions={conditions}, ExpiresIn=600)
-print(json.dumps(p))
-"#,
-        gw.endpoint,
-        creds.key_id,
-        creds.secret,
-        creds.token.as_deref().unwrap()
+        "{}p = s3.generate_presigned_post(\"{bucket}\", \"{key}\", Fields={fields}, Conditions={conditions}, ExpiresIn=600)\nprint(json.dumps(p))",
+        creds.boto3_s3(gw)
     );
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&support::python(&script, &[])).unwrap();
     let fields = v["fields"]
         .as_object()
         .unwrap()
@@ -370,17 +345,6 @@ fn post(gw: &Gateway, path: &str, body: &[u8]) -> support::RawReply {
     )
 }
 
-fn backend_bytes(s: &Setup, key: &str) -> Vec<u8> {
-    let out = s.dir.path().join("fetched");
-    s.backend.aws().ok(&[
-        "s3",
-        "cp",
-        &format!("s3://{}/{key}", s.backend.bucket),
-        out.to_str().unwrap(),
-    ]);
-    std::fs::read(out).unwrap()
-}
-
 #[test]
 fn a_boto3_presigned_post_stores_the_file_byte_exact() {
     let Some(s) = setup() else { return };
@@ -408,7 +372,7 @@ fn a_boto3_presigned_post_stores_the_file_byte_exact() {
         reply.body
     );
     assert!(reply.body.contains("<ETag>"), "{}", reply.body);
-    assert_eq!(backend_bytes(&s, "uploads/cat.png"), file);
+    assert_eq!(support::backend_bytes(&s.backend, "uploads/cat.png"), file);
     let head = s.backend.aws().ok(&[
         "s3api",
         "head-object",
@@ -506,7 +470,7 @@ fn attacks_on_a_post_policy_are_refused_with_s3_codes_and_nothing_is_written() {
     let good = signed_fields(&s.writer, later, &conditions("in/"), &[("key", "in/good")]);
     let r = post(&s.gw, &format!("/{bucket}"), &multipart(&good, "f", b"ok"));
     assert_eq!(r.status, 204, "{}", r.body);
-    assert_eq!(backend_bytes(&s, "in/good"), b"ok");
+    assert_eq!(support::backend_bytes(&s.backend, "in/good"), b"ok");
 
     let swap = |fields: &[(String, String)], name: &str, value: &str| -> Vec<(String, String)> {
         fields

@@ -158,23 +158,10 @@ where
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::Frames;
     use super::*;
     use http_body_util::BodyExt;
     use std::collections::VecDeque;
-
-    /// A client body arriving in the given frames.
-    struct Frames(VecDeque<Bytes>);
-
-    impl Body for Frames {
-        type Data = Bytes;
-        type Error = std::convert::Infallible;
-        fn poll_frame(
-            mut self: Pin<&mut Self>,
-            _: &mut Context<'_>,
-        ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-            Poll::Ready(self.0.pop_front().map(|b| Ok(Frame::data(b))))
-        }
-    }
 
     const B: &str = "XyZ";
 

@@ -562,7 +562,7 @@ mod tests {
     use super::*;
 
     /// A body made of fixed frames.
-    struct Frames(VecDeque<Bytes>);
+    pub(super) struct Frames(pub(super) VecDeque<Bytes>);
 
     impl Body for Frames {
         type Data = Bytes;

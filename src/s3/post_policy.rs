@@ -345,6 +345,32 @@ impl Condition {
         }
     }
 
+    /// Checks the condition against the form (`bucket`: the URL's bucket) and the file's length.
+    fn check(&self, form: &Form, bucket: &str, file_len: u64) -> Result<(), PostError> {
+        let value = |field: &str| -> String {
+            if field == "bucket" {
+                return bucket.to_string();
+            }
+            form.get(field).unwrap_or("").to_string()
+        };
+        let met = match self {
+            Condition::Eq { field, value: want } => &value(field) == want,
+            // A list of types: each must start with the prefix.
+            Condition::StartsWith { field, prefix } if field == "content-type" => value(field)
+                .split(',')
+                .all(|t| t.trim().starts_with(prefix.as_str())),
+            Condition::StartsWith { field, prefix } => value(field).starts_with(prefix.as_str()),
+            Condition::LengthRange { min, max } => return length_in_range(file_len, *min, *max),
+        };
+        if met {
+            return Ok(());
+        }
+        Err(PostError::denied(format!(
+            "Invalid according to Policy: Policy Condition failed: {}",
+            self.echo()
+        )))
+    }
+
     /// The field it covers (none for the length range).
     fn field(&self) -> Option<&str> {
         match self {
@@ -352,6 +378,33 @@ impl Condition {
             Condition::LengthRange { .. } => None,
         }
     }
+}
+
+/// S3's `EntityTooSmall` / `EntityTooLarge` for a file outside `content-length-range`.
+fn length_in_range(file_len: u64, min: u64, max: u64) -> Result<(), PostError> {
+    let (code, message, bound, limit) = if file_len < min {
+        (
+            "EntityTooSmall",
+            "Your proposed upload is smaller than the minimum allowed size",
+            "MinSizeAllowed",
+            min,
+        )
+    } else if file_len > max {
+        (
+            "EntityTooLarge",
+            "Your proposed upload exceeds the maximum allowed size",
+            "MaxSizeAllowed",
+            max,
+        )
+    } else {
+        return Ok(());
+    };
+    let mut e = PostError::new(400, code, message);
+    e.extra = vec![
+        ("ProposedSize", file_len.to_string()),
+        (bound, limit.to_string()),
+    ];
+    Err(e)
 }
 
 /// Fields `starts-with` may test (S3's list); any other takes only an exact match.
@@ -448,58 +501,13 @@ impl Policy {
             )));
         }
         for c in &self.conditions {
-            let value = |field: &str| -> String {
-                if field == "bucket" {
-                    return bucket.to_string();
-                }
-                form.get(field).unwrap_or("").to_string()
-            };
-            let met = match c {
-                Condition::Eq { field, value: want } => &value(field) == want,
-                Condition::StartsWith { field, prefix } if field == "content-type" => {
-                    // A list of types: each must start with the prefix.
-                    value(field)
-                        .split(',')
-                        .all(|t| t.trim().starts_with(prefix.as_str()))
-                }
-                Condition::StartsWith { field, prefix } => {
-                    value(field).starts_with(prefix.as_str())
-                }
-                Condition::LengthRange { min, max } => {
-                    if file_len < *min {
-                        let mut e = PostError::new(
-                            400,
-                            "EntityTooSmall",
-                            "Your proposed upload is smaller than the minimum allowed size",
-                        );
-                        e.extra = vec![
-                            ("ProposedSize", file_len.to_string()),
-                            ("MinSizeAllowed", min.to_string()),
-                        ];
-                        return Err(e);
-                    }
-                    if file_len > *max {
-                        let mut e = PostError::new(
-                            400,
-                            "EntityTooLarge",
-                            "Your proposed upload exceeds the maximum allowed size",
-                        );
-                        e.extra = vec![
-                            ("ProposedSize", file_len.to_string()),
-                            ("MaxSizeAllowed", max.to_string()),
-                        ];
-                        return Err(e);
-                    }
-                    true
-                }
-            };
-            if !met {
-                return Err(PostError::denied(format!(
-                    "Invalid according to Policy: Policy Condition failed: {}",
-                    c.echo()
-                )));
-            }
+            c.check(form, bucket, file_len)?;
         }
+        self.covers(form)
+    }
+
+    /// Every field but the signature, the policy and `x-ignore-*` is named by a condition.
+    fn covers(&self, form: &Form) -> Result<(), PostError> {
         for f in &form.fields {
             let name = f.name.to_ascii_lowercase();
             if matches!(name.as_str(), "x-amz-signature" | "policy")

@@ -41,11 +41,7 @@ pub async fn handle(
         answer.extensions_mut().insert(super::metrics::Preflight);
         answer
     } else {
-        let mut response = if post::is_post_upload(parts) {
-            post::serve(state, peer, parts, &front, &mut body).await
-        } else {
-            serve(state, peer, parts, &front, &mut body).await
-        };
+        let mut response = serve(state, peer, parts, &front, &mut body).await;
         super::cors_http::decorate(&mut response, cors, parts);
         response
     };
@@ -148,19 +144,27 @@ async fn serve(
         head: parts.method == http::Method::HEAD,
         request_id: &request_id,
     };
+    let form = post::is_post_upload(parts);
     crate::audit::note(|f| {
         f.event_source = "s3.amazonaws.com";
         // The operation's name once classified; until then, the method.
-        f.event_name = parts.method.to_string();
+        f.event_name = if form {
+            "PostObject".into()
+        } else {
+            parts.method.to_string()
+        };
         f.request_id = request_id.clone();
         f.read_only = Some(matches!(
             parts.method,
             http::Method::GET | http::Method::HEAD
         ));
     });
-    pipeline(state, peer, parts, front, body_slot, &reply)
-        .await
-        .unwrap_or_else(|refused| *refused)
+    let served = if form {
+        post::upload(state, peer, parts, front, body_slot, &reply).await
+    } else {
+        pipeline(state, peer, parts, front, body_slot, &reply).await
+    };
+    served.unwrap_or_else(|refused| *refused)
 }
 
 /// The S3 request path: read → authenticate → classify → authorize → forward, each stage a

@@ -820,3 +820,55 @@ impl Drop for Redis {
         self.stop();
     }
 }
+
+/// Runs a Python script with `env` added; its stdout (the test fails with its stderr if it fails).
+pub fn python(script: &str, env: &[(&str, &str)]) -> String {
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+impl Creds {
+    /// Python lines making `s3`, a boto3 S3 client with these credentials against the gateway,
+    /// signing with SigV4 (boto3 signs POST policies with SigV2 unless told).
+    pub fn boto3_s3(&self, gw: &Gateway) -> String {
+        format!(
+            "import boto3, json\nfrom botocore.config import Config\ns3 = boto3.client(\"s3\", endpoint_url=\"{}\", region_name=\"us-east-1\", aws_access_key_id=\"{}\", aws_secret_access_key=\"{}\", aws_session_token=\"{}\", config=Config(signature_version=\"s3v4\"))\n",
+            gw.endpoint,
+            self.key_id,
+            self.secret,
+            self.token.as_deref().unwrap_or("")
+        )
+    }
+}
+
+/// The gateway's `/metrics` text.
+pub fn metrics(gw: &Gateway) -> String {
+    let out = Command::new("curl")
+        .args(["-sS", &format!("{}/metrics", gw.admin)])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// An object's bytes as the backend itself has them (read with the backend's own key).
+pub fn backend_bytes(backend: &Backend, key: &str) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("object");
+    backend.aws().ok(&[
+        "s3",
+        "cp",
+        &format!("s3://{}/{key}", backend.bucket),
+        out.to_str().unwrap(),
+    ]);
+    std::fs::read(out).unwrap()
+}

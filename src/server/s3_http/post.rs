@@ -31,32 +31,8 @@ pub(super) fn is_post_upload(parts: &http::request::Parts) -> bool {
             })
 }
 
-/// Serves one browser POST upload.
-pub(super) async fn serve(
-    state: &State,
-    peer: SocketAddr,
-    parts: &http::request::Parts,
-    front: &Front<'_>,
-    body_slot: &mut Option<Incoming>,
-) -> Response<GatewayBody> {
-    let request_id = super::super::new_request_id();
-    let reply = Reply {
-        head: false,
-        request_id: &request_id,
-    };
-    crate::audit::note(|f| {
-        f.event_source = "s3.amazonaws.com";
-        f.event_name = "PostObject".into();
-        f.request_id = request_id.clone();
-        f.read_only = Some(false);
-    });
-    upload(state, peer, parts, front, body_slot, &reply)
-        .await
-        .unwrap_or_else(|refused| *refused)
-}
-
 /// The upload path; the first refusal ends it.
-async fn upload(
+pub(super) async fn upload(
     state: &State,
     peer: SocketAddr,
     parts: &http::request::Parts,
@@ -70,7 +46,71 @@ async fn upload(
         .as_ref()
         .map(|h| *h)
         .map_err(|e| reply.refuse(S3Error::Host(e.0)))?;
-    // 1. The bucket from the URL, the form's framing from its headers.
+    // 1. The bucket from the URL, the fields up to the file's first byte.
+    let upload = read_upload(state, parts, host, body_slot, reply).await?;
+    // 2. Who signed the policy, and what it allows.
+    let (auth, policy) = authenticate(state, peer, front, &upload.form, reply)?;
+    if let Some(policy) = &policy {
+        policy
+            .check(
+                &upload.form,
+                &upload.bucket,
+                front.now.unix(),
+                upload.file_len,
+            )
+            .map_err(post)?;
+    }
+    // 3. The PutObject the gateway builds, authorized like any other.
+    let key = object_key(&upload.form).map_err(post)?;
+    let headers = put_headers(&upload.form).map_err(post)?;
+    let target = crate::s3::Target {
+        bucket: Some(upload.bucket.clone()),
+        key: Some(key.clone()),
+    };
+    let classified =
+        crate::s3::classify("PUT", &target, &[], &headers).map_err(|e| reply.classify(e))?;
+    crate::audit::note(|f| {
+        f.bucket = target.bucket.clone();
+        f.key = Some(key.clone());
+    });
+    let backend = state.s3_backend(host.unwrap_or(""));
+    let authorizer = Authorizer::new(state, peer, parts, front, &auth, backend, reply)?;
+    for check in &classified.checks {
+        authorizer.check(check.action, &check.resource, &classified.condition_keys)?;
+    }
+    // 4. The file, streamed and checked to the form's end.
+    let form = upload.form.clone();
+    let bucket = upload.bucket.clone();
+    let response = forward(
+        state, backend, parts, host, upload, classified, &auth, reply,
+    )
+    .await?;
+    // 5. S3's answer to a browser.
+    answer(state, host, &bucket, &key, &form, response, reply)
+}
+
+/// A POST upload read as far as its file.
+struct Upload {
+    bucket: String,
+    boundary: String,
+    form: Form,
+    /// The rest of the body, and the file bytes already read.
+    body: Incoming,
+    pending: Bytes,
+    /// The file's length, from the Content-Length and what the form took before and after it.
+    file_len: u64,
+}
+
+/// The bucket from the URL, the form's framing from its headers, and the form read up to the
+/// file's first byte.
+async fn read_upload(
+    state: &State,
+    parts: &http::request::Parts,
+    host: Option<&str>,
+    body_slot: &mut Option<Incoming>,
+    reply: &Reply<'_>,
+) -> Result<Upload, Refused> {
+    let post = |e: PostError| reply.refuse(S3Error::Post(e));
     let bucket = bucket_of(state, parts, host).map_err(post)?;
     let boundary = parts
         .headers
@@ -82,43 +122,46 @@ async fn upload(
     let body = body_slot
         .take()
         .ok_or_else(|| reply.refuse(S3Error::BodyAlreadyRead))?;
-    // 2. The fields, read up to the file's first byte.
     let timeout = state.config.limits.body_read_timeout;
-    let (form, mut body, pending) = read_form(body, &boundary, timeout, reply).await?;
-    let file_len = (length as usize)
-        .checked_sub(form.file_start + Form::closing(&boundary).len())
+    let (form, body, pending) = read_form(body, &boundary, timeout, reply).await?;
+    let file_len = length
+        .checked_sub((form.file_start + Form::closing(&boundary).len()) as u64)
         .ok_or_else(|| {
             post(PostError::malformed(
                 "the Content-Length is shorter than the form",
             ))
-        })? as u64;
-    // 3. Who signed the policy, and what it allows.
-    let (auth, policy) = authenticate(state, peer, front, &form, reply)?;
-    if let Some(policy) = &policy {
-        policy
-            .check(&form, &bucket, front.now.unix(), file_len)
-            .map_err(post)?;
-    }
-    // 4. The PutObject the gateway builds, authorized like any other.
-    let key = object_key(&form).map_err(post)?;
-    let headers = put_headers(&form).map_err(post)?;
-    let target = crate::s3::Target {
-        bucket: Some(bucket.clone()),
-        key: Some(key.clone()),
-    };
-    let mut classified =
-        crate::s3::classify("PUT", &target, &[], &headers).map_err(|e| reply.classify(e))?;
-    crate::audit::note(|f| {
-        f.bucket = Some(bucket.clone());
-        f.key = Some(key.clone());
-    });
-    let backend = state.s3_backend(host.unwrap_or(""));
-    let authorizer = Authorizer::new(state, peer, parts, front, &auth, backend, reply)?;
-    for check in &classified.checks {
-        authorizer.check(check.action, &check.resource, &classified.condition_keys)?;
-    }
-    // 5. The file, streamed and checked to the form's end. An empty file has no last byte to
-    //    hold back: the form's end is read and checked before anything is sent.
+        })?;
+    Ok(Upload {
+        bucket,
+        boundary,
+        form,
+        body,
+        pending,
+        file_len,
+    })
+}
+
+/// Forwards the authorized PutObject with the form's file as its body. An empty file has no
+/// last byte to hold back: the form's end is read and checked before anything is sent.
+#[allow(clippy::too_many_arguments)]
+async fn forward(
+    state: &State,
+    backend: Option<&super::super::BackendClient>,
+    parts: &http::request::Parts,
+    host: Option<&str>,
+    upload: Upload,
+    mut classified: crate::s3::Classified,
+    auth: &Authenticated<'_, '_>,
+    reply: &Reply<'_>,
+) -> Result<Response<GatewayBody>, Refused> {
+    let Upload {
+        boundary,
+        mut body,
+        pending,
+        file_len,
+        ..
+    } = upload;
+    let timeout = state.config.limits.body_read_timeout;
     let pending = if file_len == 0 {
         read_closing(&mut body, pending, &boundary, timeout, reply).await?
     } else {
@@ -135,7 +178,7 @@ async fn upload(
         .into_parts()
         .0;
     let upstream_headers = std::mem::take(&mut classified.headers);
-    let response = crate::proxy::s3::forward(
+    crate::proxy::s3::forward(
         &super::gateway_facts(state),
         backend,
         &put,
@@ -150,9 +193,7 @@ async fn upload(
         auth.caller.as_ref().map(|c| c.account()),
     )
     .await
-    .map_err(|e| reply.forward(e))?;
-    // 6. S3's answer to a browser.
-    answer(state, host, &bucket, &key, &form, response, reply)
+    .map_err(|e| reply.forward(e))
 }
 
 /// The bucket a POST upload goes to: the URL's (path or virtual host), with no key.
@@ -255,6 +296,73 @@ async fn read_closing(
     Ok(read)
 }
 
+/// The signature fields of a signed form, checked for form and scope.
+struct SignedForm<'f> {
+    credential: crate::sigv4::authorization::Credential<'f>,
+    signature: &'f str,
+    policy: &'f str,
+    token: Option<&'f str>,
+}
+
+/// The form's signature fields (`None`: none at all, an anonymous upload).
+fn signed_form<'f>(state: &State, form: &'f Form) -> Result<Option<SignedForm<'f>>, PostError> {
+    if form.get("AWSAccessKeyId").is_some() || form.get("signature").is_some() {
+        // SigV2 (what boto3's generate_presigned_post signs unless told s3v4).
+        return Err(PostError {
+            status: 400,
+            code: "InvalidRequest",
+            message: "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.".into(),
+            extra: vec![],
+        });
+    }
+    let names = [
+        "x-amz-algorithm",
+        "x-amz-credential",
+        "x-amz-date",
+        "x-amz-signature",
+        "policy",
+        "x-amz-security-token",
+    ];
+    if names.iter().all(|f| form.get(f).is_none()) {
+        // As S3: a form without a signature is an anonymous upload, which only a bucket policy
+        // granting "*" s3:PutObject allows.
+        return Ok(None);
+    }
+    let field = |name: &'static str| form.get(name).ok_or_else(|| PostError::missing(name));
+    let invalid = |name: &'static str, why: String| {
+        let mut e = PostError::missing(name);
+        e.message = why;
+        e
+    };
+    if field("x-amz-algorithm")? != "AWS4-HMAC-SHA256" {
+        return Err(invalid(
+            "x-amz-algorithm",
+            "The only supported x-amz-algorithm is AWS4-HMAC-SHA256".into(),
+        ));
+    }
+    let credential = crate::sigv4::authorization::Credential::parse(field("x-amz-credential")?)
+        .map_err(|why| invalid("x-amz-credential", why))?;
+    let date_ok =
+        AmzDate::parse(field("x-amz-date")?).is_some_and(|d| d.date_str() == credential.date());
+    let regions = &state.config.server.regions;
+    let scope_ok = credential.service() == "s3" && regions.iter().any(|r| r == credential.region());
+    if !date_ok || !scope_ok {
+        return Err(invalid(
+            "x-amz-credential",
+            format!(
+                "The credential's scope must be <date of x-amz-date>/<one of {}>/s3/aws4_request",
+                regions.join(", ")
+            ),
+        ));
+    }
+    Ok(Some(SignedForm {
+        credential,
+        signature: field("x-amz-signature")?,
+        policy: field("policy")?,
+        token: form.get("x-amz-security-token"),
+    }))
+}
+
 /// The caller whose key signed the policy (or the anonymous principal, for a form with no
 /// signature fields at all), and the policy.
 fn authenticate<'f, 'a>(
@@ -265,13 +373,6 @@ fn authenticate<'f, 'a>(
     reply: &Reply<'_>,
 ) -> Result<(Authenticated<'f, 'a>, Option<Policy>), Refused> {
     let post = |e: PostError| reply.refuse(S3Error::Post(e));
-    let signed_fields = [
-        "x-amz-algorithm",
-        "x-amz-credential",
-        "x-amz-date",
-        "x-amz-signature",
-        "policy",
-    ];
     let mut auth = Authenticated {
         parsed: None,
         caller: None,
@@ -280,87 +381,24 @@ fn authenticate<'f, 'a>(
         mode: PayloadMode::Unsigned,
         post_form: true,
     };
-    if signed_fields.iter().all(|f| form.get(f).is_none())
-        && form.get("x-amz-security-token").is_none()
-    {
-        // As S3: a form without a signature is an anonymous upload, which only a bucket policy
-        // granting "*" s3:PutObject allows.
+    let Some(signed) = signed_form(state, form).map_err(post)? else {
         return Ok((auth, None));
-    }
-    if form.get("AWSAccessKeyId").is_some() || form.get("signature").is_some() {
-        // SigV2 (what boto3's generate_presigned_post signs unless told s3v4).
-        return Err(post(PostError {
-            status: 400,
-            code: "InvalidRequest",
-            message: "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.".into(),
-            extra: vec![],
-        }));
-    }
-    let field = |name: &'static str| form.get(name).ok_or_else(|| post(PostError::missing(name)));
-    let (algorithm, credential, date, signature, policy_field) = (
-        field("x-amz-algorithm")?,
-        field("x-amz-credential")?,
-        field("x-amz-date")?,
-        field("x-amz-signature")?,
-        field("policy")?,
-    );
-    let invalid = |name: &'static str, why: String| {
-        let mut e = PostError::missing(name);
-        e.message = why;
-        post(e)
     };
-    if algorithm != "AWS4-HMAC-SHA256" {
-        return Err(invalid(
-            "x-amz-algorithm",
-            "The only supported x-amz-algorithm is AWS4-HMAC-SHA256".into(),
-        ));
-    }
-    let credential = crate::sigv4::authorization::Credential::parse(credential)
-        .map_err(|why| invalid("x-amz-credential", why))?;
-    let date_ok = AmzDate::parse(date).is_some_and(|d| d.date_str() == credential.date());
-    let scope_ok = credential.service() == "s3"
-        && state
-            .config
-            .server
-            .regions
-            .iter()
-            .any(|r| r == credential.region());
-    if !date_ok || !scope_ok {
-        return Err(invalid(
-            "x-amz-credential",
-            format!(
-                "The credential's scope must be <date of x-amz-date>/<one of {}>/s3/aws4_request",
-                state.config.server.regions.join(", ")
-            ),
-        ));
-    }
-    let key_id = credential.access_key_id();
+    let key_id = signed.credential.access_key_id();
     crate::audit::note(|f| {
         f.access_key_id = Some(key_id.to_string());
-        f.region = credential.region().to_string();
+        f.region = signed.credential.region().to_string();
     });
     let caller = state
         .identities
-        .resolve(
-            &state.keyring,
-            key_id,
-            form.get("x-amz-security-token"),
-            front.now.unix(),
-        )
+        .resolve(&state.keyring, key_id, signed.token, front.now.unix())
         .map_err(|e| {
             state
                 .metrics
                 .auth_failure("s3", e.code(), Some(key_id), peer);
             reply.credential(e)
         })?;
-    let signing_key = state.signing_keys.get(
-        caller.secret(),
-        credential.date(),
-        credential.region(),
-        "s3",
-    );
-    let provided: Option<[u8; 32]> = hex::decode(signature).ok().and_then(|s| s.try_into().ok());
-    if !provided.is_some_and(|s| signing_key.verify(policy_field.as_bytes(), &s)) {
+    if !signature_matches(state, &caller, &signed) {
         state
             .metrics
             .auth_failure("s3", "SignatureDoesNotMatch", Some(key_id), peer);
@@ -372,9 +410,28 @@ fn authenticate<'f, 'a>(
         }));
     }
     crate::audit::note(|f| f.caller = Some(caller.clone()));
-    let policy = Policy::parse(policy_field).map_err(post)?;
+    let policy = Policy::parse(signed.policy).map_err(post)?;
     auth.caller = Some(caller);
     Ok((auth, Some(policy)))
+}
+
+/// `x-amz-signature` is the HMAC-SHA256 of the `policy` field as sent, under the caller's
+/// signing key for the credential's scope (compared in constant time).
+fn signature_matches(
+    state: &State,
+    caller: &crate::identity::Caller,
+    signed: &SignedForm<'_>,
+) -> bool {
+    let key = state.signing_keys.get(
+        caller.secret(),
+        signed.credential.date(),
+        signed.credential.region(),
+        "s3",
+    );
+    let provided: Option<[u8; 32]> = hex::decode(signed.signature)
+        .ok()
+        .and_then(|s| s.try_into().ok());
+    provided.is_some_and(|s| key.verify(signed.policy.as_bytes(), &s))
 }
 
 /// Fields that are the upload's own (authentication, the policy, where the answer goes): never
@@ -469,49 +526,54 @@ fn answer(
     if let Some(v) = response.headers().get("x-amz-version-id") {
         out = out.header("x-amz-version-id", v);
     }
-    let redirect = form
-        .get("success_action_redirect")
-        .or_else(|| form.get("redirect"))
-        .filter(|u| u.starts_with("http://") || u.starts_with("https://"));
-    let built = if let Some(url) = redirect {
-        let enc = |v: &str| crate::sigv4::encoding::uri_encode(v.as_bytes(), false);
-        let sep = if url.contains('?') { '&' } else { '?' };
-        let target = format!(
-            "{url}{sep}bucket={}&key={}&etag={}",
-            enc(bucket),
-            enc(key),
-            enc(&etag)
-        );
-        out.status(StatusCode::SEE_OTHER)
+    let empty = || super::super::boxed(http_body_util::Empty::new());
+    let built = match redirect_target(form, bucket, key, &etag) {
+        Some(target) => out
+            .status(StatusCode::SEE_OTHER)
             .header(header::LOCATION, target)
-            .body(super::super::boxed(http_body_util::Empty::new()))
-    } else {
-        match form.get("success_action_status") {
-            Some("200") => out
-                .status(StatusCode::OK)
-                .header(header::LOCATION, &location)
-                .body(super::super::boxed(http_body_util::Empty::new())),
-            Some("201") => {
-                use crate::xml::escape;
-                let doc = format!(
-                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<PostResponse><Location>{}</Location><Bucket>{}</Bucket><Key>{}</Key><ETag>{}</ETag></PostResponse>",
-                    escape(&location),
-                    escape(bucket),
-                    escape(key),
-                    escape(&etag)
-                );
-                out.status(StatusCode::CREATED)
-                    .header(header::LOCATION, &location)
+            .body(empty()),
+        None => {
+            let out = out.header(header::LOCATION, &location);
+            match form.get("success_action_status") {
+                Some("200") => out.status(StatusCode::OK).body(empty()),
+                Some("201") => out
+                    .status(StatusCode::CREATED)
                     .header(header::CONTENT_TYPE, "application/xml")
-                    .body(super::super::boxed(http_body_util::Full::new(Bytes::from(
-                        doc,
-                    ))))
+                    .body(super::super::boxed(http_body_util::Full::new(
+                        post_response(&location, bucket, key, &etag),
+                    ))),
+                _ => out.status(StatusCode::NO_CONTENT).body(empty()),
             }
-            _ => out
-                .status(StatusCode::NO_CONTENT)
-                .header(header::LOCATION, &location)
-                .body(super::super::boxed(http_body_util::Empty::new())),
         }
     };
     built.map_err(|_| reply.refuse(S3Error::BodyAlreadyRead))
+}
+
+/// `success_action_redirect` (or the legacy `redirect`) with `bucket`, `key` and `etag` added to
+/// its query, if the form names an http(s) URL.
+fn redirect_target(form: &Form, bucket: &str, key: &str, etag: &str) -> Option<String> {
+    let url = form
+        .get("success_action_redirect")
+        .or_else(|| form.get("redirect"))
+        .filter(|u| u.starts_with("http://") || u.starts_with("https://"))?;
+    let enc = |v: &str| crate::sigv4::encoding::uri_encode(v.as_bytes(), false);
+    let sep = if url.contains('?') { '&' } else { '?' };
+    Some(format!(
+        "{url}{sep}bucket={}&key={}&etag={}",
+        enc(bucket),
+        enc(key),
+        enc(etag)
+    ))
+}
+
+/// The `PostResponse` document of `success_action_status=201`.
+fn post_response(location: &str, bucket: &str, key: &str, etag: &str) -> Bytes {
+    use crate::xml::escape;
+    Bytes::from(format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<PostResponse><Location>{}</Location><Bucket>{}</Bucket><Key>{}</Key><ETag>{}</ETag></PostResponse>",
+        escape(location),
+        escape(bucket),
+        escape(key),
+        escape(etag)
+    ))
 }
