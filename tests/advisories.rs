@@ -9,7 +9,6 @@
 
 mod support;
 
-
 use sha2::{Digest, Sha256};
 use support::recorder::Recorder;
 use support::{Creds, Gateway, RawReply, WRITER_ROLE, assume, header_pairs, raw_request};

@@ -103,20 +103,33 @@ pub(super) fn decorate(
 }
 
 /// The CORS rules of the bucket an S3 request addresses (`None`: no bucket, no backend, or no
-/// rules), and whether it addresses an object. The address is read as the S3 path reads it.
+/// rules). The address is read as the S3 path reads it, and only when some bucket has rules:
+/// otherwise the answer is `None` at the cost of a flag.
 pub(super) fn s3_rules<'s>(
     state: &'s State,
     parts: &http::request::Parts,
     host: Option<&str>,
-) -> (Option<&'s CorsConfig>, bool) {
-    let Ok(target) = crate::s3::address(host, parts.uri.path(), &state.config.server.public_hosts)
-    else {
-        return (None, false);
-    };
-    let object = target.key.is_some();
-    let rules = target.bucket.as_deref().and_then(|bucket| {
-        let backend = state.s3_backend(host.unwrap_or(""))?;
-        backend.buckets.lookup(bucket).entry?.cors.as_deref()
-    });
-    (rules, object)
+) -> Option<&'s CorsConfig> {
+    if !state.bucket_cors {
+        return None;
+    }
+    let target =
+        crate::s3::address(host, parts.uri.path(), &state.config.server.public_hosts).ok()?;
+    let backend = state.s3_backend(host.unwrap_or(""))?;
+    backend
+        .buckets
+        .lookup(target.bucket.as_deref()?)
+        .entry?
+        .cors
+        .as_deref()
+}
+
+/// Whether an S3 request addresses an object (for a refused preflight's `ResourceType`).
+pub(super) fn addresses_object(
+    state: &State,
+    parts: &http::request::Parts,
+    host: Option<&str>,
+) -> bool {
+    crate::s3::address(host, parts.uri.path(), &state.config.server.public_hosts)
+        .is_ok_and(|t| t.key.is_some())
 }

@@ -74,6 +74,8 @@ pub struct State {
     /// Asks the reload watcher to reload now (a managed bucket policy was written); kept
     /// across config reloads.
     pub reload_now: Arc<tokio::sync::Notify>,
+    /// Some bucket of an S3 backend has CORS rules (else S3 requests skip the lookup).
+    pub bucket_cors: bool,
 }
 
 impl State {
@@ -203,7 +205,11 @@ impl State {
             u64::from(config.limits.auth_failure_logs_per_second),
             std::sync::atomic::Ordering::Relaxed,
         );
+        let bucket_cors = backends
+            .iter()
+            .any(|b| b.buckets.entries.iter().any(|e| e.cors.is_some()));
         Ok(State {
+            bucket_cors,
             config,
             metrics,
             identities,

@@ -34,9 +34,10 @@ pub async fn handle(
     body: Incoming,
 ) -> Response<GatewayBody> {
     let mut body = Some(body);
-    let (cors, object) =
-        super::cors_http::s3_rules(state, parts, front.host.clone().ok().flatten());
+    let host = front.host.clone().ok().flatten();
+    let cors = super::cors_http::s3_rules(state, parts, host);
     let mut response = if parts.method == http::Method::OPTIONS {
+        let object = super::cors_http::addresses_object(state, parts, host);
         let mut answer = preflight(parts, cors, object);
         answer.extensions_mut().insert(super::metrics::Preflight);
         answer
