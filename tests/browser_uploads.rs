@@ -353,8 +353,8 @@ fn a_boto3_presigned_post_stores_the_file_byte_exact() {
         &s.writer,
         &s.backend.bucket,
         "uploads/${filename}",
-        r#"{"success_action_status": "201", "Content-Type": "image/png"}"#,
-        r#"[{"success_action_status": "201"}, ["starts-with", "$Content-Type", "image/"], ["content-length-range", 1, 1048576], ["starts-with", "$key", "uploads/"]]"#,
+        r#"{"success_action_status": "201", "Content-Type": "image/png", "x-amz-meta-owner": "alice"}"#,
+        r#"[{"success_action_status": "201"}, ["starts-with", "$Content-Type", "image/"], ["content-length-range", 1, 1048576], ["starts-with", "$key", "uploads/"], ["starts-with", "$x-amz-meta-owner", ""]]"#,
     );
     assert_eq!(url, format!("{}/{}", s.gw.endpoint, s.backend.bucket));
     // Every byte value, and the boundary's opening characters, inside the file.
@@ -382,6 +382,10 @@ fn a_boto3_presigned_post_stores_the_file_byte_exact() {
         "uploads/cat.png",
     ]);
     assert!(head.contains("image/png"), "{head}");
+    assert!(
+        head.contains("\"owner\": \"alice\""),
+        "metadata fields become metadata: {head}"
+    );
     // The browser's CORS headers are on the answer of an allowed origin.
     let with_origin = raw_request(
         &s.gw.endpoint,
@@ -689,6 +693,22 @@ fn attacks_on_a_post_policy_are_refused_with_s3_codes_and_nothing_is_written() {
     assert_eq!(r.status, 400, "{}", r.body);
     assert!(r.body.contains("MalformedPOSTRequest"), "{}", r.body);
     assert!(!backend_has(&s.backend, "in/smuggled"));
+    // A form announcing more than one PutObject may hold is refused before it is read.
+    let huge = raw_request(
+        &s.gw.endpoint,
+        "POST",
+        &format!("/{bucket}"),
+        &[
+            (
+                "content-type".to_string(),
+                format!("multipart/form-data; boundary={BOUNDARY}"),
+            ),
+            ("content-length".to_string(), (6u64 << 30).to_string()),
+        ],
+        b"--",
+    );
+    assert_eq!(huge.status, 400, "{}", huge.body);
+    assert!(huge.body.contains("EntityTooLarge"), "{}", huge.body);
     // No signature at all: an anonymous upload, refused without a bucket policy granting it.
     let anon = multipart(
         &[("key".to_string(), "in/anonymous".to_string())],

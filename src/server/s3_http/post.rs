@@ -89,6 +89,9 @@ pub(super) async fn upload(
     answer(state, host, &bucket, &key, &form, response, reply)
 }
 
+/// Largest POST form: S3's limit on one PutObject (5 GiB) and room for the fields.
+const MAX_FORM: u64 = (5 << 30) + 64 * 1024;
+
 /// A POST upload read as far as its file.
 struct Upload {
     bucket: String,
@@ -119,6 +122,17 @@ async fn read_upload(
         .map_or_else(|| Err(PostError::malformed("no Content-Type")), boundary)
         .map_err(post)?;
     let length = declared_length(parts, reply)?;
+    if length > MAX_FORM {
+        return Err(post(PostError {
+            status: 400,
+            code: "EntityTooLarge",
+            message: "Your proposed upload exceeds the maximum allowed size".into(),
+            extra: vec![
+                ("ProposedSize", length.to_string()),
+                ("MaxSizeAllowed", MAX_FORM.to_string()),
+            ],
+        }));
+    }
     let body = body_slot
         .take()
         .ok_or_else(|| reply.refuse(S3Error::BodyAlreadyRead))?;
