@@ -40,4 +40,5 @@ pub mod s3;
 pub mod server;
 pub mod sigv4;
 pub mod sts;
+pub mod throttle;
 pub mod xml;

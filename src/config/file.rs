@@ -21,6 +21,29 @@ pub struct RawConfig {
     pub audit: Option<Spanned<RawAudit>>,
     pub shared_state: Option<Spanned<RawSharedState>>,
     pub pod_identity: Option<Spanned<RawPodIdentity>>,
+    #[serde(default)]
+    pub rate_limits: Vec<Spanned<RawRateRule>>,
+}
+
+/// `[[rate_limits]]`: a token bucket per key.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRateRule {
+    /// The label in metrics (default `<by>-<n>`).
+    pub name: Option<Spanned<String>>,
+    /// `access_key`, `principal`, `source_ip`, `bucket` or `route`.
+    pub by: Spanned<String>,
+    /// `s3`, `sts`, `sts_credentials`, `execute-api` (default: all).
+    #[serde(default)]
+    pub requests: Vec<Spanned<String>>,
+    /// Tokens a second.
+    pub rate: Spanned<f64>,
+    /// Bucket size (default: `rate`, at least 1).
+    pub burst: Option<Spanned<f64>>,
+    /// `by = "bucket"` or `"route"`: only these buckets or routes (`*`, `?`).
+    #[serde(rename = "match")]
+    pub matching: Option<Spanned<String>>,
+    pub max_keys: Option<Spanned<u64>>,
 }
 
 /// `[shared_state]`: state shared by several replicas (used MFA codes, MFA failure counts).

@@ -40,9 +40,49 @@ pub struct Config {
     pub redis: Option<RedisSettings>,
     /// `[pod_identity]`: the container-credentials endpoint, when configured.
     pub pod_identity: Option<PodIdentity>,
+    /// `[[rate_limits]]`, in order.
+    pub rate_limits: Vec<RateRule>,
     /// Every file the loader read besides the config file (policies, secrets, certificates):
     /// a change to any of them reloads the config.
     pub files: Vec<PathBuf>,
+}
+
+/// What a rate limit counts by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateBy {
+    AccessKey,
+    Principal,
+    SourceIp,
+    Bucket,
+    Route,
+}
+
+/// The kinds of request a rate limit applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestKind {
+    S3,
+    /// STS actions that take no credentials out (GetCallerIdentity, …).
+    Sts,
+    /// AssumeRole, AssumeRoleWithWebIdentity, GetSessionToken.
+    StsCredentials,
+    HttpApi,
+}
+
+/// One `[[rate_limits]]` rule: a token bucket of `burst` tokens refilled at `rate` a second,
+/// per key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateRule {
+    /// The label of its metrics and refusals.
+    pub name: String,
+    pub by: RateBy,
+    /// Empty: every kind.
+    pub requests: Vec<RequestKind>,
+    pub rate: f64,
+    pub burst: f64,
+    /// Only keys matching this (a bucket name or a route's backend name; `*` and `?`).
+    pub matching: Option<crate::policy::pattern::Glob>,
+    /// Buckets held at most (least recently used dropped first).
+    pub max_keys: u64,
 }
 
 /// `[shared_state]` with `redis` set.

@@ -811,6 +811,62 @@ fn cors_rules_are_checked_where_they_are_written() {
 }
 
 #[test]
+fn rate_limits_are_checked_where_they_are_written() {
+    let text = format!(
+        "{}\n[[rate_limits]]\nby = \"principal\"\nrequests = [\"s3\"]\nrate = 5\n[[rate_limits]]\nname = \"uploads\"\nby = \"bucket\"\nmatch = \"up-*\"\nrate = 0.5\nburst = 10\nmax_keys = 50\n",
+        demo()
+    );
+    let loaded = load_str(&demo_path(), &text).unwrap_or_else(|p| panic!("{p:#?}"));
+    let rules = &loaded.config.rate_limits;
+    assert_eq!(rules.len(), 2);
+    assert_eq!(
+        (rules[0].name.as_str(), rules[0].rate, rules[0].burst),
+        ("principal-0", 5.0, 5.0)
+    );
+    assert_eq!(rules[0].requests, vec![RequestKind::S3]);
+    assert_eq!((rules[1].burst, rules[1].max_keys), (10.0, 50));
+    for (bad, message) in [
+        (
+            "by = \"user\"\nrate = 1",
+            "by = \"user\": one of access_key",
+        ),
+        (
+            "by = \"principal\"\nrequests = [\"iam\"]\nrate = 1",
+            "requests: \"iam\" is not one of",
+        ),
+        ("by = \"principal\"\nrate = 0", "rate is tokens a second"),
+        (
+            "by = \"principal\"\nrate = 1\nburst = 0.5",
+            "burst is the bucket's size",
+        ),
+        (
+            "by = \"principal\"\nmatch = \"x\"\nrate = 1",
+            "match names buckets or routes",
+        ),
+        (
+            "by = \"principal\"\nrate = 1\nmax_keys = 0",
+            "max_keys is from 1",
+        ),
+    ] {
+        let text = format!("{}\n[[rate_limits]]\n{bad}\n", demo());
+        let errs = errors(&text);
+        assert!(
+            errs.iter().any(|p| p.message.contains(message)),
+            "{message}: {errs:#?}"
+        );
+    }
+    let twice = format!(
+        "{}\n[[rate_limits]]\nname = \"a\"\nby = \"principal\"\nrate = 1\n[[rate_limits]]\nname = \"a\"\nby = \"source_ip\"\nrate = 1\n",
+        demo()
+    );
+    assert!(
+        errors(&twice)
+            .iter()
+            .any(|p| p.message.contains("two rate limits are named a"))
+    );
+}
+
+#[test]
 fn workers_default_to_the_shared_runtime_and_are_bounded() {
     assert_eq!(load(&demo_path()).unwrap().config.server.workers, 0);
     for (value, want) in [("0", 0), ("3", 3)] {

@@ -358,6 +358,15 @@ impl Caller {
         }
     }
 
+    /// The principal rate limits count: the role for a role session (its sessions share it),
+    /// else the caller's ARN.
+    pub fn limited_principal(&self) -> &str {
+        match self {
+            Caller::Session(s) => s.claims.role_arn.as_deref().unwrap_or(&s.claims.arn),
+            Caller::User { user, .. } => &user.arn,
+        }
+    }
+
     pub fn is_temporary(&self) -> bool {
         matches!(self, Caller::Session(_))
     }

@@ -126,6 +126,18 @@ async fn pipeline(
     let (backend, api) = route_of(state, peer, route, front)?;
     let (rest, query) = read(parts, front, api)?;
     let authenticated = authenticate(state, peer, parts, route, front, api, body).await?;
+    super::limits::check(
+        state,
+        peer,
+        super::limits::LimitFacts {
+            kind: crate::config::RequestKind::HttpApi,
+            caller: Some(&authenticated.caller),
+            access_key: Some(authenticated.parsed.credential.access_key_id()),
+            bucket: None,
+            route: Some(&backend.name),
+        },
+    )
+    .map_err(ApiError::Throttled)?;
     authorize(state, peer, parts, front, api, &authenticated, &rest)?;
     forward(
         state,

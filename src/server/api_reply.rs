@@ -42,6 +42,8 @@ pub(super) enum ApiError {
     BodyTimeout,
     /// A policy refusal: the message, with the encoded authorization failure message.
     AccessDenied(String),
+    /// A rate limit refused the request.
+    Throttled(crate::throttle::Throttled),
     /// A refused CORS preflight on a route with CORS rules.
     Preflight(crate::cors::PreflightRefusal),
     /// A state the gateway should never reach (logged where it happens).
@@ -50,6 +52,10 @@ pub(super) enum ApiError {
 
 /// API Gateway's answer for `e`.
 pub(super) fn render(e: ApiError, request_id: &str) -> Response<GatewayBody> {
+    let throttled = match &e {
+        ApiError::Throttled(t) => Some(t.clone()),
+        _ => None,
+    };
     let (status, error_type, message) = describe(e);
     let body = serde_json::json!({ "message": message }).to_string();
     let mut r = Response::builder()
@@ -59,8 +65,13 @@ pub(super) fn render(e: ApiError, request_id: &str) -> Response<GatewayBody> {
         .header("x-amzn-ErrorType", HeaderValue::from_static(error_type));
     crate::audit::note_error(error_type, &message);
     r = r.extension(super::metrics::Refusal(error_type.to_string()));
-    r.body(boxed(http_body_util::Full::new(Bytes::from(body))))
-        .expect("static response parts are valid")
+    let mut r = r
+        .body(boxed(http_body_util::Full::new(Bytes::from(body))))
+        .expect("static response parts are valid");
+    if let Some(t) = throttled {
+        super::limits::add_retry_after(&mut r, &t);
+    }
+    r
 }
 
 const BODY_MISMATCH: &str =
@@ -117,6 +128,8 @@ fn describe(e: ApiError) -> (u16, &'static str, String) {
             "The request body did not arrive in time".into(),
         ),
         ApiError::AccessDenied(m) => (403, "AccessDeniedException", m),
+        // API Gateway's throttle: 429, read as throttling by the SDKs' retryers by its type.
+        ApiError::Throttled(_) => (429, "TooManyRequestsException", "Too Many Requests".into()),
         ApiError::Preflight(refusal) => match refusal.answer() {
             (403, _, m) => (403, "ForbiddenException", m.into()),
             (status, _, m) => (status, "BadRequestException", m.into()),

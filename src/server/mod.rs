@@ -12,6 +12,7 @@ pub mod authn;
 mod bucket_policy;
 mod cors_http;
 mod host;
+mod limits;
 mod listener;
 mod metrics;
 mod pod_http;
@@ -76,6 +77,8 @@ pub struct State {
     pub reload_now: Arc<tokio::sync::Notify>,
     /// Some bucket of an S3 backend has CORS rules (else S3 requests skip the lookup).
     pub bucket_cors: bool,
+    /// `[[rate_limits]]` with their buckets (carried over a reload for unchanged rules).
+    pub rate_limits: Arc<crate::throttle::RateLimits>,
 }
 
 impl State {
@@ -208,8 +211,13 @@ impl State {
         let bucket_cors = backends
             .iter()
             .any(|b| b.buckets.entries.iter().any(|e| e.cors.is_some()));
+        let rate_limits = Arc::new(crate::throttle::RateLimits::build(
+            &config.rate_limits,
+            previous.map(|p| p.rate_limits.as_ref()),
+        ));
         Ok(State {
             bucket_cors,
+            rate_limits,
             config,
             metrics,
             identities,
@@ -611,7 +619,8 @@ async fn admin(
                 state.metrics.render(&state.sts.mfa.counters, &state.audit)
                     + &metrics::federation(&state.sts.federation)
                     + &state.metrics.render_pod()
-                    + &state.metrics.render_cors(),
+                    + &state.metrics.render_cors()
+                    + &state.rate_limits.render(),
             ),
         ),
         _ => (

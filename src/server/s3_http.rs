@@ -190,6 +190,14 @@ async fn pipeline(
     let signing = auth.signing.take();
     // 2. Classify into the typed request the backend will get.
     let mut classified = classify_request(state, parts, host, front.req.query, &auth, reply)?;
+    // 3. Rate limits, with the caller and the bucket known.
+    throttle(
+        state,
+        peer,
+        &auth,
+        classified.target.bucket.as_deref(),
+        reply,
+    )?;
     let delete_body =
         delete_objects_body(state, parts, &mut classified, &auth, body_slot, reply).await?;
     // The one lookup of the backend: its bucket owners here, its connection in `forward`.
@@ -197,7 +205,7 @@ async fn pipeline(
     let website_allowed = backend.is_some_and(|b| b.allow_bucket_website);
     crate::s3::subresources::check_enabled(classified.operation, website_allowed)
         .map_err(|e| reply.classify(e))?;
-    // 3. Authorize every check: the caller's policies, and the policy of the bucket it touches
+    // 4. Authorize every check: the caller's policies, and the policy of the bucket it touches
     //    (whose owner decides whether this is same-account or cross-account access).
     let authorizer = Authorizer::new(state, peer, parts, front, &auth, backend, reply)?;
     for check in &classified.checks {
@@ -226,7 +234,7 @@ async fn pipeline(
     {
         return Ok(answer);
     }
-    // 4. Forward the typed request.
+    // 5. Forward the typed request.
     let response = forward(
         state,
         backend,
@@ -260,14 +268,43 @@ struct Authenticated<'f, 'a> {
     /// The signed payload line (`UNSIGNED-PAYLOAD` for an anonymous request).
     payload_line: String,
     mode: PayloadMode,
-    /// A browser POST upload (its policy was signed, not the request).
-    post_form: bool,
+    /// A browser POST upload (its policy was signed, not the request): the key that signed it.
+    post_form: Option<String>,
 }
 
 impl Authenticated<'_, '_> {
     fn who(&self) -> &str {
         self.caller.as_ref().map_or("anonymous", |c| c.arn())
     }
+
+    /// The access key the request (or the POST policy) was signed with.
+    fn access_key(&self) -> Option<&str> {
+        self.parsed
+            .map(|p| p.credential.access_key_id())
+            .or(self.post_form.as_deref().filter(|k| !k.is_empty()))
+    }
+}
+
+/// The rate limit stage of S3 requests (see [`super::limits`]).
+fn throttle(
+    state: &State,
+    peer: SocketAddr,
+    auth: &Authenticated<'_, '_>,
+    bucket: Option<&str>,
+    reply: &Reply<'_>,
+) -> Result<(), Refused> {
+    super::limits::check(
+        state,
+        peer,
+        super::limits::LimitFacts {
+            kind: crate::config::RequestKind::S3,
+            caller: auth.caller.as_ref(),
+            access_key: auth.access_key(),
+            bucket,
+            route: None,
+        },
+    )
+    .map_err(|t| reply.refuse(S3Error::SlowDown(t)))
 }
 
 /// Verifies the signature and resolves the caller. An unsigned GET or HEAD without a body goes
@@ -327,7 +364,7 @@ fn authenticate<'f, 'a>(
         signing,
         payload_line,
         mode,
-        post_form: false,
+        post_form: None,
     })
 }
 
@@ -455,7 +492,7 @@ impl<'s> Authorizer<'s> {
             parsed: auth.parsed,
             buckets: backend.map_or(&*NO_BUCKETS, |b| &b.buckets),
             now: front.now,
-            post_form: auth.post_form,
+            post_form: auth.post_form.is_some(),
             reply,
         })
     }

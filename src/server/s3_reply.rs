@@ -288,6 +288,8 @@ pub(super) enum S3Error {
     NoSuchCorsConfiguration {
         bucket: String,
     },
+    /// A rate limit refused the request.
+    SlowDown(crate::throttle::Throttled),
     /// A refused browser POST upload (S3's code and wording).
     Post(crate::s3::post_policy::PostError),
     /// A refused CORS preflight: the method asked for, and whether an object was addressed.
@@ -306,6 +308,18 @@ pub(super) fn render(e: S3Error, head: bool, request_id: &str) -> Response<Gatew
         S3Error::Classify(e) => return classify_error(e, head, request_id),
         S3Error::Forward(e) => return forward_error(e, head, request_id),
         S3Error::RequestTimeout => return request_timeout(head, request_id),
+        S3Error::SlowDown(t) => {
+            let mut r = error_response(
+                503,
+                "SlowDown",
+                "Please reduce your request rate.",
+                &[],
+                head,
+                request_id,
+            );
+            super::limits::add_retry_after(&mut r, &t);
+            return r;
+        }
         S3Error::Host(message) => (400, "InvalidRequest", message.into(), vec![]),
         S3Error::AnonymousWrite => (
             403,

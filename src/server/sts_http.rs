@@ -1,6 +1,8 @@
 //! The STS endpoint over HTTP: body collection, SigV4 verification for service `sts`, credential
 //! resolution, and STS-shaped errors. The actions themselves live in [`crate::sts`].
 
+use super::limits::LimitFacts;
+use crate::config::RequestKind;
 use std::net::SocketAddr;
 
 use bytes::Bytes;
@@ -148,7 +150,41 @@ pub async fn handle(
     });
     match serve(state, peer, parts, &front, body, &request_id).await {
         Ok(body) => respond(200, body, &request_id),
-        Err(e) => error(e, &request_id),
+        Err(Refusal::Sts(e)) => error(e, &request_id),
+        Err(Refusal::Throttled(t)) => {
+            let mut r = error(
+                StsError {
+                    status: 400,
+                    code: "Throttling",
+                    message: "Rate exceeded".into(),
+                },
+                &request_id,
+            );
+            super::limits::add_retry_after(&mut r, &t);
+            r
+        }
+    }
+}
+
+/// Why an STS request got no answer: STS's own error, or a rate limit.
+enum Refusal {
+    Sts(StsError),
+    Throttled(crate::throttle::Throttled),
+}
+
+impl From<StsError> for Refusal {
+    fn from(e: StsError) -> Refusal {
+        Refusal::Sts(e)
+    }
+}
+
+/// The rate limit kind of an STS action: the ones that take credentials out count apart.
+fn kind_of(action: &str) -> RequestKind {
+    match action {
+        "AssumeRole" | "AssumeRoleWithWebIdentity" | "GetSessionToken" => {
+            RequestKind::StsCredentials
+        }
+        _ => RequestKind::Sts,
     }
 }
 
@@ -161,13 +197,13 @@ async fn serve(
     front: &Front<'_>,
     body: Incoming,
     request_id: &str,
-) -> Result<String, StsError> {
+) -> Result<String, Refusal> {
     if let Err(e) = &front.host {
-        return Err(StsError {
+        return Err(Refusal::Sts(StsError {
             status: 400,
             code: "InvalidRequest",
             message: e.0.into(),
-        });
+        }));
     }
     let (parsed, caller, body) = match authenticate(state, peer, front, body).await? {
         Authenticated::Signed(parsed, caller, body) => (parsed, caller, body),
@@ -178,6 +214,18 @@ async fn serve(
     let params = operation_params(parts, front.req.query, &body)?;
     let info = authn::request_info(state, parts, front, peer, parsed.credential.region());
     let action = note_action(&params);
+    super::limits::check(
+        state,
+        peer,
+        LimitFacts {
+            kind: kind_of(&action),
+            caller: Some(&caller),
+            access_key: Some(parsed.credential.access_key_id()),
+            bucket: None,
+            route: None,
+        },
+    )
+    .map_err(Refusal::Throttled)?;
     let answer = state.sts.handle(&params, &caller, &info, request_id).await;
     match &answer {
         Ok(_) => tracing::info!(action = %action, caller = %caller.arn(), "sts request allowed"),
@@ -185,7 +233,7 @@ async fn serve(
             tracing::info!(action = %action, caller = %caller.arn(), code = e.code, "sts request refused")
         }
     }
-    answer
+    Ok(answer?)
 }
 
 /// The action, noted for the audit record.
@@ -214,7 +262,7 @@ async fn unsigned(
     front: &Front<'_>,
     request_id: &str,
     body: Incoming,
-) -> Result<String, StsError> {
+) -> Result<String, Refusal> {
     let missing = || StsError {
         status: 403,
         code: "MissingAuthenticationToken",
@@ -223,7 +271,7 @@ async fn unsigned(
     let federation = &state.sts.federation;
     // Without a provider no unsigned request can succeed: refused at once, its body unread.
     if federation.is_empty() {
-        return Err(missing());
+        return Err(missing().into());
     }
     let declared = parts
         .headers
@@ -235,14 +283,16 @@ async fn unsigned(
             status: 400,
             code: "ValidationError",
             message: format!("The request body is larger than {MAX_STS_BODY} bytes"),
-        });
+        }
+        .into());
     }
     if federation.limits.locked(Some(peer.ip()), None) {
         return Err(StsError {
             status: 400,
             code: "InvalidIdentityToken",
             message: "Too many invalid web identity tokens from this address or for this provider: try again later".into(),
-        });
+        }
+        .into());
     }
     // Anyone can send an unsigned body: it gets a short read timeout of its own.
     let timeout = state
@@ -254,8 +304,21 @@ async fn unsigned(
     let params = operation_params(parts, front.req.query, &body)?;
     let action = note_action(&params);
     if action != "AssumeRoleWithWebIdentity" {
-        return Err(missing());
+        return Err(missing().into());
     }
+    // No caller yet: rules by source address (and any without a key) count it.
+    super::limits::check(
+        state,
+        peer,
+        LimitFacts {
+            kind: RequestKind::StsCredentials,
+            caller: None,
+            access_key: None,
+            bucket: None,
+            route: None,
+        },
+    )
+    .map_err(Refusal::Throttled)?;
     // Unsigned: no credential scope names a region; the first configured one stands in.
     let info = authn::request_info(state, parts, front, peer, state.default_region());
     let answer = state.sts.handle_unsigned(&params, &info, request_id).await;
@@ -263,7 +326,7 @@ async fn unsigned(
         Ok(_) => tracing::info!(action = %action, "sts request allowed"),
         Err(e) => tracing::info!(action = %action, code = e.code, "sts request refused"),
     }
-    answer
+    Ok(answer?)
 }
 
 /// Who is calling comes from the headers (or query), before a byte of the body is read: an

@@ -203,6 +203,12 @@ impl AwsCli {
         }
     }
 
+    /// The same invocation with one more environment variable (e.g. `AWS_MAX_ATTEMPTS`).
+    pub fn with_env(mut self, name: &str, value: &str) -> AwsCli {
+        self.env.push((name.to_string(), value.to_string()));
+        self
+    }
+
     /// Runs `aws --endpoint-url <endpoint> <args>` and returns its output.
     pub fn run(&self, args: &[&str]) -> Output {
         let mut cmd = Command::new("aws");

@@ -16,6 +16,7 @@ mod accounts;
 mod backends;
 mod cors;
 mod federation;
+mod rate_limits;
 mod server;
 
 use super::file::*;
@@ -124,6 +125,8 @@ pub fn validate(path: &Path, text: &str, p: &mut Problems) -> Option<Config> {
         .as_ref()
         .and_then(|p| v.pod_identity(p, &accounts, &partition, &default_region));
 
+    let rate_limits = v.rate_limits(&raw.rate_limits);
+
     if v.p.has_errors()
         || accounts.len() != raw.accounts.len()
         || backends.len() != raw.backends.len()
@@ -140,6 +143,7 @@ pub fn validate(path: &Path, text: &str, p: &mut Problems) -> Option<Config> {
         audit,
         redis,
         pod_identity,
+        rate_limits,
         files: std::mem::take(&mut v.files),
     })
 }

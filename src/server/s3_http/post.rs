@@ -60,6 +60,7 @@ pub(super) async fn upload(
             )
             .map_err(post)?;
     }
+    super::throttle(state, peer, &auth, Some(&upload.bucket), reply)?;
     // 3. The PutObject the gateway builds, authorized like any other.
     let key = object_key(&upload.form).map_err(post)?;
     let headers = put_headers(&upload.form).map_err(post)?;
@@ -393,7 +394,7 @@ fn authenticate<'f, 'a>(
         signing: None,
         payload_line: "UNSIGNED-PAYLOAD".to_string(),
         mode: PayloadMode::Unsigned,
-        post_form: true,
+        post_form: Some(String::new()),
     };
     let Some(signed) = signed_form(state, form).map_err(post)? else {
         return Ok((auth, None));
@@ -426,6 +427,7 @@ fn authenticate<'f, 'a>(
     crate::audit::note(|f| f.caller = Some(caller.clone()));
     let policy = Policy::parse(signed.policy).map_err(post)?;
     auth.caller = Some(caller);
+    auth.post_form = Some(key_id.to_string());
     Ok((auth, Some(policy)))
 }
 
