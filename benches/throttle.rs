@@ -5,6 +5,8 @@
 //! - `throttle/3_rules_100k_keys`: the same, each request another of 100,000 access keys
 //!   (`max_keys` 10,000: buckets are made and dropped as requests arrive).
 //!
+//! - `revocation/none`, `revocation/100_records`: the revocation lookup of every session request.
+//!
 //! Run: `cargo bench --bench throttle`.
 
 use std::hint::black_box;
@@ -12,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use stsgate::config::{RateBy, RateRule, RequestKind};
+use stsgate::revocation::{Record, Revocations, Scope};
 use stsgate::throttle::{Facts, RateLimits};
 
 fn rule(name: &str, by: RateBy) -> RateRule {
@@ -61,6 +64,39 @@ fn benches(c: &mut Criterion) {
             i = (i + 1) % keys.len();
             three.check(black_box(&facts(&keys[i])), Instant::now())
         })
+    });
+    g.finish();
+
+    // The revocation lookup every session request makes: an empty table, and 100 records none
+    // of which matches (the whole table is read).
+    let claims: stsgate::sts::SessionClaims = serde_json::from_value(serde_json::json!({
+        "access_key_id": "ASIAEXAMPLE", "secret_access_key": "s", "account": "111122223333",
+        "principal_type": "AssumedRole", "arn": "arn:aws:sts::111122223333:assumed-role/r/s",
+        "user_id": "AROA:s", "role_arn": "arn:aws:iam::111122223333:role/r", "role_name": "r",
+        "session_name": "s", "user_name": null, "issued_at": 1000, "expires_at": 4600,
+        "mfa_at": null, "source_identity": null, "session_policy": null, "chained": false
+    }))
+    .unwrap();
+    let empty = Revocations::default();
+    let hundred = Revocations::default();
+    for i in 0..100 {
+        hundred
+            .add(
+                Record {
+                    scope: Scope::Role(format!("arn:aws:iam::111122223333:role/other{i}")),
+                    before: 2000,
+                    by: "x".into(),
+                },
+                2000,
+            )
+            .unwrap();
+    }
+    let mut g = c.benchmark_group("revocation");
+    g.bench_function("none", |b| {
+        b.iter(|| empty.revoking(black_box(&claims), 2000))
+    });
+    g.bench_function("100_records", |b| {
+        b.iter(|| hundred.revoking(black_box(&claims), 2000))
     });
     g.finish();
 }

@@ -36,6 +36,7 @@ pub mod identity;
 pub mod oidc;
 pub mod policy;
 pub mod proxy;
+pub mod revocation;
 pub mod s3;
 pub mod server;
 pub mod sigv4;

@@ -23,6 +23,16 @@ pub struct RawConfig {
     pub pod_identity: Option<Spanned<RawPodIdentity>>,
     #[serde(default)]
     pub rate_limits: Vec<Spanned<RawRateRule>>,
+    pub revocation: Option<Spanned<RawRevocation>>,
+}
+
+/// `[revocation]`: where revocation records are kept.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRevocation {
+    /// A JSON file the gateway writes (relative to the config file); without it, records live
+    /// in memory only.
+    pub file: Option<Spanned<String>>,
 }
 
 /// `[[rate_limits]]`: a token bucket per key.

@@ -42,6 +42,8 @@ pub struct Config {
     pub pod_identity: Option<PodIdentity>,
     /// `[[rate_limits]]`, in order.
     pub rate_limits: Vec<RateRule>,
+    /// `[revocation] file`: where revocation records persist (`None`: in memory).
+    pub revocation_file: Option<PathBuf>,
     /// Every file the loader read besides the config file (policies, secrets, certificates):
     /// a change to any of them reloads the config.
     pub files: Vec<PathBuf>,

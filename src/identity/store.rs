@@ -76,6 +76,8 @@ pub enum CredentialError {
     /// or does not belong to the key.
     InvalidToken,
     Expired,
+    /// The session was revoked (see [`crate::revocation`]).
+    Revoked,
 }
 
 impl CredentialError {
@@ -85,6 +87,7 @@ impl CredentialError {
             CredentialError::UnknownAccessKey => "InvalidAccessKeyId",
             CredentialError::InvalidToken => "InvalidClientTokenId",
             CredentialError::Expired => "ExpiredToken",
+            CredentialError::Revoked => "AccessDenied",
         }
     }
 }

@@ -190,6 +190,11 @@ fn credential(e: CredentialError) -> (u16, &'static str, String) {
             "ExpiredTokenException",
             "The security token included in the request is expired".into(),
         ),
+        CredentialError::Revoked => (
+            403,
+            "AccessDeniedException",
+            crate::revocation::REVOKED_MESSAGE.into(),
+        ),
     }
 }
 

@@ -308,20 +308,36 @@ pub fn resolve(
     peer: SocketAddr,
 ) -> Result<Caller, AuthError> {
     let key = parsed.credential.access_key_id();
-    let caller = state
-        .identities
-        .resolve(
-            &state.keyring,
-            key,
-            parsed.security_token.as_deref(),
-            front.now.unix(),
-        )
-        .map_err(|e| {
-            state
-                .metrics
-                .auth_failure(route.label(), e.code(), Some(key), peer);
-            AuthError::Credential(e)
-        })?;
+    let caller = open_caller(
+        state,
+        key,
+        parsed.security_token.as_deref(),
+        front.now.unix(),
+    )
+    .map_err(|e| {
+        state
+            .metrics
+            .auth_failure(route.label(), e.code(), Some(key), peer);
+        AuthError::Credential(e)
+    })?;
+    Ok(caller)
+}
+
+/// The caller a key (and token) names, unless its session was revoked: every protocol's way
+/// to a caller goes through here.
+pub fn open_caller(
+    state: &State,
+    key: &str,
+    token: Option<&str>,
+    now: i64,
+) -> Result<Caller, CredentialError> {
+    let caller = state.identities.resolve(&state.keyring, key, token, now)?;
+    if let Caller::Session(s) = &caller
+        && let Some(record) = state.revocations.revoking(&s.claims, now)
+    {
+        tracing::info!(caller = %s.claims.arn, revoked_by = %record.by, before = record.before, "revoked session refused");
+        return Err(CredentialError::Revoked);
+    }
     Ok(caller)
 }
 

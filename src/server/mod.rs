@@ -18,6 +18,7 @@ mod metrics;
 mod pod_http;
 mod ready;
 mod reload;
+pub mod revoke_http;
 pub mod s3_http;
 mod s3_reply;
 pub mod sts_http;
@@ -79,6 +80,9 @@ pub struct State {
     pub bucket_cors: bool,
     /// `[[rate_limits]]` with their buckets (carried over a reload for unchanged rules).
     pub rate_limits: Arc<crate::throttle::RateLimits>,
+    /// Revoked sessions; kept across config reloads (a changed `[revocation] file` needs a
+    /// restart).
+    pub revocations: Arc<crate::revocation::Revocations>,
 }
 
 impl State {
@@ -215,7 +219,14 @@ impl State {
             &config.rate_limits,
             previous.map(|p| p.rate_limits.as_ref()),
         ));
+        let revocations = match previous {
+            Some(p) => p.revocations.clone(),
+            None => Arc::new(crate::revocation::Revocations::load(
+                config.revocation_file.clone(),
+            )?),
+        };
         Ok(State {
+            revocations,
             bucket_cors,
             rate_limits,
             config,
@@ -396,7 +407,8 @@ fn serve_connection(
     let activity = listener::Activity::new();
     if a.admin {
         let live = live.clone();
-        let service = service_fn(move |req| admin(live.load(), req));
+        let peer = a.peer;
+        let service = service_fn(move |req| admin(live.load(), peer, req));
         let io = listener::IdleIo::new(a.stream, activity, limits.idle_timeout);
         let conn = graceful.watch(
             builder
@@ -598,8 +610,12 @@ async fn serve_routed(
 
 async fn admin(
     state: Arc<State>,
+    peer: SocketAddr,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
+    if req.uri().path() == "/revocations" && req.method() == http::Method::POST {
+        return Ok(revoke_http::handle(&state, peer, req).await);
+    }
     let (status, content_type, body) = match (req.method(), req.uri().path()) {
         (&http::Method::GET, "/health") => {
             (StatusCode::OK, "text/plain", Bytes::from_static(b"ok\n"))
@@ -620,13 +636,20 @@ async fn admin(
                     + &metrics::federation(&state.sts.federation)
                     + &state.metrics.render_pod()
                     + &state.metrics.render_cors()
-                    + &state.rate_limits.render(),
+                    + &state.rate_limits.render()
+                    + &format!(
+                        "# HELP stsgate_revocations Revocation records in force.\n# TYPE stsgate_revocations gauge\nstsgate_revocations {}\n",
+                        state
+                            .revocations
+                            .list(time::OffsetDateTime::now_utc().unix_timestamp())
+                            .len()
+                    ),
             ),
         ),
         _ => (
             StatusCode::NOT_FOUND,
             "text/plain",
-            Bytes::from_static(b"not found: try /health, /ready or /metrics\n"),
+            Bytes::from_static(b"not found: try /health, /ready, /metrics or POST /revocations\n"),
         ),
     };
     Ok(Response::builder()

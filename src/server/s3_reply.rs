@@ -153,6 +153,14 @@ pub(super) fn credential_error(
             head,
             request_id,
         ),
+        CredentialError::Revoked => error_response(
+            403,
+            "AccessDenied",
+            crate::revocation::REVOKED_MESSAGE,
+            &[],
+            head,
+            request_id,
+        ),
     }
 }
 

@@ -107,6 +107,11 @@ fn credential_error(e: CredentialError) -> StsError {
             code: "ExpiredToken",
             message: "The security token included in the request is expired".into(),
         },
+        CredentialError::Revoked => StsError {
+            status: 403,
+            code: "AccessDenied",
+            message: crate::revocation::REVOKED_MESSAGE.into(),
+        },
     }
 }
 

@@ -126,6 +126,11 @@ pub fn validate(path: &Path, text: &str, p: &mut Problems) -> Option<Config> {
         .and_then(|p| v.pod_identity(p, &accounts, &partition, &default_region));
 
     let rate_limits = v.rate_limits(&raw.rate_limits);
+    let revocation_file = raw
+        .revocation
+        .as_ref()
+        .and_then(|r| r.get_ref().file.as_ref())
+        .map(|f| v.base.join(f.get_ref()));
 
     if v.p.has_errors()
         || accounts.len() != raw.accounts.len()
@@ -144,6 +149,7 @@ pub fn validate(path: &Path, text: &str, p: &mut Problems) -> Option<Config> {
         redis,
         pod_identity,
         rate_limits,
+        revocation_file,
         files: std::mem::take(&mut v.files),
     })
 }

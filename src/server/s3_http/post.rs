@@ -404,10 +404,8 @@ fn authenticate<'f, 'a>(
         f.access_key_id = Some(key_id.to_string());
         f.region = signed.credential.region().to_string();
     });
-    let caller = state
-        .identities
-        .resolve(&state.keyring, key_id, signed.token, front.now.unix())
-        .map_err(|e| {
+    let caller =
+        super::authn::open_caller(state, key_id, signed.token, front.now.unix()).map_err(|e| {
             state
                 .metrics
                 .auth_failure("s3", e.code(), Some(key_id), peer);
