@@ -71,7 +71,7 @@ pub struct Record {
 }
 
 impl Record {
-    fn expired(&self, now: i64) -> bool {
+    pub fn expired(&self, now: i64) -> bool {
         now > self.before + LONGEST_SESSION
     }
 }
@@ -132,6 +132,22 @@ impl Revocations {
         }
         *records = next;
         Ok(())
+    }
+
+    /// Adds the records another replica stored (through `[shared_state]`): a scope keeps the
+    /// latest `before`; nothing is written to the file (the shared store keeps them).
+    pub fn merge(&self, shared: Vec<Record>, now: i64) {
+        let mut records = self.records.write().unwrap_or_else(|p| p.into_inner());
+        for r in shared {
+            if r.expired(now) {
+                continue;
+            }
+            match records.iter_mut().find(|x| x.scope == r.scope) {
+                Some(x) if x.before >= r.before => {}
+                Some(x) => *x = r,
+                None => records.push(r),
+            }
+        }
     }
 
     /// The records in force.

@@ -365,7 +365,7 @@ impl Metrics {
         gauge(
             &mut out,
             "stsgate_shared_state_errors_total",
-            "Shared state store (Redis) operations that failed or timed out; MFA attempts that needed them were refused.",
+            "Shared state store (Redis) operations that failed or timed out: MFA attempts that needed them were refused; revocations that could not be shared were answered 503.",
             "counter",
             mfa.unavailable.load(Ordering::Relaxed),
         );

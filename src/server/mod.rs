@@ -83,6 +83,8 @@ pub struct State {
     /// Revoked sessions; kept across config reloads (a changed `[revocation] file` needs a
     /// restart).
     pub revocations: Arc<crate::revocation::Revocations>,
+    /// `[shared_state]`: where revocations are shared with the other replicas.
+    pub shared: Option<Arc<crate::sts::shared::RedisState>>,
 }
 
 impl State {
@@ -225,7 +227,12 @@ impl State {
                 config.revocation_file.clone(),
             )?),
         };
+        let shared = match &config.redis {
+            Some(settings) => Some(Arc::new(crate::sts::shared::RedisState::new(settings)?)),
+            None => None,
+        };
         Ok(State {
+            shared,
             revocations,
             bucket_cors,
             rate_limits,
@@ -362,6 +369,7 @@ pub async fn serve(
     let workers = workers::Workers::start(state.config.server.workers)?;
     let prober = tokio::spawn(ready::probe_backends(live.clone(), stop_rx));
     let reloader = tokio::spawn(reload::watch(live.clone()));
+    let revocation_sync = tokio::spawn(revoke_http::sync(live.clone()));
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -380,6 +388,7 @@ pub async fn serve(
     drop(accepted);
     prober.abort();
     reloader.abort();
+    revocation_sync.abort();
     tracing::info!(
         "shutting down: listeners closed, draining in-flight requests for up to {}s",
         DRAIN_GRACE.as_secs()

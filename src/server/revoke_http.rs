@@ -119,8 +119,70 @@ async fn revoke(
         tracing::error!(error = %e, "the revocation file cannot be written; nothing was revoked");
         Refusal(500, "ServiceFailure", "the revocation could not be stored".into())
     })?;
+    share(state, &record, now.unix()).await?;
     tracing::warn!(by = %record.by, scope = ?record.scope, issued_before = record.before, "sessions revoked");
     Ok(record)
+}
+
+/// Stores the record in `[shared_state]` Redis, where every replica reads it (see [`sync`]).
+/// If Redis cannot take it, the record is in force at this replica only, and the caller is told
+/// so (`503`), to retry.
+async fn share(state: &State, record: &Record, now: i64) -> Result<(), Refusal> {
+    let Some(redis) = &state.shared else {
+        return Ok(());
+    };
+    let field = serde_json::to_string(&record.scope).expect("scopes serialize");
+    let value = serde_json::to_string(record).expect("records serialize");
+    let expired = state
+        .revocations
+        .list(i64::MIN)
+        .into_iter()
+        .filter(|r| r.expired(now))
+        .map(|r| serde_json::to_string(&r.scope).expect("scopes serialize"))
+        .collect();
+    redis
+        .put_revocation(&field, &value, expired)
+        .await
+        .map_err(|_| {
+            // Counted with the MFA record's failures: one counter for the shared store.
+            state
+                .sts
+                .mfa
+                .counters
+                .unavailable
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Refusal(
+                503,
+                "ServiceUnavailable",
+                "the sessions are revoked at this replica, but shared_state.redis could not store the revocation for the others: try again".into(),
+            )
+        })
+}
+
+/// How often every replica reads the shared revocations: a revocation made at one replica is
+/// in force at the others within this.
+pub const SYNC_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Reads the shared revocations every [`SYNC_INTERVAL`] into this replica's table (when
+/// `[shared_state]` is set). While Redis cannot be read, the records already read stay in force.
+pub async fn sync(live: std::sync::Arc<super::Live>) {
+    let mut tick = tokio::time::interval(SYNC_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let state = live.load();
+        let Some(redis) = &state.shared else { continue };
+        let Ok(fields) = redis.revocations().await else {
+            continue;
+        };
+        let records = fields
+            .iter()
+            .filter_map(|(_, v)| serde_json::from_str::<Record>(v).ok())
+            .collect();
+        state
+            .revocations
+            .merge(records, time::OffsetDateTime::now_utc().unix_timestamp());
+    }
 }
 
 async fn read(body: Incoming, timeout: std::time::Duration) -> Result<Bytes, Refusal> {

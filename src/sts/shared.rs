@@ -5,7 +5,9 @@
 //!   when the code can no longer be valid;
 //! - `mfa:fail:{subject}`: a sorted set of failure times (sliding window), trimmed, added to and
 //!   counted in one `MULTI`, expiring after the window;
-//! - `mfa:lock:{subject}`: present while the subject is locked out.
+//! - `mfa:lock:{subject}`: present while the subject is locked out;
+//! - `revocations`: a hash of revocation records (JSON) by scope (JSON), read by every replica
+//!   (see `server::revoke_http`).
 //!
 //! Every operation is bounded by `timeout_ms`; an error or a timeout is [`Unavailable`] and the
 //! MFA attempt fails closed. The connection is made on first use and remade after an I/O error,
@@ -102,6 +104,36 @@ impl RedisState {
 
     fn key(&self, kind: &str, rest: &str) -> String {
         format!("{}mfa:{kind}:{rest}", self.prefix)
+    }
+
+    /// Stores a revocation record (JSON) under its scope (JSON) in the `revocations` hash, and
+    /// removes the fields `expired` names.
+    pub async fn put_revocation(
+        &self,
+        field: &str,
+        record: &str,
+        expired: Vec<String>,
+    ) -> Result<(), Unavailable> {
+        let key = format!("{}revocations", self.prefix);
+        let (field, record) = (field.to_string(), record.to_string());
+        self.run("store revocation", |mut c| async move {
+            let mut pipe = redis::pipe();
+            pipe.atomic().hset(&key, field, record).ignore();
+            if !expired.is_empty() {
+                pipe.hdel(&key, expired).ignore();
+            }
+            pipe.query_async::<()>(&mut c).await
+        })
+        .await
+    }
+
+    /// Every (scope, record) of the `revocations` hash.
+    pub async fn revocations(&self) -> Result<Vec<(String, String)>, Unavailable> {
+        let key = format!("{}revocations", self.prefix);
+        self.run("read revocations", |mut c| async move {
+            c.hgetall::<_, Vec<(String, String)>>(key).await
+        })
+        .await
     }
 
     pub async fn any_locked(&self, subjects: &[String]) -> Result<bool, Unavailable> {
