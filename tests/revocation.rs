@@ -36,8 +36,9 @@ fn gateway(backend: &Backend, file: &std::path::Path) -> Gateway {
         1,
     );
     Gateway::start(&format!(
-        "{config}\n[revocation]\nfile = \"{}\"\n",
-        file.display()
+        "{config}\n[revocation]\nfile = \"{}\"\n[audit]\nfile = \"{}\"\n",
+        file.display(),
+        file.with_extension("audit").display()
     ))
 }
 
@@ -115,6 +116,34 @@ fn a_revoked_role_session_is_refused_at_once_and_after_a_restart() {
         support::metrics(&gw)
     );
 
+    // The audit trail names who revoked what, who was refused, and the refused session's
+    // requests.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let audit = std::fs::read_to_string(file.with_extension("audit")).unwrap();
+    let records: Vec<serde_json::Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let revokes: Vec<_> = records
+        .iter()
+        .filter(|r| r["eventName"] == "RevokeSessions")
+        .collect();
+    assert_eq!(revokes.len(), 3, "{audit}");
+    assert_eq!(revokes[0]["errorCode"], "AccessDenied");
+    assert!(
+        revokes[2].get("errorCode").is_none_or(|c| c.is_null()),
+        "{}",
+        revokes[2]
+    );
+    assert!(
+        revokes[2]["userIdentity"]["arn"]
+            .as_str()
+            .unwrap()
+            .ends_with("user/oncall")
+    );
+    assert!(records.iter().any(|r| r["errorCode"] == "AccessDenied"
+        && r["eventSource"] == "s3.amazonaws.com"
+        && r["errorMessage"].as_str().unwrap_or("").contains("revoked")));
     // A restart reads the record back: the leaked session stays refused, the fresh one works.
     drop(gw);
     let gw = gateway(&backend, &file);

@@ -623,7 +623,26 @@ async fn admin(
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     if req.uri().path() == "/revocations" && req.method() == http::Method::POST {
-        return Ok(revoke_http::handle(&state, peer, req).await);
+        // Audited like a gateway request: who revoked what, or why not.
+        let user_agent = req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let (response, facts) = crate::audit::scope(revoke_http::handle(&state, peer, req)).await;
+        if state.audit.enabled() {
+            let record = crate::audit::record(
+                &crate::audit::Request {
+                    now: time::OffsetDateTime::now_utc(),
+                    source_ip: peer.ip().to_string(),
+                    user_agent: user_agent.as_deref(),
+                    status: response.status().as_u16(),
+                },
+                &facts,
+            );
+            state.audit.record(record.to_string());
+        }
+        return Ok(response);
     }
     let (status, content_type, body) = match (req.method(), req.uri().path()) {
         (&http::Method::GET, "/health") => {

@@ -43,12 +43,21 @@ pub async fn handle(
     peer: SocketAddr,
     req: http::Request<Incoming>,
 ) -> Response<Full<Bytes>> {
+    crate::audit::note(|f| {
+        f.event_source = "stsgate";
+        f.event_name = "RevokeSessions".into();
+        f.request_id = super::new_request_id();
+        f.read_only = Some(false);
+    });
     match revoke(state, peer, req).await {
         Ok(record) => json(200, serde_json::json!({ "revoked": record })),
-        Err(Refusal(status, code, message)) => json(
-            status,
-            serde_json::json!({ "code": code, "message": message }),
-        ),
+        Err(Refusal(status, code, message)) => {
+            crate::audit::note_error(code, &message);
+            json(
+                status,
+                serde_json::json!({ "code": code, "message": message }),
+            )
+        }
     }
 }
 
@@ -109,6 +118,7 @@ async fn revoke(
     let scope = ask
         .scope()
         .map_err(|m| Refusal(400, "ValidationError", m))?;
+    crate::audit::note(|f| f.resource = serde_json::to_string(&scope).ok());
     authorize(state, peer, &parts, &caller, scope.resource(), now)?;
     let record = Record {
         scope,
@@ -250,6 +260,10 @@ fn authenticate(
         &state.signing_keys,
     )
     .map_err(|e| denied(e.code(), e.message()))?;
+    crate::audit::note(|f| {
+        f.access_key_id = Some(parsed.credential.access_key_id().to_string());
+        f.caller = Some(caller.clone());
+    });
     Ok(caller)
 }
 
