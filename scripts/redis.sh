@@ -8,7 +8,9 @@
 #
 # `start` keeps nothing on disk (no RDB, no AOF) and waits until Redis answers PING.
 # REDIS_PORT overrides the port (a test restarts Redis on the port it had); REDIS_PASSWORD makes
-# Redis require that password (AUTH).
+# Redis require that password (AUTH); REDIS_TLS=1 serves TLS only, with a certificate for
+# 127.0.0.1 from a throw-away CA made in DIR (openssl): REDIS_URL is then rediss://… and
+# CA_FILE=DIR/ca.pem is printed too.
 set -euo pipefail
 
 log() { echo "redis.sh: $*" >&2; }
@@ -41,29 +43,54 @@ except OSError:
 PY
 }
 
+# A CA and a server certificate for 127.0.0.1 in $1 (kept if already there: a restart keeps them).
+tls_material() {
+  local dir=$1
+  [[ -f "$dir/server.pem" ]] && return 0
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$dir/ca.key" -out "$dir/ca.pem" -days 2 \
+    -subj /CN=stsgate-test-redis-ca 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -keyout "$dir/server.key" -out "$dir/server.csr" \
+    -subj /CN=127.0.0.1 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > "$dir/server.ext"
+  openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" \
+    -CAcreateserial -out "$dir/server.pem" -days 2 -extfile "$dir/server.ext" 2>/dev/null
+}
+
+# PING over TLS.
+tls_ping() {
+  redis-cli --tls --cacert "$2/ca.pem" -h 127.0.0.1 -p "$1" ping 2>/dev/null | grep -qE 'PONG|NOAUTH'
+}
+
 cmd_start() {
   local dir=${1:?usage: redis.sh start DIR}
   command -v redis-server >/dev/null || die "redis-server is not installed: run scripts/redis.sh install"
   mkdir -p "$dir"; dir=$(cd "$dir" && pwd)
   [[ ! -f "$dir/pid" ]] || die "a Redis already runs from $dir"
   local port=${REDIS_PORT:-$(free_port)}
-  local auth=()
+  local auth=() listen=(--port "$port") scheme=redis check=ping
   [[ -z "${REDIS_PASSWORD:-}" ]] || auth=(--requirepass "$REDIS_PASSWORD")
-  redis-server --bind 127.0.0.1 --port "$port" --dir "$dir" --save '' --appendonly no \
+  if [[ "${REDIS_TLS:-}" == 1 ]]; then
+    tls_material "$dir"
+    listen=(--port 0 --tls-port "$port" --tls-cert-file "$dir/server.pem"
+      --tls-key-file "$dir/server.key" --tls-ca-cert-file "$dir/ca.pem" --tls-auth-clients no)
+    scheme=rediss check=tls_ping
+  fi
+  redis-server --bind 127.0.0.1 "${listen[@]}" --dir "$dir" --save '' --appendonly no \
     --protected-mode yes --daemonize no "${auth[@]}" > "$dir/redis.log" 2>&1 &
   local pid=$!
   echo "$pid" > "$dir/pid"
   for _ in $(seq 1 100); do
-    ping "$port" && break
+    "$check" "$port" "$dir" && break
     kill -0 "$pid" 2>/dev/null || { cat "$dir/redis.log" >&2; die "redis-server exited"; }
     sleep 0.1
   done
-  ping "$port" || { cat "$dir/redis.log" >&2; die "redis-server did not answer PING on port $port"; }
+  "$check" "$port" "$dir" || { cat "$dir/redis.log" >&2; die "redis-server did not answer PING on port $port"; }
   cat <<OUT
-REDIS_URL=redis://127.0.0.1:$port/0
+REDIS_URL=$scheme://127.0.0.1:$port/0
 PORT=$port
 PID=$pid
 OUT
+  [[ "$scheme" == redis ]] || echo "CA_FILE=$dir/ca.pem"
   log "redis is up at 127.0.0.1:$port (pid $pid)"
 }
 

@@ -355,6 +355,9 @@ fn serve(path: &std::path::Path) -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    // The process's TLS provider, for the libraries that build their own rustls configs (the
+    // Redis client for rediss://); the gateway's own configs name ring themselves.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let loaded = match config::load(path) {
         Ok(loaded) => loaded,
         Err(problems) => {

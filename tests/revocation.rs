@@ -224,3 +224,73 @@ fn a_revocation_at_one_replica_reaches_the_other_through_redis() {
     );
     assert!(!ok && said.contains("ServiceUnavailable"), "{said}");
 }
+
+/// `[shared_state]` over TLS (`rediss://` with the Redis's own CA in `ca_file`): a revocation at
+/// one replica reaches the other; a replica given another CA refuses the connection, so a new
+/// revocation there is answered 503 (nothing is shared with an unverified server).
+#[test]
+fn revocations_are_shared_over_tls_with_a_verified_redis() {
+    let Some(backend) = Backend::start("s3s-fs") else {
+        return;
+    };
+    let Some(redis) = support::Redis::start_tls() else {
+        return;
+    };
+    assert!(redis.url.starts_with("rediss://"), "{}", redis.url);
+    let dir = tempfile::tempdir().unwrap();
+    let other_ca = dir.path().join("other-ca.pem");
+    let made = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args(["-subj", "/CN=another-ca", "-keyout"])
+        .arg(dir.path().join("other-ca.key"))
+        .arg("-out")
+        .arg(&other_ca)
+        .output()
+        .unwrap();
+    assert!(made.status.success());
+    let start = |name: &str, ca: &std::path::Path| {
+        let shared = format!(
+            "\n[shared_state]\nredis = \"{}\"\nca_file = \"{}\"\ntimeout_ms = 1000\n",
+            redis.url,
+            ca.display()
+        );
+        let config = config_with_backend(&backend.toml(), &format!("{WRITER_ROLE}{shared}"))
+            .replacen(
+                "[[accounts.roles]]",
+                &format!("{ONCALL}\n[[accounts.roles]]"),
+                1,
+            );
+        Gateway::start(&format!(
+            "{config}\n[revocation]\nfile = \"{}\"\n",
+            dir.path().join(name).display()
+        ))
+    };
+    let (a, b) = (
+        start("a.json", &redis.ca_file()),
+        start("b.json", &redis.ca_file()),
+    );
+    let leaked = assume(&a, WRITER, "leaked", None);
+    let (ok, said) = revoke(&a, ONCALL_KEY, &["--role-arn", WRITER]);
+    assert!(ok, "{said}");
+    let started = std::time::Instant::now();
+    while ls(&b, &leaked, &backend.bucket).status.success() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "the revocation never reached replica b over TLS"
+        );
+    }
+    let untrusting = start("c.json", &other_ca);
+    let (ok, said) = revoke(
+        &untrusting,
+        ONCALL_KEY,
+        &["--role-arn", WRITER, "--session-name", "x"],
+    );
+    assert!(!ok && said.contains("ServiceUnavailable"), "{said}");
+    assert!(
+        untrusting.log().contains("shared_state.redis"),
+        "{}",
+        untrusting.log()
+    );
+}

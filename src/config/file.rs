@@ -66,6 +66,9 @@ pub struct RawSharedState {
     pub password: Option<Spanned<String>>,
     pub key_prefix: Option<Spanned<String>>,
     pub timeout_ms: Option<Spanned<u64>>,
+    /// `rediss://`: the PEM CA bundle Redis's certificate is checked against (default: the
+    /// system's roots).
+    pub ca_file: Option<Spanned<String>>,
 }
 
 /// `[audit]`: where the audit trail goes.

@@ -96,6 +96,8 @@ pub struct RedisSettings {
     pub key_prefix: String,
     /// Each Redis operation (and each connection attempt) is given up after this.
     pub timeout: Duration,
+    /// `rediss://` only: the CA bundle (PEM) to trust instead of the system's roots.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// `[limits]`: resource and attempt limits, each with a safe default.

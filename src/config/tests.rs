@@ -644,14 +644,39 @@ fn shared_state_takes_a_redis_url_and_keeps_its_password_out_of_it() {
         line_of(&text, "redis = \"redis://:hunter2"),
     );
     let text = format!(
-        "{}\n[shared_state]\nredis = \"rediss://10.0.0.5:6379\"\ntimeout_ms = 5\n",
+        "{}\n[shared_state]\nredis = \"unix:///run/redis.sock\"\n",
         demo()
     );
     assert_error(
         &text,
-        "only redis:// (TCP) is supported",
-        line_of(&text, "redis = \"rediss:"),
+        "only redis:// and rediss:// (TCP, TLS) are supported",
+        line_of(&text, "redis = \"unix:"),
     );
+    // TLS: a CA bundle only with rediss://, and one that holds a certificate.
+    let text = format!(
+        "{}\n[shared_state]\nredis = \"redis://10.0.0.5:6379\"\nca_file = \"policies/s3-read-only.json\"\n",
+        demo()
+    );
+    assert_error(
+        &text,
+        "ca_file is for TLS: write the URL as rediss://",
+        line_of(&text, "ca_file ="),
+    );
+    let text = format!(
+        "{}\n[shared_state]\nredis = \"rediss://10.0.0.5:6379\"\nca_file = \"policies/s3-read-only.json\"\n",
+        demo()
+    );
+    assert_error(
+        &text,
+        "holds no PEM certificate",
+        line_of(&text, "ca_file ="),
+    );
+    let text = format!(
+        "{}\n[shared_state]\nredis = \"rediss://10.0.0.5:6379/0\"\n",
+        demo()
+    );
+    let loaded = load_str(&demo_path(), &text).unwrap_or_else(|p| panic!("{p:#?}"));
+    assert!(loaded.config.redis.unwrap().url.starts_with("rediss://"));
     let text = format!("{}\n[shared_state]\nredis = \"10.0.0.5:6379\"\n", demo());
     assert_error(
         &text,

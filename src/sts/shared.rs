@@ -48,7 +48,22 @@ impl RedisState {
                 .set_password(password.expose());
             info = info.set_redis_settings(redis);
         }
-        let client = redis::Client::open(info).map_err(|e| format!("shared_state.redis: {e}"))?;
+        let client = match &settings.ca_file {
+            // rediss:// with a private CA: that bundle instead of the system's roots.
+            Some(ca) => {
+                let root_cert = std::fs::read(ca)
+                    .map_err(|e| format!("shared_state.ca_file {}: {e}", ca.display()))?;
+                redis::Client::build_with_tls(
+                    info,
+                    redis::TlsCertificates {
+                        client_tls: None,
+                        root_cert: Some(root_cert),
+                    },
+                )
+            }
+            None => redis::Client::open(info),
+        }
+        .map_err(|e| format!("shared_state.redis: {e}"))?;
         Ok(RedisState {
             client,
             manager: OnceCell::new(),

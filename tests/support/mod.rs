@@ -756,12 +756,23 @@ impl Redis {
     /// Starts Redis (on `port`, or a free one); `None` after a SKIPPED line when it cannot run
     /// (a failure when backends are required).
     pub fn start(port: Option<u16>) -> Option<Redis> {
-        Redis::start_in(Redis::scratch(), port, None)
+        Redis::start_in(Redis::scratch(), port, None, false)
     }
 
     /// As [`Redis::start`], requiring `password`.
+    /// Starts Redis serving TLS only (`rediss://`), its certificate from a throw-away CA whose
+    /// PEM file is [`Redis::ca_file`].
+    pub fn start_tls() -> Option<Redis> {
+        Redis::start_in(Redis::scratch(), None, None, true)
+    }
+
+    /// The CA of a TLS Redis.
+    pub fn ca_file(&self) -> std::path::PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
     pub fn start_with_password(password: &str) -> Option<Redis> {
-        Redis::start_in(Redis::scratch(), None, Some(password.to_string()))
+        Redis::start_in(Redis::scratch(), None, Some(password.to_string()), false)
     }
 
     fn scratch() -> tempfile::TempDir {
@@ -775,9 +786,13 @@ impl Redis {
         dir: tempfile::TempDir,
         port: Option<u16>,
         password: Option<String>,
+        tls: bool,
     ) -> Option<Redis> {
         let mut command = Command::new(repo_root().join("scripts/redis.sh"));
         command.arg("start").arg(dir.path());
+        if tls {
+            command.env("REDIS_TLS", "1");
+        }
         if let Some(p) = port {
             command.env("REDIS_PORT", p.to_string());
         }
@@ -817,7 +832,8 @@ impl Redis {
         self.stop();
         let (port, password) = (self.port, self.password.clone());
         drop(self);
-        Redis::start_in(Redis::scratch(), Some(port), password).expect("redis restarts on its port")
+        Redis::start_in(Redis::scratch(), Some(port), password, false)
+            .expect("redis restarts on its port")
     }
 }
 

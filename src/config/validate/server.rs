@@ -404,7 +404,11 @@ impl Validator<'_, '_> {
         let s = raw.get_ref();
         let at = "shared_state";
         let Some(url) = &s.redis else {
-            if s.password.is_some() || s.key_prefix.is_some() || s.timeout_ms.is_some() {
+            if s.password.is_some()
+                || s.key_prefix.is_some()
+                || s.timeout_ms.is_some()
+                || s.ca_file.is_some()
+            {
                 self.p.error(
                     &raw.span(),
                     at,
@@ -415,7 +419,7 @@ impl Validator<'_, '_> {
         };
         let text = url.get_ref();
         let valid = match text.split_once("://") {
-            Some(("redis", rest)) => {
+            Some(("redis" | "rediss", rest)) => {
                 let authority = rest.split('/').next().unwrap_or_default();
                 if authority.contains('@') {
                     self.p.error(
@@ -428,11 +432,11 @@ impl Validator<'_, '_> {
                     !authority.is_empty()
                 }
             }
-            Some(("rediss" | "unix" | "redis+unix", _)) => {
+            Some(("unix" | "redis+unix", _)) => {
                 self.p.error(
                     &url.span(),
                     at,
-                    format!("{text}: only redis:// (TCP) is supported"),
+                    format!("{text}: only redis:// and rediss:// (TCP, TLS) are supported"),
                 );
                 return None;
             }
@@ -443,7 +447,9 @@ impl Validator<'_, '_> {
                 self.p.error(
                     &url.span(),
                     at,
-                    format!("{text} is not a Redis URL; write redis://host:port/db"),
+                    format!(
+                        "{text} is not a Redis URL; write redis://host:port/db (rediss:// for TLS)"
+                    ),
                 );
             }
             return None;
@@ -469,11 +475,48 @@ impl Validator<'_, '_> {
                 ),
             );
         }
+        let ca_file = match &s.ca_file {
+            Some(f) if !text.starts_with("rediss://") => {
+                self.p.error(
+                    &f.span(),
+                    at,
+                    "ca_file is for TLS: write the URL as rediss://host:port/db",
+                );
+                None
+            }
+            Some(f) => {
+                let path = self.base.join(f.get_ref());
+                self.files.push(path.clone());
+                match std::fs::read(&path) {
+                    Ok(pem) if pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") => {
+                        Some(path)
+                    }
+                    Ok(_) => {
+                        self.p.error(
+                            &f.span(),
+                            at,
+                            format!("{} holds no PEM certificate", path.display()),
+                        );
+                        None
+                    }
+                    Err(e) => {
+                        self.p.error(
+                            &f.span(),
+                            at,
+                            format!("cannot read ca_file {}: {e}", path.display()),
+                        );
+                        None
+                    }
+                }
+            }
+            None => None,
+        };
         Some(RedisSettings {
             url: text.clone(),
             password,
             key_prefix,
             timeout: Duration::from_millis(timeout_ms),
+            ca_file,
         })
     }
 }
