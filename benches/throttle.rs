@@ -5,6 +5,8 @@
 //! - `throttle/3_rules_100k_keys`: the same, each request another of 100,000 access keys
 //!   (`max_keys` 10,000: buckets are made and dropped as requests arrive).
 //!
+//! - `throttle/local_token` vs `throttle/shared_token`: one rule counted in the replica, and a
+//!   `shared = true` rule's token taken in a local Redis (`scripts/redis.sh`), in the same run;
 //! - `revocation/none`, `revocation/100_records`: the revocation lookup of every session request.
 //!
 //! Run: `cargo bench --bench throttle`.
@@ -27,6 +29,18 @@ fn rule(name: &str, by: RateBy) -> RateRule {
         burst: 1e7,
         matching: None,
         max_keys: 10_000,
+        shared: false,
+    }
+}
+
+fn facts(key: &str) -> Facts<'_> {
+    Facts {
+        kind: RequestKind::S3,
+        access_key: Some(key),
+        principal: Some("arn:aws:iam::111122223333:role/s3_writer"),
+        source: std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+        bucket: Some("demo-bucket"),
+        route: None,
     }
 }
 
@@ -41,16 +55,6 @@ fn benches(c: &mut Criterion) {
         None,
     );
     let keys: Vec<String> = (0..100_000).map(|i| format!("ASIA{i:016}")).collect();
-    fn facts(key: &str) -> Facts<'_> {
-        Facts {
-            kind: RequestKind::S3,
-            access_key: Some(key),
-            principal: Some("arn:aws:iam::111122223333:role/s3_writer"),
-            source: std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
-            bucket: Some("demo-bucket"),
-            route: None,
-        }
-    }
     let mut g = c.benchmark_group("throttle");
     g.bench_function("off", |b| {
         b.iter(|| off.check(black_box(&facts(&keys[0])), Instant::now()))
@@ -91,6 +95,8 @@ fn benches(c: &mut Criterion) {
             )
             .unwrap();
     }
+    shared(c);
+
     let mut g = c.benchmark_group("revocation");
     g.bench_function("none", |b| {
         b.iter(|| empty.revoking(black_box(&claims), 2000))
@@ -105,6 +111,55 @@ fn config() -> Criterion {
     Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3))
+}
+
+/// `throttle/shared_token`: one token of a `shared = true` rule, taken in a local Redis (one
+/// round trip and the script), beside `throttle/local_token`, one rule in the replica, in the same
+/// run. Needs `redis-server` (scripts/redis.sh install); says so and skips without it.
+fn shared(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let started = std::process::Command::new("scripts/redis.sh")
+        .arg("start")
+        .arg(dir.path())
+        .output();
+    let Some(url) = started.ok().and_then(|o| {
+        String::from_utf8(o.stdout)
+            .ok()?
+            .lines()
+            .find_map(|l| l.strip_prefix("REDIS_URL=").map(str::to_string))
+    }) else {
+        eprintln!("throttle/shared_token skipped: redis-server is not installed");
+        return;
+    };
+    let redis = stsgate::sts::shared::RedisState::new(&stsgate::config::RedisSettings {
+        url,
+        password: None,
+        key_prefix: "bench:".into(),
+        timeout: Duration::from_secs(1),
+        ca_file: None,
+    })
+    .unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let local = RateLimits::build(&[rule("local", RateBy::Principal)], None);
+    let mut g = c.benchmark_group("throttle");
+    g.bench_function("local_token", |b| {
+        b.iter(|| local.check(black_box(&facts("ASIAONE")), Instant::now()))
+    });
+    g.bench_function("shared_token", |b| {
+        b.iter(|| {
+            runtime
+                .block_on(redis.take_token(black_box("principal:arn"), 1e6, 1e7))
+                .unwrap()
+        })
+    });
+    g.finish();
+    let _ = std::process::Command::new("scripts/redis.sh")
+        .arg("stop")
+        .arg(dir.path())
+        .output();
 }
 
 criterion_group! { name = throttle; config = config(); targets = benches }

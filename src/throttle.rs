@@ -115,6 +115,21 @@ impl RuleState {
         Err(Duration::from_secs_f64((1.0 - b.tokens) / rate))
     }
 
+    /// Takes a token in this replica's bucket for `key`, or refuses (and counts the refusal).
+    pub fn take_local(&self, key: String, now: Instant) -> Result<(), Throttled> {
+        self.take(key, now)
+            .map_err(|retry_after| self.refused(retry_after))
+    }
+
+    /// Counts a refusal after `retry_after`.
+    pub fn refused(&self, retry_after: Duration) -> Throttled {
+        self.throttled.fetch_add(1, Ordering::Relaxed);
+        Throttled {
+            rule: self.rule.name.clone(),
+            retry_after,
+        }
+    }
+
     /// Buckets held now (for tests and the bound).
     pub fn keys(&self) -> u64 {
         self.buckets.run_pending_tasks();
@@ -146,21 +161,37 @@ impl RateLimits {
     }
 
     /// Takes a token from every rule that applies, in config order; the first that has none
-    /// refuses (tokens already taken from earlier rules stay taken).
+    /// refuses (tokens already taken from earlier rules stay taken). Shared rules are counted
+    /// here too (see [`RateLimits::check_local`] for counting them elsewhere).
     pub fn check(&self, facts: &Facts<'_>, now: Instant) -> Result<(), Throttled> {
+        for state in &self.rules {
+            if let Some(key) = state.key(facts) {
+                state.take_local(key, now)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// As [`RateLimits::check`] for the rules counted in this replica; the shared rules that
+    /// apply are returned with their keys, for the caller to count in the shared store (and to
+    /// fall back to [`RuleState::take_local`] when it cannot).
+    pub fn check_local(
+        &self,
+        facts: &Facts<'_>,
+        now: Instant,
+    ) -> Result<Vec<(Arc<RuleState>, String)>, Throttled> {
+        let mut shared = Vec::new();
         for state in &self.rules {
             let Some(key) = state.key(facts) else {
                 continue;
             };
-            if let Err(retry_after) = state.take(key, now) {
-                state.throttled.fetch_add(1, Ordering::Relaxed);
-                return Err(Throttled {
-                    rule: state.rule.name.clone(),
-                    retry_after,
-                });
+            if state.rule.shared {
+                shared.push((state.clone(), key));
+            } else {
+                state.take_local(key, now)?;
             }
         }
-        Ok(())
+        Ok(shared)
     }
 
     /// `stsgate_throttled_total` and `stsgate_rate_limit_keys`.

@@ -334,3 +334,48 @@ print(json.dumps({{"once": codes, "patient": done}}))
         "the clients were throttled along the way ({throttled})"
     );
 }
+
+/// A `shared = true` rule counts in `[shared_state]` Redis: two replicas draw from one bucket
+/// (a burst of 4 is 4 requests across both, not 4 at each); with Redis stopped, each replica
+/// falls back to its own bucket (limited per replica, never unlimited).
+#[test]
+fn a_shared_rule_counts_every_replica_together() {
+    let Some(backend) = Backend::start("s3s-fs") else {
+        return;
+    };
+    let Some(redis) = support::Redis::start(None) else {
+        return;
+    };
+    let shared = format!(
+        "{WRITER_ROLE}\n[shared_state]\nredis = \"{}\"\ntimeout_ms = 300\n",
+        redis.url
+    );
+    let config = format!(
+        "{}\n[[rate_limits]]\nname = \"shared-principal\"\nby = \"principal\"\nrequests = [\"s3\"]\nrate = 0.2\nburst = 4\nshared = true\n",
+        config_with_backend(&backend.toml(), &shared)
+    );
+    let (a, b) = (Gateway::start(&config), Gateway::start(&config));
+    let writer = assume(&a, WRITER, "shared", None);
+    let head = |gw: &Gateway| {
+        signed_s3_request(
+            &gw.endpoint,
+            &writer,
+            "HEAD",
+            &format!("/{}", backend.bucket),
+            "",
+            b"",
+        )
+        .status
+    };
+    let statuses = [head(&a), head(&b), head(&a), head(&b), head(&b)];
+    assert_eq!(
+        statuses,
+        [200, 200, 200, 200, 503],
+        "one bucket for both replicas"
+    );
+    assert_eq!(head(&a), 503);
+    // Redis stopped: replica a counts alone, from its own full bucket.
+    redis.stop();
+    let alone: Vec<u16> = (0..5).map(|_| head(&a)).collect();
+    assert_eq!(alone, [200, 200, 200, 200, 503], "{alone:?}");
+}

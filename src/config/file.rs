@@ -54,6 +54,8 @@ pub struct RawRateRule {
     #[serde(rename = "match")]
     pub matching: Option<Spanned<String>>,
     pub max_keys: Option<Spanned<u64>>,
+    /// Count in `[shared_state]` Redis, across replicas.
+    pub shared: Option<Spanned<bool>>,
 }
 
 /// `[shared_state]`: state shared by several replicas (used MFA codes, MFA failure counts).

@@ -85,6 +85,8 @@ pub struct RateRule {
     pub matching: Option<crate::policy::pattern::Glob>,
     /// Buckets held at most (least recently used dropped first).
     pub max_keys: u64,
+    /// Counted in `[shared_state]` Redis by every replica together (else per replica).
+    pub shared: bool,
 }
 
 /// `[shared_state]` with `redis` set.

@@ -137,6 +137,7 @@ async fn pipeline(
             route: Some(&backend.name),
         },
     )
+    .await
     .map_err(ApiError::Throttled)?;
     authorize(state, peer, parts, front, api, &authenticated, &rest)?;
     forward(

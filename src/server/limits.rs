@@ -20,8 +20,14 @@ pub(super) struct LimitFacts<'a> {
     pub route: Option<&'a str>,
 }
 
-/// Takes a token from every rule that applies to the request.
-pub(super) fn check(state: &State, peer: SocketAddr, r: LimitFacts<'_>) -> Result<(), Throttled> {
+/// Takes a token from every rule that applies to the request: in this replica, or for a
+/// `shared` rule in `[shared_state]` Redis (this replica's bucket stands in while Redis cannot
+/// answer: the limit is then per replica, never off).
+pub(super) async fn check(
+    state: &State,
+    peer: SocketAddr,
+    r: LimitFacts<'_>,
+) -> Result<(), Throttled> {
     if state.rate_limits.rules.is_empty() {
         return Ok(());
     }
@@ -33,12 +39,50 @@ pub(super) fn check(state: &State, peer: SocketAddr, r: LimitFacts<'_>) -> Resul
         bucket: r.bucket,
         route: r.route,
     };
-    state
-        .rate_limits
-        .check(&facts, std::time::Instant::now())
-        .inspect_err(|t| {
-            tracing::info!(rule = %t.rule, caller = r.caller.map_or("anonymous", Caller::arn), source = %peer.ip(), "request throttled");
-        })
+    let now = std::time::Instant::now();
+    let result = match state.rate_limits.check_local(&facts, now) {
+        Ok(shared) => take_shared(state, shared, now).await,
+        Err(t) => Err(t),
+    };
+    result.inspect_err(|t| {
+        tracing::info!(rule = %t.rule, caller = r.caller.map_or("anonymous", Caller::arn), source = %peer.ip(), "request throttled");
+    })
+}
+
+/// The shared rules' tokens, from Redis.
+async fn take_shared(
+    state: &State,
+    shared: Vec<(std::sync::Arc<crate::throttle::RuleState>, String)>,
+    now: std::time::Instant,
+) -> Result<(), Throttled> {
+    for (rule, key) in shared {
+        let taken = match &state.shared {
+            Some(redis) => {
+                redis
+                    .take_token(
+                        &format!("{}:{key}", rule.rule.name),
+                        rule.rule.rate,
+                        rule.rule.burst,
+                    )
+                    .await
+            }
+            None => Err(crate::sts::shared::Unavailable),
+        };
+        match taken {
+            Ok(0) => {}
+            Ok(ms) => return Err(rule.refused(std::time::Duration::from_millis(ms))),
+            Err(_) => {
+                state
+                    .sts
+                    .mfa
+                    .counters
+                    .unavailable
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                rule.take_local(key, now)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Adds `Retry-After` (seconds) and `x-amz-retry-after` (milliseconds) to a throttling answer.

@@ -197,7 +197,8 @@ async fn pipeline(
         &auth,
         classified.target.bucket.as_deref(),
         reply,
-    )?;
+    )
+    .await?;
     let delete_body =
         delete_objects_body(state, parts, &mut classified, &auth, body_slot, reply).await?;
     // The one lookup of the backend: its bucket owners here, its connection in `forward`.
@@ -286,7 +287,7 @@ impl Authenticated<'_, '_> {
 }
 
 /// The rate limit stage of S3 requests (see [`super::limits`]).
-fn throttle(
+async fn throttle(
     state: &State,
     peer: SocketAddr,
     auth: &Authenticated<'_, '_>,
@@ -304,6 +305,7 @@ fn throttle(
             route: None,
         },
     )
+    .await
     .map_err(|t| reply.refuse(S3Error::SlowDown(t)))
 }
 

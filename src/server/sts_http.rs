@@ -230,6 +230,7 @@ async fn serve(
             route: None,
         },
     )
+    .await
     .map_err(Refusal::Throttled)?;
     let answer = state.sts.handle(&params, &caller, &info, request_id).await;
     match &answer {
@@ -323,6 +324,7 @@ async fn unsigned(
             route: None,
         },
     )
+    .await
     .map_err(Refusal::Throttled)?;
     // Unsigned: no credential scope names a region; the first configured one stands in.
     let info = authn::request_info(state, parts, front, peer, state.default_region());

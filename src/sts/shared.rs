@@ -7,7 +7,8 @@
 //!   counted in one `MULTI`, expiring after the window;
 //! - `mfa:lock:{subject}`: present while the subject is locked out;
 //! - `revocations`: a hash of revocation records (JSON) by scope (JSON), read by every replica
-//!   (see `server::revoke_http`).
+//!   (see `server::revoke_http`);
+//! - `rl:{rule}:{key}`: a shared rate limit bucket (tokens, time), expiring once full again.
 //!
 //! Every operation is bounded by `timeout_ms`; an error or a timeout is [`Unavailable`] and the
 //! MFA attempt fails closed. The connection is made on first use and remade after an I/O error,
@@ -119,6 +120,40 @@ impl RedisState {
 
     fn key(&self, kind: &str, rest: &str) -> String {
         format!("{}mfa:{kind}:{rest}", self.prefix)
+    }
+
+    /// Takes a token from the shared bucket `key` (`rate` a second, `burst` at most, kept as a
+    /// hash of tokens and time, Redis's own clock): `0` when taken, else the milliseconds until
+    /// one is there. One script, so replicas never race on a bucket.
+    pub async fn take_token(&self, key: &str, rate: f64, burst: f64) -> Result<u64, Unavailable> {
+        static SCRIPT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+            redis::Script::new(
+                r"
+local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local b = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(b[1]) or burst
+local at = tonumber(b[2]) or now
+tokens = math.min(burst, tokens + math.max(0, now - at) / 1000 * rate)
+local wait = 0
+if tokens >= 1 then tokens = tokens - 1 else wait = math.ceil((1 - tokens) / rate * 1000) end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', now)
+redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
+return wait
+",
+            )
+        });
+        let key = format!("{}rl:{key}", self.prefix);
+        self.run("take a rate limit token", |mut c| async move {
+            SCRIPT
+                .key(key)
+                .arg(rate)
+                .arg(burst)
+                .invoke_async::<u64>(&mut c)
+                .await
+        })
+        .await
     }
 
     /// Stores a revocation record (JSON) under its scope (JSON) in the `revocations` hash, and

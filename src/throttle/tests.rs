@@ -11,6 +11,7 @@ fn rule(by: RateBy, rate: f64, burst: f64) -> RateRule {
         burst,
         matching: None,
         max_keys: 1000,
+        shared: false,
     }
 }
 

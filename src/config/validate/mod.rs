@@ -126,6 +126,7 @@ pub fn validate(path: &Path, text: &str, p: &mut Problems) -> Option<Config> {
         .and_then(|p| v.pod_identity(p, &accounts, &partition, &default_region));
 
     let rate_limits = v.rate_limits(&raw.rate_limits);
+    v.shared_rate_limits(&raw.rate_limits, redis.is_some());
     let revocation_file = raw
         .revocation
         .as_ref()

@@ -11,6 +11,22 @@ const DEFAULT_MAX_KEYS: u64 = 100_000;
 const MAX_MAX_KEYS: u64 = 10_000_000;
 
 impl Validator<'_, '_> {
+    /// `shared = true` rules need `[shared_state]`.
+    pub(super) fn shared_rate_limits(&mut self, raw: &[Spanned<RawRateRule>], redis: bool) {
+        for (i, r) in raw.iter().enumerate() {
+            if let Some(s) = &r.get_ref().shared
+                && *s.get_ref()
+                && !redis
+            {
+                self.p.error(
+                    &s.span(),
+                    format!("rate_limits[{i}]"),
+                    "shared = true counts in Redis: it needs [shared_state] redis",
+                );
+            }
+        }
+    }
+
     pub(super) fn rate_limits(&mut self, raw: &[Spanned<RawRateRule>]) -> Vec<RateRule> {
         let mut rules: Vec<RateRule> = Vec::new();
         for (i, r) in raw.iter().enumerate() {
@@ -114,6 +130,7 @@ impl Validator<'_, '_> {
                 .as_ref()
                 .map(|m| crate::policy::pattern::Glob::new(m.get_ref(), false)),
             max_keys,
+            shared: r.shared.as_ref().is_some_and(|s| *s.get_ref()),
         })
     }
 }

@@ -60,7 +60,7 @@ pub(super) async fn upload(
             )
             .map_err(post)?;
     }
-    super::throttle(state, peer, &auth, Some(&upload.bucket), reply)?;
+    super::throttle(state, peer, &auth, Some(&upload.bucket), reply).await?;
     // 3. The PutObject the gateway builds, authorized like any other.
     let key = object_key(&upload.form).map_err(post)?;
     let headers = put_headers(&upload.form).map_err(post)?;
