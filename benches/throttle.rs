@@ -137,6 +137,7 @@ fn shared(c: &mut Criterion) {
         key_prefix: "bench:".into(),
         timeout: Duration::from_secs(1),
         ca_file: None,
+        sentinel: None,
     })
     .unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -4,7 +4,11 @@
 #   scripts/redis.sh install          install redis-server from Debian if missing (needs root/sudo)
 #   scripts/redis.sh start DIR        start one in DIR (created, must be empty); prints
 #                                     REDIS_URL=redis://127.0.0.1:PORT/0, PORT=…, PID=… on stdout
-#   scripts/redis.sh stop DIR         stop the Redis started in DIR
+#   scripts/redis.sh start-sentinel DIR
+#                                     a master, a replica and three sentinels (quorum 2, a master
+#                                     is down after 1 s) in DIR; prints SENTINELS=redis://…,…,
+#                                     MASTER_NAME=stsgate, MASTER_DIR=…, MASTER_PORT=…, REPLICA_PORT=…
+#   scripts/redis.sh stop DIR         stop the Redis (or the whole Sentinel set) started in DIR
 #
 # `start` keeps nothing on disk (no RDB, no AOF) and waits until Redis answers PING.
 # REDIS_PORT overrides the port (a test restarts Redis on the port it had); REDIS_PASSWORD makes
@@ -22,11 +26,14 @@ free_port() {
 }
 
 cmd_install() {
-  command -v redis-server >/dev/null && return 0
-  log "installing redis-server from Debian"
+  command -v redis-server >/dev/null && command -v redis-sentinel >/dev/null && return 0
+  log "installing redis-server and redis-sentinel from Debian"
   as_root apt-get update -qq
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq redis-server >/dev/null
   command -v redis-server >/dev/null || die "redis-server is still missing after apt-get install"
+  command -v redis-sentinel >/dev/null && return 0
+  log "installing redis-sentinel from Debian"
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq redis-sentinel >/dev/null
 }
 
 # PING over a plain socket (redis-cli is in the same package, but this needs nothing else).
@@ -69,6 +76,8 @@ cmd_start() {
   local port=${REDIS_PORT:-$(free_port)}
   local auth=() listen=(--port "$port") scheme=redis check=ping
   [[ -z "${REDIS_PASSWORD:-}" ]] || auth=(--requirepass "$REDIS_PASSWORD")
+  # shellcheck disable=SC2206 # "host port"
+  [[ -z "${REDIS_REPLICAOF:-}" ]] || auth+=(--replicaof ${REDIS_REPLICAOF})
   if [[ "${REDIS_TLS:-}" == 1 ]]; then
     tls_material "$dir"
     listen=(--port 0 --tls-port "$port" --tls-cert-file "$dir/server.pem"
@@ -94,9 +103,49 @@ OUT
   log "redis is up at 127.0.0.1:$port (pid $pid)"
 }
 
+cmd_start_sentinel() {
+  local dir=${1:?usage: redis.sh start-sentinel DIR}
+  command -v redis-sentinel >/dev/null || die "redis-sentinel is not installed: run scripts/redis.sh install"
+  mkdir -p "$dir"; dir=$(cd "$dir" && pwd)
+  local master_port replica_port
+  master_port=$(cmd_start "$dir/master" | sed -n 's/^PORT=//p')
+  replica_port=$(REDIS_REPLICAOF="127.0.0.1 $master_port" cmd_start "$dir/replica" | sed -n 's/^PORT=//p')
+  local urls=() i port
+  for i in 1 2 3; do
+    port=$(free_port)
+    mkdir -p "$dir/s$i"
+    cat > "$dir/s$i/sentinel.conf" <<CONF
+bind 127.0.0.1
+port $port
+dir $dir/s$i
+sentinel monitor stsgate 127.0.0.1 $master_port 2
+sentinel down-after-milliseconds stsgate 1000
+sentinel failover-timeout stsgate 3000
+sentinel parallel-syncs stsgate 1
+CONF
+    redis-sentinel "$dir/s$i/sentinel.conf" > "$dir/s$i/sentinel.log" 2>&1 &
+    echo $! > "$dir/s$i/pid"
+    for _ in $(seq 1 100); do ping "$port" && break; sleep 0.1; done
+    ping "$port" || { cat "$dir/s$i/sentinel.log" >&2; die "redis-sentinel did not answer on $port"; }
+    urls+=("redis://127.0.0.1:$port")
+  done
+  cat <<OUT
+SENTINELS=$(IFS=,; echo "${urls[*]}")
+MASTER_NAME=stsgate
+MASTER_DIR=$dir/master
+MASTER_PORT=$master_port
+REPLICA_PORT=$replica_port
+OUT
+  log "sentinel set up in $dir: master 127.0.0.1:$master_port, replica :$replica_port, sentinels ${urls[*]}"
+}
+
 cmd_stop() {
   local dir=${1:?usage: redis.sh stop DIR}
-  [[ -f "$dir/pid" ]] || { log "nothing started in $dir"; return 0; }
+  local sub
+  for sub in "$dir"/master "$dir"/replica "$dir"/s1 "$dir"/s2 "$dir"/s3; do
+    [[ -f "$sub/pid" ]] && cmd_stop "$sub"
+  done
+  [[ -f "$dir/pid" ]] || return 0
   local pid; pid=$(cat "$dir/pid")
   if kill "$pid" 2>/dev/null; then
     for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
@@ -108,6 +157,7 @@ cmd_stop() {
 case "${1:-}" in
   install) cmd_install ;;
   start) shift; cmd_start "$@" ;;
+  start-sentinel) shift; cmd_start_sentinel "$@" ;;
   stop) shift; cmd_stop "$@" ;;
-  *) sed -n '2,10p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,18p' "$0" >&2; exit 2 ;;
 esac

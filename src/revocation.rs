@@ -28,7 +28,8 @@ pub const REVOKED_MESSAGE: &str = "Access Denied: the session was revoked (its c
 pub enum Scope {
     /// Every session of this role (its ARN).
     Role(String),
-    /// Every GetSessionToken session of this user (its ARN).
+    /// Every GetSessionToken session of this user (its ARN), and the role sessions chained from
+    /// them.
     User(String),
     /// The sessions of a role with this session name.
     SessionName { role: String, name: String },
@@ -43,7 +44,9 @@ impl Scope {
     fn covers(&self, c: &SessionClaims) -> bool {
         match self {
             Scope::Role(arn) => c.role_arn.as_deref() == Some(arn),
-            Scope::User(arn) => c.role_arn.is_none() && c.arn == *arn,
+            Scope::User(arn) => {
+                (c.role_arn.is_none() && c.arn == *arn) || c.origin_user.as_deref() == Some(arn)
+            }
             Scope::SessionName { role, name } => {
                 c.role_arn.as_deref() == Some(role) && c.session_name.as_deref() == Some(name)
             }
@@ -249,6 +252,28 @@ mod tests {
                 "{scope:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_user_revocation_covers_the_role_sessions_chained_from_its_sessions() {
+        let r = Revocations::default();
+        let user = "arn:aws:iam::111122223333:user/develop";
+        r.add(
+            Record {
+                scope: Scope::User(user.into()),
+                before: 100,
+                by: "x".into(),
+            },
+            100,
+        )
+        .unwrap();
+        let mut chained = claims(Some(ROLE), "c", 50);
+        assert!(
+            r.revoking(&chained, 100).is_none(),
+            "a role session of its own"
+        );
+        chained.origin_user = Some(user.into());
+        assert!(r.revoking(&chained, 100).is_some());
     }
 
     #[test]

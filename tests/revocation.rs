@@ -13,11 +13,11 @@ use support::{Backend, Creds, DEVELOP, Gateway, WRITER_ROLE, assume, config_with
 const WRITER: &str = "arn:aws:iam::111122223333:role/s3_writer";
 const READER: &str = "arn:aws:iam::111122223333:role/s3_role";
 
-/// A user allowed to revoke the writer role's sessions (only those).
+/// A user allowed to revoke the writer role's sessions and develop's (only those).
 const ONCALL: &str = r#"
 [[accounts.users]]
 name = "oncall"
-inline_policies = [{ name = "Revoke", document = '{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"stsgate:RevokeSessions","Resource":"arn:aws:iam::111122223333:role/s3_writer"}}' }]
+inline_policies = [{ name = "Revoke", document = '{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"stsgate:RevokeSessions","Resource":["arn:aws:iam::111122223333:role/s3_writer","arn:aws:iam::111122223333:user/develop"]}}' }]
 [[accounts.users.access_keys]]
 id = "AKIARTX3GSDSQMN6LC4N"
 secret = "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"
@@ -293,4 +293,162 @@ fn revocations_are_shared_over_tls_with_a_verified_redis() {
         "{}",
         untrusting.log()
     );
+}
+
+/// `[shared_state]` through Redis Sentinel, with the master killed during traffic: S3 requests
+/// counted by a shared rate limit keep being answered throughout (the replica's own bucket
+/// stands in while no master answers), and once the sentinels have promoted the replica a
+/// revocation at one gateway reaches the other again.
+#[test]
+fn revocations_and_shared_limits_go_on_through_a_sentinel_failover() {
+    let Some(backend) = Backend::start("s3s-fs") else {
+        return;
+    };
+    let Some(set) = support::RedisSentinel::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let list: Vec<String> = set.sentinels.iter().map(|s| format!("\"{s}\"")).collect();
+    let shared = format!(
+        "\n[shared_state]\nsentinels = [{}]\nmaster_name = \"{}\"\ntimeout_ms = 500\n",
+        list.join(", "),
+        set.master_name
+    );
+    let start = |name: &str| {
+        let config = config_with_backend(&backend.toml(), &format!("{WRITER_ROLE}{shared}"))
+            .replacen(
+                "[[accounts.roles]]",
+                &format!("{ONCALL}\n[[accounts.roles]]"),
+                1,
+            );
+        Gateway::start(&format!(
+            "{config}\n[revocation]\nfile = \"{}\"\n[[rate_limits]]\nby = \"principal\"\nrequests = [\"s3\"]\nrate = 1000\nburst = 1000\nshared = true\n",
+            dir.path().join(name).display()
+        ))
+    };
+    let (a, b) = (start("a.json"), start("b.json"));
+    let leaked = assume(&a, WRITER, "leaked", None);
+    let later = assume(&a, WRITER, "later", None);
+    let busy = assume(&a, READER, "busy", None);
+    let (ok, said) = revoke(
+        &a,
+        ONCALL_KEY,
+        &["--role-arn", WRITER, "--session-name", "leaked"],
+    );
+    assert!(ok, "{said}");
+    let reached = |gw: &Gateway, creds: &Creds| {
+        let started = std::time::Instant::now();
+        while ls(gw, creds, &backend.bucket).status.success() {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(10),
+                "the revocation never reached the other gateway"
+            );
+        }
+    };
+    reached(&b, &leaked);
+    // Traffic at b while the master dies: every answer is S3's (no gateway error).
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let traffic = {
+        let (endpoint, stop) = (b.endpoint.clone(), stop.clone());
+        let (busy, bucket) = (busy.clone(), backend.bucket.clone());
+        std::thread::spawn(move || {
+            let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let r = support::signed_s3_request(
+                    &endpoint,
+                    &busy,
+                    "HEAD",
+                    &format!("/{bucket}"),
+                    "",
+                    b"",
+                );
+                *statuses.entry(r.status).or_default() += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            statuses
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    set.kill_master();
+    let killed = std::time::Instant::now();
+    // A revocation is taken once a master answers again.
+    loop {
+        let (ok, said) = revoke(
+            &a,
+            ONCALL_KEY,
+            &["--role-arn", WRITER, "--session-name", "later"],
+        );
+        if ok {
+            break;
+        }
+        assert!(said.contains("ServiceUnavailable"), "{said}");
+        assert!(
+            killed.elapsed() < std::time::Duration::from_secs(40),
+            "no master after 40 s: {said}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    eprintln!(
+        "a revocation was taken again {:?} after the master was killed",
+        killed.elapsed()
+    );
+    reached(&b, &later);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let statuses = traffic.join().unwrap();
+    eprintln!("b's answers during the failover: {statuses:?}");
+    assert_eq!(
+        statuses.keys().copied().collect::<Vec<_>>(),
+        vec![200],
+        "{statuses:?}"
+    );
+}
+
+/// Revoking a user's sessions: its GetSessionToken session and a role session chained from it
+/// are refused; a role session the user assumed with its long-term key is not (it is the role's).
+#[test]
+fn revoking_a_user_refuses_its_session_and_the_sessions_chained_from_it() {
+    let Some(backend) = Backend::start("s3s-fs") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let gw = gateway(&backend, &dir.path().join("revocations.json"));
+    let develop = gw.aws(DEVELOP.0, DEVELOP.1, None);
+    let creds_of = |out: String| {
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let c = &v["Credentials"];
+        Creds {
+            key_id: c["AccessKeyId"].as_str().unwrap().into(),
+            secret: c["SecretAccessKey"].as_str().unwrap().into(),
+            token: Some(c["SessionToken"].as_str().unwrap().into()),
+        }
+    };
+    let gst = creds_of(develop.ok(&["sts", "get-session-token"]));
+    let chained = creds_of(gst.aws(&gw).ok(&[
+        "sts",
+        "assume-role",
+        "--role-arn",
+        WRITER,
+        "--role-session-name",
+        "chained",
+    ]));
+    let direct = assume(&gw, WRITER, "direct", None);
+    assert!(ls(&gw, &chained, &backend.bucket).status.success());
+    let (ok, said) = revoke(
+        &gw,
+        ONCALL_KEY,
+        &["--user-arn", "arn:aws:iam::111122223333:user/develop"],
+    );
+    assert!(ok, "{said}");
+    for (what, creds) in [
+        ("the user's session", &gst),
+        ("the chained session", &chained),
+    ] {
+        let out = creds.aws(&gw).run(&["sts", "get-caller-identity"]);
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("AccessDenied"),
+            "{what} was not refused"
+        );
+    }
+    assert!(ls(&gw, &chained, &backend.bucket).status.code() != Some(0));
+    assert!(ls(&gw, &direct, &backend.bucket).status.success());
 }

@@ -71,6 +71,11 @@ pub struct RawSharedState {
     /// `rediss://`: the PEM CA bundle Redis's certificate is checked against (default: the
     /// system's roots).
     pub ca_file: Option<Spanned<String>>,
+    /// Redis Sentinel instead of `redis`: `redis://host:port` of each sentinel.
+    #[serde(default)]
+    pub sentinels: Vec<Spanned<String>>,
+    /// The master's name in the sentinels' configuration.
+    pub master_name: Option<Spanned<String>>,
 }
 
 /// `[audit]`: where the audit trail goes.

@@ -100,6 +100,9 @@ pub struct RedisSettings {
     pub timeout: Duration,
     /// `rediss://` only: the CA bundle (PEM) to trust instead of the system's roots.
     pub ca_file: Option<PathBuf>,
+    /// Redis Sentinel: the sentinels' URLs and the monitored master's name (`url` is then
+    /// unused): the master is asked of the sentinels, again after every failure.
+    pub sentinel: Option<(Vec<String>, String)>,
 }
 
 /// `[limits]`: resource and attempt limits, each with a safe default.

@@ -119,9 +119,9 @@ impl State {
                 None => {
                     use crate::sts::mfa::{LocalMfaState, MfaStore};
                     let store = match &config.redis {
-                        Some(settings) => {
-                            MfaStore::Shared(crate::sts::shared::RedisState::new(settings)?)
-                        }
+                        Some(settings) => MfaStore::Shared(Box::new(
+                            crate::sts::shared::RedisState::new(settings)?,
+                        )),
                         None => MfaStore::Local(LocalMfaState::default()),
                     };
                     MfaVerifier::new(Arc::new(store), config.limits.mfa)

@@ -20,7 +20,7 @@ use crate::config::MfaLimits;
 /// shared by every replica (`[shared_state] redis`). Times are Unix seconds.
 pub enum MfaStore {
     Local(LocalMfaState),
-    Shared(super::shared::RedisState),
+    Shared(Box<super::shared::RedisState>),
 }
 
 pub use super::shared::Unavailable;

@@ -314,6 +314,7 @@ impl StsService {
             session_policy: None,
             policy_arns: vec![],
             chained: false,
+            origin_user: None,
             tags: vec![],
             transitive_tag_keys: vec![],
             federated_provider: None,
@@ -411,6 +412,7 @@ impl StsService {
             c.session_policy = inline_policy.map(str::to_string);
             c.policy_arns = policy_arns.clone();
             c.chained = chained;
+            c.origin_user = origin_user(caller);
             (c.tags, c.transitive_tag_keys) = session_tags.claims();
         });
         Ok(success(
@@ -909,5 +911,15 @@ impl SessionTags {
         let mut keys: Vec<String> = self.inherited.iter().map(|(k, _)| k.clone()).collect();
         keys.extend(self.transitive.iter().cloned());
         (tags, keys)
+    }
+}
+
+/// The user a chain of sessions started from, for a session minted with `caller`'s
+/// credentials: a GetSessionToken session's user, or what the calling session carries.
+fn origin_user(caller: &Caller) -> Option<String> {
+    match caller {
+        Caller::Session(s) if s.claims.role_arn.is_none() => Some(s.claims.arn.clone()),
+        Caller::Session(s) => s.claims.origin_user.clone(),
+        Caller::User { .. } => None,
     }
 }

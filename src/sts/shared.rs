@@ -18,7 +18,6 @@ use std::time::Duration;
 
 use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use tokio::sync::OnceCell;
 
 use crate::config::RedisSettings;
 
@@ -27,10 +26,19 @@ use crate::config::RedisSettings;
 pub struct Unavailable;
 
 pub struct RedisState {
-    client: redis::Client,
-    manager: OnceCell<ConnectionManager>,
+    source: Source,
+    /// The connection in use; with Sentinel, dropped after a failure so that the next
+    /// operation asks the sentinels for the master again.
+    manager: tokio::sync::Mutex<Option<ConnectionManager>>,
     prefix: String,
     timeout: Duration,
+}
+
+/// Where the Redis server is: one address, or whichever server the sentinels name master.
+#[allow(clippy::large_enum_variant)] // one per gateway
+enum Source {
+    Direct(redis::Client),
+    Sentinel(tokio::sync::Mutex<redis::sentinel::SentinelClient>),
 }
 
 impl RedisState {
@@ -49,6 +57,29 @@ impl RedisState {
                 .set_password(password.expose());
             info = info.set_redis_settings(redis);
         }
+        if let Some((sentinels, master)) = &settings.sentinel {
+            let mut node = redis::sentinel::SentinelNodeConnectionInfo::default();
+            if let Some(password) = &settings.password {
+                node = node.set_redis_connection_info(
+                    info.redis_settings()
+                        .clone()
+                        .set_password(password.expose()),
+                );
+            }
+            let client = redis::sentinel::SentinelClient::build(
+                sentinels.clone(),
+                master,
+                Some(node),
+                redis::sentinel::SentinelServerType::Master,
+            )
+            .map_err(|e| format!("shared_state.sentinels: {e}"))?;
+            return Ok(RedisState {
+                source: Source::Sentinel(tokio::sync::Mutex::new(client)),
+                manager: tokio::sync::Mutex::new(None),
+                prefix: settings.key_prefix.clone(),
+                timeout: settings.timeout,
+            });
+        }
         let client = match &settings.ca_file {
             // rediss:// with a private CA: that bundle instead of the system's roots.
             Some(ca) => {
@@ -66,29 +97,54 @@ impl RedisState {
         }
         .map_err(|e| format!("shared_state.redis: {e}"))?;
         Ok(RedisState {
-            client,
-            manager: OnceCell::new(),
+            source: Source::Direct(client),
+            manager: tokio::sync::Mutex::new(None),
             prefix: settings.key_prefix.clone(),
             timeout: settings.timeout,
         })
     }
 
     async fn connection(&self) -> Result<ConnectionManager, Unavailable> {
-        self.manager
-            .get_or_try_init(|| async {
-                let config = ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(self.timeout))
-                    .set_response_timeout(Some(self.timeout))
-                    .set_number_of_retries(1)
-                    .set_min_delay(Duration::from_millis(50))
-                    .set_max_delay(self.timeout);
-                ConnectionManager::new_lazy_with_config(self.client.clone(), config).map_err(|e| {
-                    tracing::error!(error = %e, "shared_state.redis: cannot set up the connection");
-                    Unavailable
-                })
-            })
-            .await
-            .cloned()
+        let mut slot = self.manager.lock().await;
+        if let Some(m) = &*slot {
+            return Ok(m.clone());
+        }
+        let client = match &self.source {
+            Source::Direct(client) => client.clone(),
+            Source::Sentinel(sentinels) => {
+                let asked = async { sentinels.lock().await.async_get_client().await };
+                match tokio::time::timeout(self.timeout, asked).await {
+                    Ok(Ok(client)) => client,
+                    Ok(Err(e)) => {
+                        tracing::error!(error = %e, "shared_state.sentinels: no master named");
+                        return Err(Unavailable);
+                    }
+                    Err(_) => {
+                        tracing::error!("shared_state.sentinels: no answer in time");
+                        return Err(Unavailable);
+                    }
+                }
+            }
+        };
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(self.timeout))
+            .set_response_timeout(Some(self.timeout))
+            .set_number_of_retries(1)
+            .set_min_delay(Duration::from_millis(50))
+            .set_max_delay(self.timeout);
+        let manager = ConnectionManager::new_lazy_with_config(client, config).map_err(|e| {
+            tracing::error!(error = %e, "shared_state.redis: cannot set up the connection");
+            Unavailable
+        })?;
+        *slot = Some(manager.clone());
+        Ok(manager)
+    }
+
+    /// After a failure through Sentinel: the master may have changed, ask again next time.
+    async fn forget(&self) {
+        if matches!(self.source, Source::Sentinel(_)) {
+            *self.manager.lock().await = None;
+        }
     }
 
     /// Runs one Redis exchange within the timeout; any error is [`Unavailable`] (and logged).
@@ -105,6 +161,7 @@ impl RedisState {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => {
                 tracing::error!(operation = what, error = %e, "shared_state.redis: request failed");
+                self.forget().await;
                 Err(Unavailable)
             }
             Err(_) => {
@@ -113,6 +170,7 @@ impl RedisState {
                     timeout_ms = self.timeout.as_millis() as u64,
                     "shared_state.redis: no answer in time"
                 );
+                self.forget().await;
                 Err(Unavailable)
             }
         }

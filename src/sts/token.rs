@@ -253,6 +253,10 @@ pub struct SessionClaims {
     pub policy_arns: Vec<String>,
     /// True when the session was created from temporary credentials (role chaining).
     pub chained: bool,
+    /// The user whose GetSessionToken session this one was chained from (directly or not):
+    /// revoking the user's sessions revokes these too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin_user: Option<String>,
     /// Session tags (case-preserving keys, unique ignoring case), inherited transitive ones
     /// included: `aws:PrincipalTag/<key>` for the session, over the role's own tags.
     #[serde(default)]

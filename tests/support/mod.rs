@@ -477,6 +477,7 @@ pub fn mfa_code(gw: &Gateway) -> String {
 }
 
 /// Temporary credentials, usable with aws-cli or a hand signer.
+#[derive(Clone)]
 pub struct Creds {
     pub key_id: String,
     pub secret: String,
@@ -893,4 +894,64 @@ pub fn backend_bytes(backend: &Backend, key: &str) -> Vec<u8> {
         out.to_str().unwrap(),
     ]);
     std::fs::read(out).unwrap()
+}
+
+/// A Redis master, its replica and three sentinels (`scripts/redis.sh start-sentinel`). Stopped
+/// when dropped.
+pub struct RedisSentinel {
+    /// `redis://host:port` of each sentinel.
+    pub sentinels: Vec<String>,
+    pub master_name: String,
+    /// The master's own folder (`scripts/redis.sh stop` on it kills the master).
+    pub master_dir: PathBuf,
+    dir: tempfile::TempDir,
+}
+
+impl RedisSentinel {
+    pub fn start() -> Option<RedisSentinel> {
+        let dir = tempfile::Builder::new()
+            .prefix("stsgate-sentinel-")
+            .tempdir()
+            .unwrap();
+        let out = Command::new(repo_root().join("scripts/redis.sh"))
+            .arg("start-sentinel")
+            .arg(dir.path())
+            .output()
+            .expect("cannot run scripts/redis.sh");
+        if !out.status.success() {
+            unavailable("redis-sentinel", &String::from_utf8_lossy(&out.stderr));
+            return None;
+        }
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        let get = |key: &str| {
+            stdout
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("{key}=")))
+                .unwrap_or_else(|| panic!("redis.sh did not print {key}: {stdout}"))
+                .to_string()
+        };
+        Some(RedisSentinel {
+            sentinels: get("SENTINELS").split(',').map(str::to_string).collect(),
+            master_name: get("MASTER_NAME"),
+            master_dir: PathBuf::from(get("MASTER_DIR")),
+            dir,
+        })
+    }
+
+    /// Kills the master: the sentinels promote the replica.
+    pub fn kill_master(&self) {
+        let _ = Command::new(repo_root().join("scripts/redis.sh"))
+            .arg("stop")
+            .arg(&self.master_dir)
+            .output();
+    }
+}
+
+impl Drop for RedisSentinel {
+    fn drop(&mut self) {
+        let _ = Command::new(repo_root().join("scripts/redis.sh"))
+            .arg("stop")
+            .arg(self.dir.path())
+            .output();
+    }
 }

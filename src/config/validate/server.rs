@@ -403,7 +403,22 @@ impl Validator<'_, '_> {
         let raw = raw?;
         let s = raw.get_ref();
         let at = "shared_state";
-        let Some(url) = &s.redis else {
+        let sentinel = self.sentinels(raw)?;
+        let sentinel_url = Spanned::new(0..0, "redis://sentinel".to_string());
+        let redis = match (&s.redis, &sentinel) {
+            (Some(url), None) => Some(url),
+            (None, Some(_)) => Some(&sentinel_url),
+            (Some(url), Some(_)) => {
+                self.p.error(
+                    &url.span(),
+                    at,
+                    "name either redis (one server) or sentinels (Redis Sentinel), not both",
+                );
+                return None;
+            }
+            (None, None) => None,
+        };
+        let Some(url) = redis else {
             if s.password.is_some()
                 || s.key_prefix.is_some()
                 || s.timeout_ms.is_some()
@@ -517,6 +532,47 @@ impl Validator<'_, '_> {
             key_prefix,
             timeout: Duration::from_millis(timeout_ms),
             ca_file,
+            sentinel,
         })
+    }
+
+    /// `sentinels` and `master_name`, when given (`Some(None)`: not given; `None`: wrong).
+    #[allow(clippy::option_option)]
+    fn sentinels(
+        &mut self,
+        raw: &Spanned<RawSharedState>,
+    ) -> Option<Option<(Vec<String>, String)>> {
+        let s = raw.get_ref();
+        let at = "shared_state";
+        match (s.sentinels.is_empty(), &s.master_name) {
+            (true, None) => Some(None),
+            (false, Some(name)) => {
+                let mut urls = Vec::new();
+                for u in &s.sentinels {
+                    let text = u.get_ref();
+                    let ok = text
+                        .strip_prefix("redis://")
+                        .is_some_and(|rest| !rest.is_empty() && !rest.contains('@'));
+                    if !ok {
+                        self.p.error(
+                            &u.span(),
+                            at,
+                            format!("sentinel {text}: write redis://host:port (a password goes in `password`)"),
+                        );
+                        return None;
+                    }
+                    urls.push(text.clone());
+                }
+                Some(Some((urls, name.get_ref().clone())))
+            }
+            _ => {
+                self.p.error(
+                    &raw.span(),
+                    at,
+                    "Redis Sentinel needs both sentinels = [\"redis://host:port\", …] and master_name",
+                );
+                None
+            }
+        }
     }
 }
