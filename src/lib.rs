@@ -21,6 +21,8 @@
 //!   admin endpoints.
 //!
 //! * [`cors`]: CORS rules as S3 defines them (pure).
+//! * [`throttle`]: rate limit token buckets (pure of HTTP).
+//! * [`revocation`]: revoked sessions (records, their file) and the `stsgate revoke` client.
 //!
 //! Non-goals: SigV2, SigV4a, and anything that would let a request through without verification;
 //! there is no switch that skips it.

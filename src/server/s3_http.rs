@@ -191,14 +191,8 @@ async fn pipeline(
     // 2. Classify into the typed request the backend will get.
     let mut classified = classify_request(state, parts, host, front.req.query, &auth, reply)?;
     // 3. Rate limits, with the caller and the bucket known.
-    throttle(
-        state,
-        peer,
-        &auth,
-        classified.target.bucket.as_deref(),
-        reply,
-    )
-    .await?;
+    let bucket = classified.target.bucket.as_deref();
+    throttle(state, peer, &auth, bucket, reply).await?;
     let delete_body =
         delete_objects_body(state, parts, &mut classified, &auth, body_slot, reply).await?;
     // The one lookup of the backend: its bucket owners here, its connection in `forward`.
