@@ -28,18 +28,28 @@ const ONCALL_KEY: (&str, &str) = (
     "ZX2dxB11y7JCLhN1T5Ogr987/FYIy3qtVCPO8fHM",
 );
 
-fn gateway(backend: &Backend, file: &std::path::Path) -> Gateway {
-    // The user goes into the demo account, before its roles; [revocation] is a top-level table.
-    let config = config_with_backend(&backend.toml(), WRITER_ROLE).replacen(
+/// The gateway with oncall and the writer role, `shared` (a `[shared_state]` table or nothing)
+/// before the backends, revocations kept in `file`, and `tail` (top-level tables) at the end.
+fn gateway_with(backend: &Backend, shared: &str, file: &std::path::Path, tail: &str) -> Gateway {
+    // The user goes into the demo account, before its roles.
+    let config = config_with_backend(&backend.toml(), &format!("{WRITER_ROLE}{shared}")).replacen(
         "[[accounts.roles]]",
         &format!("{ONCALL}\n[[accounts.roles]]"),
         1,
     );
     Gateway::start(&format!(
-        "{config}\n[revocation]\nfile = \"{}\"\n[audit]\nfile = \"{}\"\n",
-        file.display(),
-        file.with_extension("audit").display()
+        "{config}\n[revocation]\nfile = \"{}\"\n{tail}",
+        file.display()
     ))
+}
+
+/// One gateway, its audit trail beside `file`.
+fn gateway(backend: &Backend, file: &std::path::Path) -> Gateway {
+    let audit = format!(
+        "[audit]\nfile = \"{}\"\n",
+        file.with_extension("audit").display()
+    );
+    gateway_with(backend, "", file, &audit)
 }
 
 /// `stsgate revoke ARGS` with these credentials: (exit success, stdout + stderr).
@@ -182,18 +192,7 @@ fn a_revocation_at_one_replica_reaches_the_other_through_redis() {
         "\n[shared_state]\nredis = \"{}\"\ntimeout_ms = 300\n",
         redis.url
     );
-    let start = |name: &str| {
-        let config = config_with_backend(&backend.toml(), &format!("{WRITER_ROLE}{shared}"))
-            .replacen(
-                "[[accounts.roles]]",
-                &format!("{ONCALL}\n[[accounts.roles]]"),
-                1,
-            );
-        Gateway::start(&format!(
-            "{config}\n[revocation]\nfile = \"{}\"\n",
-            dir.path().join(name).display()
-        ))
-    };
+    let start = |name: &str| gateway_with(&backend, &shared, &dir.path().join(name), "");
     let (a, b) = (start("a.json"), start("b.json"));
     let leaked = assume(&a, WRITER, "leaked", None);
     assert!(ls(&b, &leaked, &backend.bucket).status.success());
@@ -256,16 +255,7 @@ fn revocations_are_shared_over_tls_with_a_verified_redis() {
             redis.url,
             ca.display()
         );
-        let config = config_with_backend(&backend.toml(), &format!("{WRITER_ROLE}{shared}"))
-            .replacen(
-                "[[accounts.roles]]",
-                &format!("{ONCALL}\n[[accounts.roles]]"),
-                1,
-            );
-        Gateway::start(&format!(
-            "{config}\n[revocation]\nfile = \"{}\"\n",
-            dir.path().join(name).display()
-        ))
+        gateway_with(&backend, &shared, &dir.path().join(name), "")
     };
     let (a, b) = (
         start("a.json", &redis.ca_file()),
@@ -314,18 +304,8 @@ fn revocations_and_shared_limits_go_on_through_a_sentinel_failover() {
         list.join(", "),
         set.master_name
     );
-    let start = |name: &str| {
-        let config = config_with_backend(&backend.toml(), &format!("{WRITER_ROLE}{shared}"))
-            .replacen(
-                "[[accounts.roles]]",
-                &format!("{ONCALL}\n[[accounts.roles]]"),
-                1,
-            );
-        Gateway::start(&format!(
-            "{config}\n[revocation]\nfile = \"{}\"\n[[rate_limits]]\nby = \"principal\"\nrequests = [\"s3\"]\nrate = 1000\nburst = 1000\nshared = true\n",
-            dir.path().join(name).display()
-        ))
-    };
+    let limit = "[[rate_limits]]\nby = \"principal\"\nrequests = [\"s3\"]\nrate = 1000\nburst = 1000\nshared = true\n";
+    let start = |name: &str| gateway_with(&backend, &shared, &dir.path().join(name), limit);
     let (a, b) = (start("a.json"), start("b.json"));
     let leaked = assume(&a, WRITER, "leaked", None);
     let later = assume(&a, WRITER, "later", None);

@@ -129,24 +129,8 @@ pub async fn forward(
     };
     let (path, query) = super::s3_upstream_target(classified);
     headers.insert(header::HOST, backend.host.clone());
-    let content_length = content_length(parts, mode)?;
-    let (upstream_body, outgoing, backend_hash) = match body {
-        RequestBody::Buffered(bytes) => gateway_body(bytes, &mut headers),
-        RequestBody::Stream(body) if mode.is_streaming() => {
-            chunked_body(body, parts, &mut headers, mode, signing)?
-        }
-        RequestBody::Stream(body) => {
-            plain_body(body, &mut headers, mode, payload_line, content_length)
-        }
-        RequestBody::FormFile(body, failure) => {
-            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(content_length));
-            (
-                body.boxed_unsync(),
-                Outgoing::Plain(failure),
-                "UNSIGNED-PAYLOAD".to_string(),
-            )
-        }
-    };
+    let (upstream_body, outgoing, backend_hash) =
+        upstream_body(body, parts, &mut headers, mode, payload_line, signing)?;
     backend
         .signer
         .sign(
@@ -200,6 +184,34 @@ pub async fn forward(
 
 /// The upstream body and what it reports, with the payload hash the backend's signature uses.
 type Upstream = (super::pool::UpstreamBody, Outgoing, String);
+
+/// The body the backend gets, by kind: the gateway's own, aws-chunked decoded, plain checked
+/// against its hash and length, or a POST form's file.
+fn upstream_body(
+    body: RequestBody,
+    parts: &http::request::Parts,
+    headers: &mut http::HeaderMap,
+    mode: PayloadMode,
+    payload_line: &str,
+    signing: Option<crate::sigv4::SigningContext>,
+) -> Result<Upstream, ForwardError> {
+    let content_length = content_length(parts, mode)?;
+    Ok(match body {
+        RequestBody::Buffered(bytes) => gateway_body(bytes, headers),
+        RequestBody::Stream(body) if mode.is_streaming() => {
+            chunked_body(body, parts, headers, mode, signing)?
+        }
+        RequestBody::Stream(body) => plain_body(body, headers, mode, payload_line, content_length),
+        RequestBody::FormFile(body, failure) => {
+            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(content_length));
+            (
+                body.boxed_unsync(),
+                Outgoing::Plain(failure),
+                "UNSIGNED-PAYLOAD".to_string(),
+            )
+        }
+    })
+}
 
 /// Content-Length of a body forwarded as it came (a PUT or POST with a chunked body that is not
 /// aws-chunked needs one).

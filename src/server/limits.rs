@@ -72,12 +72,7 @@ async fn take_shared(
             Ok(0) => {}
             Ok(ms) => return Err(rule.refused(std::time::Duration::from_millis(ms))),
             Err(_) => {
-                state
-                    .sts
-                    .mfa
-                    .counters
-                    .unavailable
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                state.shared_state_error();
                 rule.take_local(key, now)?;
             }
         }

@@ -250,6 +250,15 @@ impl State {
         })
     }
 
+    /// Counts a failed shared-state (Redis) operation in `stsgate_shared_state_errors_total`.
+    pub fn shared_state_error(&self) {
+        self.sts
+            .mfa
+            .counters
+            .unavailable
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// The S3 backend for a request addressed to `host`: the first S3 backend whose hosts
     /// take it (a host or any subdomain of it, for virtual-hosted buckets; empty: any host).
     pub fn s3_backend(&self, host: &str) -> Option<&BackendClient> {

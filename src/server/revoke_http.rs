@@ -154,13 +154,7 @@ async fn share(state: &State, record: &Record, now: i64) -> Result<(), Refusal> 
         .put_revocation(&field, &value, expired)
         .await
         .map_err(|_| {
-            // Counted with the MFA record's failures: one counter for the shared store.
-            state
-                .sts
-                .mfa
-                .counters
-                .unavailable
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            state.shared_state_error();
             Refusal(
                 503,
                 "ServiceUnavailable",
