@@ -102,9 +102,8 @@ async fn revoke(
     req: http::Request<Incoming>,
 ) -> Result<Record, Refusal> {
     let (parts, body) = req.into_parts();
-    let body = read(body, state.config.limits.body_read_timeout).await?;
     let now = AmzDate::now();
-    let caller = authenticate(state, &parts, &body, now)?;
+    let (caller, body) = authenticate(state, &parts, body, now).await?;
     let ask: Ask = serde_json::from_slice(&body).map_err(|e| {
         Refusal(
             400,
@@ -206,13 +205,14 @@ async fn read(body: Incoming, timeout: std::time::Duration) -> Result<Bytes, Ref
     }
 }
 
-/// The caller whose signature (for the `stsgate` service, over this body) verifies.
-fn authenticate(
+/// The caller whose signature (for the `stsgate` service, over the body) verifies, and the
+/// body. The caller is named (a key or session that opens) before a byte of the body is read.
+async fn authenticate(
     state: &State,
     parts: &http::request::Parts,
-    body: &[u8],
+    body: Incoming,
     now: AmzDate,
-) -> Result<Caller, Refusal> {
+) -> Result<(Caller, Bytes), Refusal> {
     let host = super::host::request_host(&parts.uri, &parts.headers)
         .map_err(|e| Refusal(400, "InvalidRequest", e.0.into()))?;
     let req = RequestParts {
@@ -244,7 +244,8 @@ fn authenticate(
         now.unix(),
     )
     .map_err(|e| denied(e.code(), credential_message(e).into()))?;
-    let hash = hex::encode(Sha256::digest(body));
+    let body = read(body, state.config.limits.body_read_timeout).await?;
+    let hash = hex::encode(Sha256::digest(&body));
     crate::sigv4::verify_signature(
         &parsed,
         &req,
@@ -258,7 +259,7 @@ fn authenticate(
         f.access_key_id = Some(parsed.credential.access_key_id().to_string());
         f.caller = Some(caller.clone());
     });
-    Ok(caller)
+    Ok((caller, body))
 }
 
 fn credential_message(e: CredentialError) -> &'static str {
