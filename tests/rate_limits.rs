@@ -15,14 +15,14 @@ use support::{
 const WRITER: &str = "arn:aws:iam::111122223333:role/s3_writer";
 const READER: &str = "arn:aws:iam::111122223333:role/s3_role";
 
-/// S3 per principal (2 a second, bursts of 4), credential-taking STS calls per source address (one
+/// S3 per principal (1 a second, bursts of 4), credential-taking STS calls per source address (one
 /// every 5 seconds, bursts of 4), the API route (1 a second, bursts of 2).
 const RULES: &str = r#"
 [[rate_limits]]
 name = "s3-per-principal"
 by = "principal"
 requests = ["s3"]
-rate = 2
+rate = 1
 burst = 4
 
 [[rate_limits]]
@@ -117,8 +117,8 @@ fn each_protocol_throttles_in_its_own_shape_and_other_principals_go_on() {
     assert_eq!(slow.header("retry-after"), Some("1"));
     let ms: u64 = slow.header("x-amz-retry-after").unwrap().parse().unwrap();
     assert!(
-        (1..=500).contains(&ms),
-        "{ms} ms to the next token at 2 a second"
+        (1..=1000).contains(&ms),
+        "{ms} ms to the next token at 1 a second"
     );
     assert_eq!(head_bucket(&s, &reader).status, 200, "another principal");
     // Another session of the same role shares the role's bucket.
@@ -284,13 +284,16 @@ def client(attempts):
         aws_access_key_id="{ak}", aws_secret_access_key="{sk}", aws_session_token="{tok}",
         config=Config(signature_version="s3v4", retries={{"mode": "standard", "max_attempts": attempts}}))
 once = client(1)
-codes = []
-for _ in range(8):
+def call(_):
     try:
         once.list_objects_v2(Bucket="{bucket}")
-        codes.append("ok")
+        return "ok"
     except botocore.exceptions.ClientError as e:
-        codes.append(e.response["Error"]["Code"] + ":" + str(e.response["ResponseMetadata"]["HTTPStatusCode"]))
+        return e.response["Error"]["Code"] + ":" + str(e.response["ResponseMetadata"]["HTTPStatusCode"])
+# Eight at once: the burst of 4 is spent whatever each call costs on a loaded machine.
+from concurrent.futures import ThreadPoolExecutor
+with ThreadPoolExecutor(8) as pool:
+    codes = list(pool.map(call, range(8)))
 patient = client(10)
 done = 0
 for _ in range(12):
