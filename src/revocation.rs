@@ -116,16 +116,22 @@ impl Revocations {
             .cloned()
     }
 
-    /// Adds a record (a later one for the same scope replaces it), drops expired ones, and
-    /// writes the file (through a temporary file and a rename) before answering.
-    pub fn add(&self, record: Record, now: i64) -> std::io::Result<()> {
+    /// Adds a record, drops expired ones, and writes the file (through a temporary file and a
+    /// rename) before answering. A scope keeps its latest `before`: a record reaching less far
+    /// than one in force never weakens it. Returns the record in force for the scope.
+    pub fn add(&self, record: Record, now: i64) -> std::io::Result<Record> {
         let mut records = self.records.write().unwrap_or_else(|p| p.into_inner());
+        let kept = records
+            .iter()
+            .find(|r| r.scope == record.scope && !r.expired(now) && r.before >= record.before)
+            .cloned()
+            .unwrap_or(record);
         let mut next: Vec<Record> = records
             .iter()
-            .filter(|r| !r.expired(now) && r.scope != record.scope)
+            .filter(|r| !r.expired(now) && r.scope != kept.scope)
             .cloned()
             .collect();
-        next.push(record);
+        next.push(kept.clone());
         if let Some(path) = &self.file {
             let text = serde_json::to_string_pretty(&next).expect("records serialize");
             let mut tmp = path.as_os_str().to_owned();
@@ -134,7 +140,7 @@ impl Revocations {
             std::fs::rename(&tmp, path)?;
         }
         *records = next;
-        Ok(())
+        Ok(kept)
     }
 
     /// Adds the records another replica stored (through `[shared_state]`): a scope keeps the
@@ -274,6 +280,30 @@ mod tests {
         );
         chained.origin_user = Some(user.into());
         assert!(r.revoking(&chained, 100).is_some());
+    }
+
+    #[test]
+    fn an_earlier_time_never_weakens_a_revocation_in_force() {
+        let r = Revocations::default();
+        let scope = Scope::Role(ROLE.into());
+        let later = Record {
+            scope: scope.clone(),
+            before: 900,
+            by: "a".into(),
+        };
+        r.add(later.clone(), 900).unwrap();
+        let kept = r
+            .add(
+                Record {
+                    scope,
+                    before: 100,
+                    by: "b".into(),
+                },
+                900,
+            )
+            .unwrap();
+        assert_eq!(kept, later);
+        assert!(r.revoking(&claims(Some(ROLE), "a", 500), 900).is_some());
     }
 
     #[test]

@@ -124,11 +124,16 @@ async fn revoke(
         before,
         by: caller.arn().to_string(),
     };
-    state.revocations.add(record.clone(), now.unix()).map_err(|e| {
+    // The record in force for the scope: an earlier time never weakens one already there.
+    let record = state.revocations.add(record, now.unix()).map_err(|e| {
         tracing::error!(error = %e, "the revocation file cannot be written; nothing was revoked");
-        Refusal(500, "ServiceFailure", "the revocation could not be stored".into())
+        Refusal(
+            500,
+            "ServiceFailure",
+            "the revocation could not be stored".into(),
+        )
     })?;
-    share(state, &record, now.unix()).await?;
+    share(state, &record).await?;
     tracing::warn!(by = %record.by, scope = ?record.scope, issued_before = record.before, "sessions revoked");
     Ok(record)
 }
@@ -136,21 +141,14 @@ async fn revoke(
 /// Stores the record in `[shared_state]` Redis, where every replica reads it (see [`sync`]).
 /// If Redis cannot take it, the record is in force at this replica only, and the caller is told
 /// so (`503`), to retry.
-async fn share(state: &State, record: &Record, now: i64) -> Result<(), Refusal> {
+async fn share(state: &State, record: &Record) -> Result<(), Refusal> {
     let Some(redis) = &state.shared else {
         return Ok(());
     };
     let field = serde_json::to_string(&record.scope).expect("scopes serialize");
     let value = serde_json::to_string(record).expect("records serialize");
-    let expired = state
-        .revocations
-        .list(i64::MIN)
-        .into_iter()
-        .filter(|r| r.expired(now))
-        .map(|r| serde_json::to_string(&r.scope).expect("scopes serialize"))
-        .collect();
     redis
-        .put_revocation(&field, &value, expired)
+        .put_revocation(&field, &value)
         .await
         .map_err(|_| {
             state.shared_state_error();
@@ -178,13 +176,19 @@ pub async fn sync(live: std::sync::Arc<super::Live>) {
         let Ok(fields) = redis.revocations().await else {
             continue;
         };
-        let records = fields
-            .iter()
-            .filter_map(|(_, v)| serde_json::from_str::<Record>(v).ok())
-            .collect();
-        state
-            .revocations
-            .merge(records, time::OffsetDateTime::now_utc().unix_timestamp());
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let (mut records, mut expired) = (Vec::new(), Vec::new());
+        for (field, value) in fields {
+            match serde_json::from_str::<Record>(&value) {
+                Ok(r) if !r.expired(now) => records.push(r),
+                // Expired (no session it could match is alive) or unreadable: removed.
+                _ => expired.push(field),
+            }
+        }
+        state.revocations.merge(records, now);
+        if !expired.is_empty() {
+            let _ = redis.drop_revocations(expired).await;
+        }
     }
 }
 

@@ -179,11 +179,7 @@ async fn pipeline(
     reply: &Reply<'_>,
 ) -> Result<Response<GatewayBody>, Refused> {
     // 0. The one reading of the host: the signature check, classification and forwarding use it.
-    let host = front
-        .host
-        .as_ref()
-        .map(|h| *h)
-        .map_err(|e| reply.refuse(S3Error::Host(e.0)))?;
+    let host = host_of(front, reply)?;
     // 1. Authenticate (or go on as the anonymous principal).
     let mut auth = authenticate(state, peer, parts, front, reply)?;
     // The chunk signatures' key, for the body forwarding verifies.
@@ -251,6 +247,15 @@ async fn pipeline(
         authorizer.check("s3:ListBucket", &format!("arn:aws:s3:::{bucket}"), &[])?;
     }
     Ok(response)
+}
+
+/// The request's one host (see `server::host`), or S3's refusal of one that cannot be read.
+fn host_of<'a>(front: &Front<'a>, reply: &Reply<'_>) -> Result<Option<&'a str>, Refused> {
+    front
+        .host
+        .as_ref()
+        .map(|h| *h)
+        .map_err(|e| reply.refuse(S3Error::Host(e.0)))
 }
 
 /// Who sent the request, and how its body is to be read.

@@ -214,23 +214,21 @@ return wait
         .await
     }
 
-    /// Stores a revocation record (JSON) under its scope (JSON) in the `revocations` hash, and
-    /// removes the fields `expired` names.
-    pub async fn put_revocation(
-        &self,
-        field: &str,
-        record: &str,
-        expired: Vec<String>,
-    ) -> Result<(), Unavailable> {
+    /// Stores a revocation record (JSON) under its scope (JSON) in the `revocations` hash.
+    pub async fn put_revocation(&self, field: &str, record: &str) -> Result<(), Unavailable> {
         let key = format!("{}revocations", self.prefix);
         let (field, record) = (field.to_string(), record.to_string());
         self.run("store revocation", |mut c| async move {
-            let mut pipe = redis::pipe();
-            pipe.atomic().hset(&key, field, record).ignore();
-            if !expired.is_empty() {
-                pipe.hdel(&key, expired).ignore();
-            }
-            pipe.query_async::<()>(&mut c).await
+            c.hset::<_, _, _, ()>(key, field, record).await
+        })
+        .await
+    }
+
+    /// Removes expired revocation records (their scopes, JSON) from the hash.
+    pub async fn drop_revocations(&self, fields: Vec<String>) -> Result<(), Unavailable> {
+        let key = format!("{}revocations", self.prefix);
+        self.run("drop expired revocations", |mut c| async move {
+            c.hdel::<_, _, ()>(key, fields).await
         })
         .await
     }

@@ -41,11 +41,7 @@ pub(super) async fn upload(
     reply: &Reply<'_>,
 ) -> Result<Response<GatewayBody>, Refused> {
     let post = |e: PostError| reply.refuse(S3Error::Post(e));
-    let host = front
-        .host
-        .as_ref()
-        .map(|h| *h)
-        .map_err(|e| reply.refuse(S3Error::Host(e.0)))?;
+    let host = super::host_of(front, reply)?;
     // 1. The bucket from the URL, the fields up to the file's first byte.
     let upload = read_upload(state, parts, host, body_slot, reply).await?;
     // 2. Who signed the policy, and what it allows.
